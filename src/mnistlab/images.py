@@ -1,0 +1,155 @@
+"""A user's picture -> a 28x28 MNIST-style array (light ink on black, 0..255 float32).
+
+This repeats what MNIST's own preparation did: grayscale, ink made bright on a dark background,
+contrast stretched and background noise dropped, cropped to the ink, scaled to fit 20x20 keeping the
+aspect ratio, and placed in 28x28 with its centre of mass at the centre.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .errors import MnistlabError
+
+MAX_PIXELS = 40_000_000  # refuse larger images from their header, before decoding a single pixel
+MAX_FILE_BYTES = 20 * 1024 * 1024
+
+
+class ImageError(MnistlabError):
+    """This file or upload cannot be turned into a digit image."""
+
+
+def load_image_file(path: str | Path) -> np.ndarray:
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ImageError(f"{path} is {size // 1_000_000} MB, more than the "
+                             f"{MAX_FILE_BYTES // 1_000_000} MB mnistlab reads")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImageError(f"{path} cannot be read: {exc.strerror or exc}") from None
+    try:
+        return image_bytes_to_array(data)
+    except ImageError as exc:
+        raise ImageError(f"{path}: {exc}") from None
+
+
+def image_bytes_to_array(data: bytes) -> np.ndarray:
+    """Decode image bytes (PNG, JPEG, BMP, GIF, TIFF, WebP, ...) into a 28x28 MNIST-style array."""
+    from PIL import Image, UnidentifiedImageError
+
+    if not data:
+        raise ImageError("the file is empty")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+            w, h = img.size
+            if w * h > MAX_PIXELS:
+                raise ImageError(f"the image is {w}x{h} pixels, more than the {MAX_PIXELS:,} mnistlab decodes")
+            if w < 1 or h < 1:
+                raise ImageError("the image has no pixels")
+            img.seek(0)  # first frame of an animation
+            img.load()
+    except ImageError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageError("not an image in a format mnistlab can read") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(f"the image is larger than the {MAX_PIXELS:,} pixels mnistlab decodes") from None
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise ImageError(f"the image data is damaged or truncated ({exc})") from None
+    return to_mnist_array(_to_gray(img))
+
+
+def _to_gray(img) -> np.ndarray:
+    """Float grayscale 0..255; transparency is flattened onto the background the ink is not."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
+        return np.clip(arr / top * 255.0, 0, 255)
+    if img.mode == "F":
+        arr = np.nan_to_num(np.asarray(img, dtype=np.float64))
+        lo, hi = arr.min(), arr.max()
+        return (arr - lo) / (hi - lo) * 255.0 if hi > lo else np.zeros_like(arr)
+    has_alpha = img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
+    if has_alpha:
+        rgba = np.asarray(img.convert("RGBA"), dtype=np.float64)
+        gray = rgba[..., :3] @ np.array([0.299, 0.587, 0.114])
+        alpha = rgba[..., 3] / 255.0
+        if alpha.min() < 0.99:
+            opaque = alpha > 0.5
+            ink_is_light = opaque.any() and gray[opaque].mean() > 127
+            background = 0.0 if ink_is_light else 255.0
+            return gray * alpha + background * (1 - alpha)
+        return gray
+    return np.asarray(img.convert("L"), dtype=np.float64)
+
+
+def to_mnist_array(gray: np.ndarray) -> np.ndarray:
+    """Grayscale (H, W) in 0..255 -> (28, 28) float32 with bright ink centred by mass."""
+    from PIL import Image
+
+    gray = np.asarray(gray, dtype=np.float64)
+    if gray.ndim != 2 or gray.size == 0:
+        raise ImageError("the image has no pixels")
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    background = float(np.median(border))
+    if background > 127:  # dark ink on light paper
+        gray = 255.0 - gray
+        background = 255.0 - background
+    ink = gray - background
+    peak = float(np.percentile(ink, 99.5)) if ink.size > 200 else float(ink.max())
+    peak = max(peak, float(ink.max()) * 0.5)
+    if peak < 24:  # less than ~10% contrast anywhere: a blank, uniform or near-uniform picture
+        raise ImageError("no digit found: the image is blank or has almost no contrast")
+    ink = np.clip(ink / peak, 0, 1)
+    ink[ink < 0.2] = 0.0  # paper texture, JPEG noise, scanner dust
+    ys, xs = np.nonzero(ink)
+    crop = ink[ys.min(): ys.max() + 1, xs.min(): xs.max() + 1]
+    h, w = crop.shape
+    scale = 20.0 / max(h, w)
+    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
+    small = Image.fromarray((crop * 255).astype(np.uint8)).resize((new_w, new_h), Image.Resampling.LANCZOS)
+    small = np.asarray(small, dtype=np.float64)
+    canvas = np.zeros((28, 28))
+    top, left = (28 - new_h) // 2, (28 - new_w) // 2
+    canvas[top: top + new_h, left: left + new_w] = small
+    total = canvas.sum()
+    if total <= 0:
+        raise ImageError("no digit found after scaling")
+    cy = (canvas.sum(axis=1) * np.arange(28)).sum() / total
+    cx = (canvas.sum(axis=0) * np.arange(28)).sum() / total
+    dy, dx = int(round(13.5 - cy)), int(round(13.5 - cx))
+    canvas = _shift(canvas, dy, dx)
+    return np.clip(canvas, 0, 255).astype(np.float32)
+
+
+def _shift(a: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    out = np.zeros_like(a)
+    h, w = a.shape
+    ys, yd = (slice(0, h - dy), slice(dy, h)) if dy >= 0 else (slice(-dy, h), slice(0, h + dy))
+    xs, xd = (slice(0, w - dx), slice(dx, w)) if dx >= 0 else (slice(-dx, w), slice(0, w + dx))
+    out[yd, xd] = a[ys, xs]
+    return out
+
+
+def pixels_to_array(pixels) -> np.ndarray:
+    """Validate a 28x28 nested list of numbers 0..255 (MNIST polarity: bright ink on black)."""
+    try:
+        arr = np.asarray(pixels, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ImageError("pixels must be a 28x28 array of numbers") from None
+    if arr.shape != (28, 28):
+        raise ImageError(f"pixels must be 28x28, got shape {list(arr.shape)}")
+    if not np.isfinite(arr).all():
+        raise ImageError("pixels must be finite numbers (no NaN or infinity)")
+    if arr.min() < 0 or arr.max() > 255:
+        raise ImageError("pixels must lie in 0..255")
+    return arr.astype(np.float32)
+

@@ -1,0 +1,162 @@
+"""Presets: a name -> a model architecture plus the recipe that trains it.
+
+A `Recipe` is plain data (it is what `config.json` records and what `train --from RUN` replays);
+the architectures are short Keras blocks. Every model takes raw pixels 0..255 shaped (28, 28) and
+scales them itself, so whatever serves or exports it needs no separate preprocessing step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from .errors import MnistlabError
+
+
+@dataclass
+class Recipe:
+    """Everything that decides how a model is built and trained."""
+
+    preset: str
+    architecture: str
+    epochs: int
+    batch_size: int
+    learning_rate: float = 1e-3
+    schedule: str = "constant"  # constant | warmup_cosine
+    warmup_epochs: float = 0.0
+    weight_decay: float = 0.0  # AdamW when > 0, else Adam
+    augment: dict = field(default_factory=dict)  # translate / rotate (fractions), zoom
+    validation_split: float = 0.0
+    steps_per_execution: int = 1
+    jit_compile: bool = True
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Recipe":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise MnistlabError(f"the recipe has unknown fields: {', '.join(sorted(unknown))}")
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    summary: str
+    expected_accuracy: str
+    expected_seconds: str
+    recipe: Recipe
+
+
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in [
+        Preset(
+            name="seed",
+            summary="the tutorial's dense network (128-64-10), Adam, batch 32, 5 epochs",
+            expected_accuracy="~97.7%",
+            expected_seconds="~10 s",
+            recipe=Recipe(preset="seed", architecture="dense_128_64", epochs=5, batch_size=32,
+                          steps_per_execution=2000),
+        ),
+        Preset(
+            name="fast",
+            summary="small batch-norm convnet, warm-up + cosine schedule, 2 epochs",
+            expected_accuracy="~99.1%",
+            expected_seconds="~15 s",
+            recipe=Recipe(preset="fast", architecture="convnet_small", epochs=2, batch_size=128,
+                          learning_rate=4e-3, schedule="warmup_cosine", warmup_epochs=0.2,
+                          steps_per_execution=32),
+        ),
+        Preset(
+            name="best",
+            summary="wider batch-norm convnet, shift/rotate/zoom augmentation, dropout, AdamW, 30 epochs",
+            expected_accuracy="~99.7%",
+            expected_seconds="~25 min",
+            recipe=Recipe(preset="best", architecture="convnet_wide", epochs=30, batch_size=128,
+                          learning_rate=3e-3, schedule="warmup_cosine", warmup_epochs=1.0,
+                          weight_decay=5e-4,
+                          augment={"translate": 0.1, "rotate": 0.04, "zoom": 0.1},
+                          validation_split=5000 / 60000, steps_per_execution=16),
+        ),
+    ]
+}
+
+
+def get_preset(name: str) -> Preset:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise MnistlabError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}") from None
+
+
+# --- architectures ------------------------------------------------------------------------------
+
+def _inputs(keras):
+    inputs = keras.Input(shape=(28, 28), name="pixels")
+    return inputs, keras.layers.Rescaling(1.0 / 255, name="scale")(inputs)
+
+
+def dense_128_64(keras, num_classes: int):
+    return keras.Sequential(
+        [
+            keras.Input(shape=(28, 28), name="pixels"),
+            keras.layers.Rescaling(1.0 / 255, name="scale"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(128, activation="relu"),
+            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(num_classes, activation="softmax"),
+        ],
+        name="dense_128_64",
+    )
+
+
+def _conv_bn(keras, x, filters, kernel=3, strides=1):
+    x = keras.layers.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=False)(x)
+    x = keras.layers.BatchNormalization()(x)
+    return keras.layers.Activation("relu")(x)
+
+
+def convnet_small(keras, num_classes: int):
+    inputs, x = _inputs(keras)
+    x = keras.layers.Reshape((28, 28, 1))(x)
+    x = _conv_bn(keras, x, 24, kernel=5)
+    x = keras.layers.MaxPooling2D()(x)
+    x = _conv_bn(keras, x, 48)
+    x = keras.layers.MaxPooling2D()(x)
+    x = _conv_bn(keras, x, 64)
+    x = keras.layers.GlobalMaxPooling2D()(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax")(x)
+    return keras.Model(inputs, outputs, name="convnet_small")
+
+
+def convnet_wide(keras, num_classes: int):
+    inputs, x = _inputs(keras)
+    x = keras.layers.Reshape((28, 28, 1))(x)
+    for filters in (32, 64):
+        x = _conv_bn(keras, x, filters)
+        x = _conv_bn(keras, x, filters)
+        x = keras.layers.MaxPooling2D()(x)
+        x = keras.layers.Dropout(0.1)(x)
+    x = _conv_bn(keras, x, 128)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    x = keras.layers.Dropout(0.3)(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax")(x)
+    return keras.Model(inputs, outputs, name="convnet_wide")
+
+
+ARCHITECTURES = {f.__name__: f for f in (dense_128_64, convnet_small, convnet_wide)}
+
+
+def build_model(architecture: str, num_classes: int = 10):
+    import keras
+
+    try:
+        builder = ARCHITECTURES[architecture]
+    except KeyError:
+        raise MnistlabError(f"unknown architecture {architecture!r}; "
+                            f"known: {', '.join(ARCHITECTURES)}") from None
+    return builder(keras, num_classes)

@@ -1,0 +1,131 @@
+"""Figures, drawn with matplotlib's Agg backend (no window, no display needed) and written atomically."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from . import atomic
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> Path:
+    plt = _plt()
+    with atomic.atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
+    plt.close(fig)
+    return path
+
+
+def plot_samples(path: Path, images: np.ndarray, labels: np.ndarray, class_names) -> Path:
+    """The tutorial's grid: the first 10 training images with their labels."""
+    plt = _plt()
+    fig, axes = plt.subplots(2, 5, figsize=(8, 3.8))
+    for i, ax in enumerate(axes.flat):
+        ax.imshow(images[i], cmap="gray")
+        ax.set_title(f"Label: {class_names[labels[i]]}", fontsize=10)
+        ax.axis("off")
+    fig.suptitle("First 10 training images")
+    return _save(fig, path)
+
+
+def plot_curves(path: Path, history: list[dict], test_accuracy: float | None,
+                test_loss: float | None, title: str = "") -> Path:
+    """Accuracy and loss per epoch (train, validation, per-epoch test), with the final test value dashed."""
+    plt = _plt()
+    epochs = [h["epoch"] for h in history]
+    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, key, final, name in ((ax_acc, "accuracy", test_accuracy, "Accuracy"),
+                                 (ax_loss, "loss", test_loss, "Loss")):
+        ax.plot(epochs, [h[key] for h in history], "o-", label=f"train {key}")
+        if all(f"val_{key}" in h for h in history):
+            ax.plot(epochs, [h[f"val_{key}"] for h in history], "s-", label=f"validation {key}")
+        if all(f"test_{key}" in h for h in history):
+            ax.plot(epochs, [h[f"test_{key}"] for h in history], "^-", alpha=0.7, label=f"test {key} (per epoch)")
+        if final is not None:
+            ax.axhline(final, linestyle="--", color="tab:red", label=f"final test {key}: {final:.4f}")
+        ax.set_xlabel("Epoch")
+        ax.set_ylabel(name)
+        ax.set_title(f"{name} per epoch")
+        ax.set_xticks(epochs)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_confusion(path: Path, cm: np.ndarray, class_names) -> Path:
+    """Counts in every cell; colour is the row-normalised rate, so small classes read as clearly."""
+    plt = _plt()
+    rates = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    n = len(class_names)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.62 * n, 0.8 + 0.6 * n))
+    im = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    for i in range(n):
+        for j in range(n):
+            if cm[i, j]:
+                ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8,
+                        color="white" if rates[i, j] > 0.5 else "black")
+    ax.set_xticks(range(n), class_names, rotation=45 if max(map(len, class_names)) > 2 else 0, ha="right")
+    ax.set_yticks(range(n), class_names)
+    ax.set_xlabel("Predicted")
+    ax.set_ylabel("True")
+    ax.set_title(f"Confusion matrix ({int(np.trace(cm))}/{int(cm.sum())} correct)")
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
+    return _save(fig, path)
+
+
+def plot_mistakes(path: Path, images: np.ndarray, mistakes: list[dict], class_names, cols: int = 8) -> Path:
+    """A gallery of the most confident mistakes: image, true class, predicted class, confidence."""
+    plt = _plt()
+    shown = mistakes[:32] or []
+    rows = max(1, -(-len(shown) // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(1.5 * cols, 1.85 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, m in zip(axes.flat, shown):
+        ax.imshow(images[m["index"]], cmap="gray_r")
+        ax.set_title(f"#{m['index']}\ntrue {class_names[m['true']]}\npred {class_names[m['predicted']]} "
+                     f"{m['confidence']:.0%}", fontsize=7)
+    if not shown:
+        axes.flat[0].text(0.5, 0.5, "no mistakes", ha="center", va="center")
+    fig.suptitle("Most confident mistakes")
+    return _save(fig, path)
+
+
+def plot_compare(path: Path, runs: list[tuple[str, list[dict], dict]]) -> Path:
+    """Several runs' curves on one figure: (name, history, metrics) each."""
+    plt = _plt()
+    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for name, history, metrics in runs:
+        epochs = [h["epoch"] for h in history]
+        label = f"{name} (test {metrics.get('test_accuracy', float('nan')):.4f})"
+        line, = ax_acc.plot(epochs, [h.get("test_accuracy", h["accuracy"]) for h in history], "o-", label=label)
+        ax_loss.plot(epochs, [h["loss"] for h in history], "o-", color=line.get_color(), label=name)
+    ax_acc.set_title("Test accuracy per epoch (train accuracy where not probed)")
+    ax_loss.set_title("Training loss per epoch")
+    for ax in (ax_acc, ax_loss):
+        ax.set_xlabel("Epoch")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_run(run, ds) -> list[Path]:
+    """The figures every finished run gets: samples.png and curves.png."""
+    metrics = run.metrics
+    return [
+        plot_samples(run.plots_dir / "samples.png", ds.x_train, ds.y_train, ds.class_names),
+        plot_curves(run.plots_dir / "curves.png", run.history, metrics.get("test_accuracy"),
+                    metrics.get("test_loss"), title=f"{run.name}: {metrics.get('preset', '')} on {ds.name}"),
+    ]

@@ -1,0 +1,371 @@
+"""Fit a preset on a dataset into a run directory, with Keras doing the loop, metrics and progress bar.
+
+Timing: `train_seconds` is the wall time of `model.fit` alone, minus the time spent in the
+per-epoch test-set probe (`TestProbe`), which only records accuracy for the curves and for
+`time_to_99_seconds`; nothing is chosen from it.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import runs as runs_mod
+from .data import Dataset, load_dataset
+from .errors import MnistlabError
+from .models import Recipe, build_model, get_preset
+from .runs import RunDir
+
+
+@dataclass
+class TrainOptions:
+    preset: str = "seed"
+    dataset: str = "mnist"
+    epochs: int | None = None
+    batch_size: int | None = None
+    limit: int | None = None
+    seed: int = 0
+    out: str | None = None
+    deterministic: bool = True
+    strategy: str = "auto"
+    verbose: int | str = "auto"
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy, TF and Keras."""
+    import keras
+
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    keras.utils.set_random_seed(seed)
+
+
+def enable_determinism(before_compile: bool) -> None:
+    """Turn on TF op determinism.
+
+    Keras compiles without XLA when determinism is already on, because some XLA GPU kernels are not
+    deterministic. XLA's CPU kernels are, so on a CPU-only machine determinism is switched on after
+    `compile()` and the model keeps XLA; with a GPU it is switched on before and XLA is off.
+    """
+    import tensorflow as tf
+
+    has_gpu = bool(tf.config.list_physical_devices("GPU"))
+    if before_compile == has_gpu:
+        tf.config.experimental.enable_op_determinism()
+
+
+def library_versions() -> dict:
+    import keras
+    import tensorflow as tf
+
+    return {"python": platform.python_version(), "tensorflow": tf.__version__,
+            "keras": keras.__version__, "numpy": np.__version__}
+
+
+def make_optimizer(recipe: Recipe, steps_per_epoch: int):
+    import keras
+
+    lr = recipe.learning_rate
+    if recipe.schedule == "warmup_cosine":
+        total = max(1, recipe.epochs * steps_per_epoch)
+        warmup = int(recipe.warmup_epochs * steps_per_epoch)
+        lr = keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=recipe.learning_rate / 20, decay_steps=max(1, total - warmup),
+            alpha=0.0, warmup_target=recipe.learning_rate, warmup_steps=warmup)
+    elif recipe.schedule != "constant":
+        raise MnistlabError(f"unknown schedule {recipe.schedule!r} (constant or warmup_cosine)")
+    if recipe.weight_decay > 0:
+        return keras.optimizers.AdamW(learning_rate=lr, weight_decay=recipe.weight_decay)
+    return keras.optimizers.Adam(learning_rate=lr)
+
+
+def make_augmenter(augment: dict, seed: int):
+    """A Keras block of random shifts / rotations / zooms applied to training batches only."""
+    import keras
+
+    layers = []
+    if augment.get("rotate"):
+        layers.append(keras.layers.RandomRotation(augment["rotate"], fill_mode="constant", seed=seed))
+    if augment.get("zoom"):
+        layers.append(keras.layers.RandomZoom(augment["zoom"], fill_mode="constant", seed=seed + 1))
+    if augment.get("translate"):
+        t = augment["translate"]
+        layers.append(keras.layers.RandomTranslation(t, t, fill_mode="constant", seed=seed + 2))
+    return keras.Sequential(layers, name="augment")
+
+
+def training_data(x, y, recipe: Recipe, seed: int, global_batch: int):
+    """A tf.data pipeline of float32 pixels 0..255 (shuffled per epoch, augmented if the recipe says)."""
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices((x, y))
+    ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).batch(global_batch)
+    if recipe.augment:
+        augmenter = make_augmenter(recipe.augment, seed)
+
+        def aug(images, labels):
+            images = augmenter(images[..., None], training=True)[..., 0]
+            return images, labels
+
+        ds = ds.map(aug, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _callbacks(run: RunDir, x_test, y_test, prior_history: list[dict], probe: bool):
+    import keras
+
+    probe_cb = TestProbe(x_test, y_test) if probe else None
+    cbs = [
+        keras.callbacks.BackupAndRestore(backup_dir=str(run.backup_dir), delete_checkpoint=False),
+        HistoryWriter(run, prior_history, probe_cb),
+        keras.callbacks.TensorBoard(log_dir=str(run.logs_dir), write_graph=False, profile_batch=0),
+    ]
+    if probe_cb:
+        cbs.insert(0, probe_cb)
+    return cbs, probe_cb
+
+
+def _keras_callback_base():
+    import keras
+
+    return keras.callbacks.Callback
+
+
+class TestProbe(_keras_callback_base()):
+    """After each epoch, measure test accuracy; the time it takes is kept out of `train_seconds`."""
+
+    def __init__(self, x_test, y_test):
+        super().__init__()
+        self.x_test, self.y_test = x_test, y_test
+        self.seconds = 0.0
+        self.last = {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        start = time.perf_counter()
+        loss, acc = self.model.evaluate(self.x_test, self.y_test, batch_size=1024, verbose=0)
+        self.last = {"test_loss": float(loss), "test_accuracy": float(acc)}
+        self.seconds += time.perf_counter() - start
+
+
+class HistoryWriter(_keras_callback_base()):
+    """Writes history.json after every epoch, so a killed run keeps everything it finished."""
+
+    def __init__(self, run: RunDir, prior: list[dict], probe: TestProbe | None):
+        super().__init__()
+        self.run, self.history, self.probe = run, list(prior), probe
+        self.offset = prior[-1]["fit_seconds"] if prior else 0.0
+        self.started = None
+
+    def on_train_begin(self, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        elapsed = time.perf_counter() - self.started - (self.probe.seconds if self.probe else 0.0)
+        entry = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
+        if self.probe:
+            entry.update(self.probe.last)
+        entry["fit_seconds"] = round(self.offset + elapsed, 3)
+        # BackupAndRestore resumes at the first unfinished epoch, so an entry for this epoch can only
+        # exist if the process died between the backup and this write: replace it.
+        self.history = [h for h in self.history if h["epoch"] < epoch + 1] + [entry]
+        self.run.write_history(self.history)
+
+
+def _strategy(name: str):
+    from .distribute import get_strategy
+
+    return get_strategy(name)
+
+
+def train_ensemble(opts: TrainOptions, n: int) -> RunDir:
+    from .ensemble import train_ensemble as _train_ensemble
+
+    return _train_ensemble(opts, n)
+
+
+def train(opts: TrainOptions, recipe: Recipe | None = None, resume: RunDir | None = None,
+          link_latest: bool = True) -> RunDir:
+    """Train into a new run directory (or finish `resume`) and return it, evaluated and plotted."""
+    if resume is not None:
+        cfg = resume.config
+        recipe = Recipe.from_dict(cfg["recipe"])
+        opts = TrainOptions(preset=recipe.preset, dataset=cfg["dataset"]["spec"], limit=cfg["limit"],
+                            seed=cfg["seed"], deterministic=cfg["deterministic"],
+                            strategy=cfg.get("strategy", "auto"), verbose=opts.verbose)
+    elif recipe is None:
+        recipe = Recipe.from_dict(get_preset(opts.preset).recipe.to_dict())
+    if opts.epochs is not None:
+        recipe.epochs = opts.epochs
+    if opts.batch_size is not None:
+        recipe.batch_size = opts.batch_size
+    _check_recipe(recipe, opts)
+
+    ds = load_dataset(opts.dataset)
+    if resume is not None and ds.sha256 != cfg["dataset"]["sha256"]:
+        raise MnistlabError(f"the dataset {opts.dataset!r} changed since {resume.path} started "
+                            "(its digest differs); cannot resume on different data")
+    x_train, y_train, x_val, y_val = split_train(ds, recipe, opts)
+    x_test = ds.x_test.astype(np.float32)
+
+    strategy = _strategy(opts.strategy)
+    seed_everything(opts.seed)
+    if opts.deterministic:
+        enable_determinism(before_compile=True)
+    is_chief = _is_chief(strategy)
+
+    run = resume or RunDir(Path(opts.out) if opts.out else runs_mod.new_run_path(recipe.preset))
+    if not is_chief:
+        run = RunDir(Path(_worker_scratch(run.path)))
+    if resume is None:
+        if run.path.exists() and any(run.path.iterdir()):
+            raise MnistlabError(f"{run.path} already exists and is not empty; choose another --out")
+        run.path.mkdir(parents=True, exist_ok=True)
+        run.write_config(_config(recipe, opts, ds, strategy))
+    prior = run.history
+
+    steps_per_epoch = -(-len(x_train) // recipe.batch_size)
+    import keras
+
+    with strategy.scope():
+        model = build_model(recipe.architecture, ds.num_classes)
+        model.compile(
+            optimizer=make_optimizer(recipe, steps_per_epoch),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+            steps_per_execution=min(recipe.steps_per_execution, steps_per_epoch),
+            jit_compile=recipe.jit_compile,
+        )
+    if opts.deterministic:
+        enable_determinism(before_compile=False)
+    train_ds = training_data(x_train, y_train, recipe, opts.seed,
+                             recipe.batch_size * strategy.num_replicas_in_sync)
+    val = (x_val, y_val) if x_val is not None else None
+    callbacks, probe = _callbacks(run, x_test, ds.y_test, prior, probe=strategy.num_replicas_in_sync == 1)
+    try:
+        model.fit(train_ds, epochs=recipe.epochs, validation_data=val, callbacks=callbacks, shuffle=False,
+                  verbose=opts.verbose)
+    except KeyboardInterrupt:
+        raise MnistlabError(
+            f"training interrupted; every finished epoch is saved. Continue with "
+            f"`mnistlab train --resume {run.path}`") from None
+
+    history = run.history
+    if len(history) != recipe.epochs or [h["epoch"] for h in history] != list(range(1, recipe.epochs + 1)):
+        raise MnistlabError(f"{run.path}: the history does not cover epochs 1..{recipe.epochs}")
+    if not is_chief:
+        return run
+    run.save_model(model)
+    from .evaluate import evaluate_model
+
+    test = evaluate_model(model, x_test, ds.y_test)
+    metrics = {
+        "preset": recipe.preset,
+        "dataset": opts.dataset,
+        "epochs": recipe.epochs,
+        "test_accuracy": test["accuracy"],
+        "test_loss": test["loss"],
+        "train_seconds": history[-1]["fit_seconds"],
+        "time_to_99_seconds": _time_to(history, 0.99),
+        "time_to_99_source": "per-epoch test probe, excluded from train_seconds",
+        "params": int(model.count_params()),
+        "train_images": int(len(x_train)),
+    }
+    if "val_accuracy" in history[-1]:
+        metrics["val_accuracy"] = history[-1]["val_accuracy"]
+    run.write_metrics(metrics)
+    _clear_backup(run)
+    if link_latest:
+        runs_mod.point_latest(run)
+    from .plots import plot_run
+
+    plot_run(run, ds)
+    return run
+
+
+def split_train(ds: Dataset, recipe: Recipe, opts: TrainOptions):
+    """Float32 training pixels (limited to the first N with --limit) and the held-out validation split."""
+    x, y = ds.x_train, ds.y_train
+    if opts.limit is not None:
+        if opts.limit < 1:
+            raise MnistlabError("--limit must be a positive number of training images")
+        x, y = x[: opts.limit], y[: opts.limit]
+    x_val = y_val = None
+    if recipe.validation_split:
+        n_val = int(round(len(x) * recipe.validation_split))
+        if n_val < 1 or n_val >= len(x):
+            raise MnistlabError("the training set is too small to hold out a validation split")
+        # The held-out images are the last ones, so the split never depends on the shuffle.
+        x, x_val, y, y_val = x[:-n_val], x[-n_val:], y[:-n_val], y[-n_val:]
+        x_val = x_val.astype(np.float32)
+    return x.astype(np.float32), y, x_val, y_val
+
+
+def _check_recipe(recipe: Recipe, opts: TrainOptions) -> None:
+    if recipe.epochs < 1:
+        raise MnistlabError("--epochs must be at least 1")
+    if recipe.batch_size < 1:
+        raise MnistlabError("--batch-size must be at least 1")
+
+
+def _config(recipe: Recipe, opts: TrainOptions, ds: Dataset, strategy) -> dict:
+    import datetime as dt
+
+    return {
+        "recipe": recipe.to_dict(),
+        "seed": opts.seed,
+        "deterministic": opts.deterministic,
+        "limit": opts.limit,
+        "strategy": opts.strategy,
+        "replicas": int(strategy.num_replicas_in_sync),
+        "global_batch_size": recipe.batch_size * int(strategy.num_replicas_in_sync),
+        "dataset": {"spec": opts.dataset, "sha256": ds.sha256, "classes": list(ds.class_names),
+                    "source": ds.source},
+        "versions": library_versions(),
+        "machine": {"platform": platform.platform(), "processor": _cpu_model(), "cpus": os.cpu_count()},
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def _time_to(history: list[dict], target: float):
+    for h in history:
+        if h.get("test_accuracy", 0) >= target:
+            return h["fit_seconds"]
+    return None
+
+
+def _clear_backup(run: RunDir) -> None:
+    import shutil
+
+    shutil.rmtree(run.backup_dir, ignore_errors=True)
+
+
+def _is_chief(strategy) -> bool:
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.cluster_spec().as_dict():
+        return True
+    return resolver.task_type in ("chief", None) or (
+        resolver.task_type == "worker" and resolver.task_id == 0
+        and "chief" not in resolver.cluster_spec().as_dict())
+
+
+def _worker_scratch(path: Path) -> str:
+    import tempfile
+
+    return tempfile.mkdtemp(prefix=f"mnistlab-worker-{path.name}-")
