@@ -186,9 +186,10 @@ def cmd_train(args) -> None:
 
 
 def _print_run_summary(run) -> None:
-    m = run.metrics
-    if not m:
+    if not run.metrics_path.exists():
+        print(f"worker finished; only the chief writes the run (this worker's model: {run.model_path})")
         return
+    m = run.metrics
     print()
     print(f"test accuracy {m['test_accuracy']:.4f}   test loss {m['test_loss']:.4f}   "
           f"fit {m['train_seconds']:.1f} s   {m['params']:,} params")

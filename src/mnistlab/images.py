@@ -125,7 +125,8 @@ def to_mnist_array(gray: np.ndarray) -> np.ndarray:
         raise ImageError("no digit found after scaling")
     cy = (canvas.sum(axis=1) * np.arange(28)).sum() / total
     cx = (canvas.sum(axis=0) * np.arange(28)).sum() / total
-    dy, dx = int(round(13.5 - cy)), int(round(13.5 - cx))
+    # MNIST put the centre of mass at pixel (14, 14) (0-based), not at the geometric centre 13.5.
+    dy, dx = int(round(14.0 - cy)), int(round(14.0 - cx))
     canvas = _shift(canvas, dy, dx)
     return np.clip(canvas, 0, 255).astype(np.float32)
 

@@ -68,19 +68,19 @@ PRESETS: dict[str, Preset] = {
             expected_accuracy="~99.1%",
             expected_seconds="~15 s",
             recipe=Recipe(preset="fast", architecture="convnet_small", epochs=2, batch_size=128,
-                          learning_rate=4e-3, schedule="warmup_cosine", warmup_epochs=0.2,
-                          steps_per_execution=32),
+                          learning_rate=6e-3, schedule="warmup_cosine", warmup_epochs=0.1,
+                          steps_per_execution=500, jit_compile=False),
         ),
         Preset(
             name="best",
-            summary="wider batch-norm convnet, shift/rotate/zoom augmentation, dropout, AdamW, 30 epochs",
-            expected_accuracy="~99.7%",
-            expected_seconds="~25 min",
-            recipe=Recipe(preset="best", architecture="convnet_wide", epochs=30, batch_size=128,
+            summary="wider batch-norm convnet, shift/rotate/zoom augmentation, dropout, AdamW, 20 epochs",
+            expected_accuracy="~99.6%",
+            expected_seconds="~20 min",
+            recipe=Recipe(preset="best", architecture="convnet_wide", epochs=20, batch_size=128,
                           learning_rate=3e-3, schedule="warmup_cosine", warmup_epochs=1.0,
                           weight_decay=5e-4,
-                          augment={"translate": 0.1, "rotate": 0.04, "zoom": 0.1},
-                          validation_split=5000 / 60000, steps_per_execution=16),
+                          augment={"translate": 0.1, "rotate": 10.0, "zoom": 0.1},
+                          validation_split=5000 / 60000, steps_per_execution=200, jit_compile=False),
         ),
     ]
 }
@@ -114,21 +114,19 @@ def dense_128_64(keras, num_classes: int):
     )
 
 
-def _conv_bn(keras, x, filters, kernel=3, strides=1):
-    x = keras.layers.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=False)(x)
+def _conv_bn(keras, x, filters, kernel=3, strides=1, padding="same"):
+    x = keras.layers.Conv2D(filters, kernel, strides=strides, padding=padding, use_bias=False)(x)
     x = keras.layers.BatchNormalization()(x)
     return keras.layers.Activation("relu")(x)
 
 
 def convnet_small(keras, num_classes: int):
+    # Strided convolutions instead of pooling: a quarter of the activations to push through.
     inputs, x = _inputs(keras)
     x = keras.layers.Reshape((28, 28, 1))(x)
-    x = _conv_bn(keras, x, 24, kernel=5)
-    x = keras.layers.MaxPooling2D()(x)
-    x = _conv_bn(keras, x, 48)
-    x = keras.layers.MaxPooling2D()(x)
-    x = _conv_bn(keras, x, 64)
-    x = keras.layers.GlobalMaxPooling2D()(x)
+    x = _conv_bn(keras, x, 32, kernel=5, strides=2, padding="valid")
+    x = _conv_bn(keras, x, 64, kernel=3, strides=2)
+    x = keras.layers.Flatten()(x)
     outputs = keras.layers.Dense(num_classes, activation="softmax")(x)
     return keras.Model(inputs, outputs, name="convnet_small")
 
@@ -136,11 +134,12 @@ def convnet_small(keras, num_classes: int):
 def convnet_wide(keras, num_classes: int):
     inputs, x = _inputs(keras)
     x = keras.layers.Reshape((28, 28, 1))(x)
-    for filters in (32, 64):
-        x = _conv_bn(keras, x, filters)
-        x = _conv_bn(keras, x, filters)
-        x = keras.layers.MaxPooling2D()(x)
-        x = keras.layers.Dropout(0.1)(x)
+    x = _conv_bn(keras, x, 32)
+    x = _conv_bn(keras, x, 48, strides=2)
+    x = keras.layers.Dropout(0.1)(x)
+    x = _conv_bn(keras, x, 64)
+    x = _conv_bn(keras, x, 96, strides=2)
+    x = keras.layers.Dropout(0.1)(x)
     x = _conv_bn(keras, x, 128)
     x = keras.layers.GlobalAveragePooling2D()(x)
     x = keras.layers.Dropout(0.3)(x)

@@ -1,0 +1,123 @@
+"""Latency and load against a real `mnistlab serve` process on 127.0.0.1.
+
+    python benchmarks/serve_load.py RUN [--requests 2000] [--concurrency 16] [--bad-share 0.5]
+
+Prints p50/p99 single-image latency (sequential) and, under concurrency, the status counts of a mix of
+good and bad requests; exits 1 if any request got a 5xx, a bad one was not 4xx, or the server died.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+
+def request_mix(x_test: np.ndarray, n: int, bad_share: float, seed: int = 0):
+    from PIL import Image
+
+    rng = random.Random(seed)
+    buf = io.BytesIO()
+    Image.fromarray(255 - x_test[0]).save(buf, "PNG")
+    png = buf.getvalue()
+    good = [
+        lambda i: ("json", {"json": {"pixels": x_test[i % len(x_test)].tolist()}}),
+        lambda i: ("upload", {"files": {"file": ("d.png", png, "image/png")}}),
+    ]
+    bad = [
+        lambda i: ("junk-bytes", {"files": {"file": ("x.png", bytes(rng.getrandbits(8) for _ in range(64)), "image/png")}}),
+        lambda i: ("truncated", {"files": {"file": ("x.png", png[: len(png) // 2], "image/png")}}),
+        lambda i: ("empty", {"content": b""}),
+        lambda i: ("bad-json", {"content": b"{oops", "headers": {"content-type": "application/json"}}),
+        lambda i: ("wrong-shape", {"json": {"pixels": [[1, 2], [3, 4]]}}),
+        lambda i: ("out-of-range", {"json": {"pixels": [[999] * 28] * 28}}),
+        lambda i: ("oversize", {"content": b"0" * (9 * 1024 * 1024), "headers": {"content-type": "application/json"}}),
+    ]
+    mix = []
+    for i in range(n):
+        is_bad = rng.random() < bad_share
+        kind, kwargs = rng.choice(bad if is_bad else good)(i)
+        mix.append((is_bad, kind, kwargs))
+    return mix
+
+
+async def _load(url: str, mix, concurrency: int) -> dict:
+    counts: dict[str, int] = {}
+    problems = []
+    sem = asyncio.Semaphore(concurrency)
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+        async def one(is_bad, kind, kwargs):
+            async with sem:
+                try:
+                    res = await client.post("/api/predict", **kwargs)
+                    status = res.status_code
+                except httpx.HTTPError as exc:
+                    status = f"error:{type(exc).__name__}"
+            counts[str(status)] = counts.get(str(status), 0) + 1
+            ok = (isinstance(status, int) and 400 <= status < 500) if is_bad else status == 200
+            if not ok:
+                problems.append((kind, status))
+
+        start = time.perf_counter()
+        await asyncio.gather(*(one(*m) for m in mix))
+        elapsed = time.perf_counter() - start
+        healthy = (await client.get("/api/health")).status_code == 200
+    return {"requests": len(mix), "seconds": round(elapsed, 2), "status_counts": counts,
+            "unexpected": len(problems), "examples": problems[:5], "healthy_after": healthy}
+
+
+def latency(url: str, x_test: np.ndarray, n: int = 300) -> dict:
+    times = []
+    with httpx.Client(base_url=url, timeout=30) as client:
+        for i in range(20):
+            client.post("/api/predict", json={"pixels": x_test[i].tolist()})
+        for i in range(n):
+            body = {"pixels": x_test[i % len(x_test)].tolist()}
+            start = time.perf_counter()
+            assert client.post("/api/predict", json=body).status_code == 200
+            times.append((time.perf_counter() - start) * 1000)
+    times.sort()
+    return {"requests": n, "p50_ms": round(statistics.median(times), 2),
+            "p99_ms": round(times[int(0.99 * (len(times) - 1))], 2)}
+
+
+def run(run_path: str, requests: int, concurrency: int, bad_share: float) -> dict:
+    from mnistlab.data import load_mnist
+    from serving import running_server
+
+    x_test = load_mnist(fetch=False).x_test[:500]
+    with running_server(run_path) as url:
+        lat = latency(url, x_test)
+        load = asyncio.run(_load(url, request_mix(x_test, requests, bad_share), concurrency))
+    return {"latency": lat, "load": load, "concurrency": concurrency}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("run")
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--bad-share", type=float, default=0.5)
+    parser.add_argument("--out", help="write the JSON result here too")
+    args = parser.parse_args()
+    result = run(args.run, args.requests, args.concurrency, args.bad_share)
+    print(json.dumps(result, indent=2))
+    if args.out:
+        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    load = result["load"]
+    return 0 if load["unexpected"] == 0 and load["healthy_after"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

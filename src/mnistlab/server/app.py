@@ -1,0 +1,229 @@
+"""FastAPI app: a draw-a-digit page and a REST API over the same prediction code the CLI uses.
+
+The model is loaded once; inference runs in a worker thread so the event loop stays responsive.
+Every bad request gets a 4xx JSON body `{"detail": "..."}`; the server never answers 5xx for input.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from pydantic import BaseModel
+
+from ..evaluate import predict_proba
+from ..images import ImageError, image_bytes_to_array, pixels_to_array
+from ..runs import RunDir
+
+STATIC = Path(__file__).parent / "static"
+MAX_BODY_BYTES = 8 * 1024 * 1024
+MAX_BATCH = 256
+
+
+class Prediction(BaseModel):
+    digit: int
+    label: str
+    probabilities: list[float]
+
+
+class BatchItem(BaseModel):
+    digit: int | None = None
+    label: str | None = None
+    probabilities: list[float] | None = None
+    error: str | None = None
+
+
+class BatchResponse(BaseModel):
+    results: list[BatchItem]
+
+
+class BodyLimit:
+    """ASGI middleware: refuse bodies over `limit` bytes (declared or streamed) with a 413."""
+
+    def __init__(self, app, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            return await _send_json(send, 413, f"request body over {self.limit // (1024 * 1024)} MB")
+        seen = 0
+
+        async def limited_receive():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge()
+            return message
+
+        started = False
+
+        async def tracking_send(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _TooLarge:
+            if not started:
+                await _send_json(send, 413, f"request body over {self.limit // (1024 * 1024)} MB")
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _send_json(send, status: int, detail: str):
+    import json
+
+    body = json.dumps({"detail": detail}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def create_app(run: RunDir) -> FastAPI:
+    model = run.load_model()
+    cfg, metrics = run.config, run.metrics
+    classes = run.class_names
+    predict_proba(model, np.zeros((1, 28, 28), np.float32))  # compile before the first request
+
+    app = FastAPI(title="mnistlab", version="1", description=f"Model: {run.name}")
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request, exc):
+        return JSONResponse(status_code=422, content={"detail": _validation_message(exc)})
+
+    def _to_entry(probs) -> dict:
+        k = int(np.argmax(probs))
+        return {"digit": k, "label": classes[k], "probabilities": [round(float(p), 6) for p in probs]}
+
+    async def _classify(arrays: list[np.ndarray]) -> list[dict]:
+        probs = await run_in_threadpool(predict_proba, model, np.stack(arrays))
+        return [_to_entry(p) for p in probs]
+
+    async def _inputs(request: Request, batch: bool) -> list:
+        """Arrays (or ImageErrors, per item in a batch) from a multipart upload or a JSON body."""
+        ctype = request.headers.get("content-type", "")
+        if ctype.startswith("multipart/form-data"):
+            try:
+                form = await request.form(max_files=MAX_BATCH, max_fields=MAX_BATCH, max_part_size=MAX_BODY_BYTES)
+            except Exception as exc:
+                raise HTTPException(400, f"malformed multipart body: {exc}") from None
+            files = [(k, v) for k, v in form.multi_items() if hasattr(v, "read")]
+            uploads = [v for _, v in files] if batch else [v for k, v in files if k in ("file", "image")][:1]
+            if not uploads:
+                raise HTTPException(400, "no image file in the upload (use the form field 'file')")
+            items = []
+            for up in uploads:
+                data = await up.read()
+                items.append(_decode(data, getattr(up, "filename", "") or "upload", batch))
+            return items
+        if ctype.startswith("application/json"):
+            try:
+                body = await request.json()
+            except Exception:
+                raise HTTPException(400, "the body is not valid JSON") from None
+            key = "images" if batch else "pixels"
+            if not isinstance(body, dict) or key not in body:
+                raise HTTPException(422, f"JSON must be an object with a '{key}' field")
+            payload = body[key] if batch else [body[key]]
+            if not isinstance(payload, list) or not payload:
+                raise HTTPException(422, f"'{key}' must be a non-empty list")
+            if len(payload) > MAX_BATCH:
+                raise HTTPException(413, f"at most {MAX_BATCH} images per batch")
+            return [_pixels(p, batch) for p in payload]
+        if not await request.body():
+            raise HTTPException(400, "empty request: send an image as multipart field 'file' or JSON {\"pixels\": ...}")
+        raise HTTPException(415, "send multipart/form-data (field 'file') or application/json")
+
+    @app.get("/", include_in_schema=False)
+    async def index():
+        return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    @app.get("/api/health")
+    async def health():
+        return {"status": "ok"}
+
+    @app.get("/api/model")
+    async def model_info():
+        return {"run": run.name, "preset": cfg["recipe"]["preset"], "dataset": cfg["dataset"]["spec"],
+                "classes": classes, "test_accuracy": metrics.get("test_accuracy"),
+                "params": metrics.get("params"), "epochs": metrics.get("epochs"),
+                "input": {"pixels": "28x28 numbers 0..255, bright ink on black (MNIST polarity)",
+                          "file": "any image (PNG, JPEG, BMP, GIF, ...); prepared like MNIST: "
+                                  "polarity, contrast, crop, 20x20 fit, centre of mass"}}
+
+    @app.post("/api/predict", response_model=Prediction, openapi_extra=_openapi_body(batch=False))
+    async def predict(request: Request):
+        (array,) = await _inputs(request, batch=False)
+        return (await _classify([array]))[0]
+
+    @app.post("/api/predict/batch", response_model=BatchResponse, response_model_exclude_none=True,
+              openapi_extra=_openapi_body(batch=True))
+    async def predict_batch(request: Request):
+        items = await _inputs(request, batch=True)
+        good = [a for a in items if not isinstance(a, ImageError)]
+        preds = iter(await _classify(good)) if good else iter(())
+        return {"results": [{"error": str(a)} if isinstance(a, ImageError) else next(preds) for a in items]}
+
+    return app
+
+
+def _decode(data: bytes, name: str, batch: bool):
+    try:
+        return image_bytes_to_array(data)
+    except ImageError as exc:
+        if batch:
+            return ImageError(f"{name}: {exc}")
+        raise HTTPException(400, f"{name}: {exc}") from None
+
+
+def _pixels(p, batch: bool):
+    try:
+        return pixels_to_array(p)
+    except ImageError as exc:
+        if batch:
+            return exc
+        raise HTTPException(422, str(exc)) from None
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    errs = exc.errors()
+    if not errs:
+        return "invalid request"
+    e = errs[0]
+    return f"{'.'.join(str(x) for x in e.get('loc', []))}: {e.get('msg', 'invalid')}"
+
+
+def _openapi_body(batch: bool) -> dict:
+    pixels = {"type": "array", "items": {"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 255},
+                                         "minItems": 28, "maxItems": 28}, "minItems": 28, "maxItems": 28}
+    if batch:
+        json_schema = {"type": "object", "required": ["images"],
+                       "properties": {"images": {"type": "array", "items": pixels, "maxItems": MAX_BATCH}}}
+        form = {"type": "object", "properties": {"files": {"type": "array", "items": {"type": "string", "format": "binary"}}}}
+    else:
+        json_schema = {"type": "object", "required": ["pixels"], "properties": {"pixels": pixels}}
+        form = {"type": "object", "required": ["file"], "properties": {"file": {"type": "string", "format": "binary"}}}
+    return {"requestBody": {"required": True, "content": {
+        "application/json": {"schema": json_schema}, "multipart/form-data": {"schema": form}}}}
+
+
+def serve(run: RunDir, host: str = "127.0.0.1", port: int = 8000) -> None:
+    import uvicorn
+
+    app = create_app(run)
+    print(f"serving {run.path} on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)", flush=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+

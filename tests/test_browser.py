@@ -1,0 +1,47 @@
+"""A real browser (Debian's Chromium driven by Playwright) draws a digit on the page and reads the answer."""
+
+import shutil
+
+import pytest
+
+from conftest import ARTIFACTS
+from serving import running_server
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.mark.skipif(not shutil.which("chromium"), reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_draw_a_digit_in_chromium(real_run):
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with running_server(real_run.path) as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        page = browser.new_page(viewport={"width": 900, "height": 700})
+        page.goto(url)
+        page.wait_for_function("document.getElementById('modelinfo').textContent.startsWith('Model')")
+        box = page.locator("#pad").bounding_box()
+        x0, y0 = box["x"], box["y"]
+        # A "7": the top bar, then the diagonal down.
+        page.mouse.move(x0 + 70, y0 + 60)
+        page.mouse.down()
+        for i in range(1, 11):
+            page.mouse.move(x0 + 70 + 14 * i, y0 + 60)
+        for i in range(1, 16):
+            page.mouse.move(x0 + 210 - 7 * i, y0 + 60 + 12 * i)
+        page.mouse.up()
+        page.wait_for_function("document.getElementById('digit').textContent !== '–'", timeout=20000)
+        page.wait_for_timeout(500)
+        digit = page.locator("#digit").text_content()
+        bars = page.locator(".bar").count()
+        page.screenshot(path=str(ARTIFACTS / "serve-draw.png"), full_page=True)
+        assert digit in [str(d) for d in range(10)]
+        assert bars == 10
+        assert page.locator(".bar.top").count() == 1
+        page.click("#clear")
+        assert page.locator("#digit").text_content() == "–"
+        browser.close()
+    print(f"screenshot: {ARTIFACTS / 'serve-draw.png'} (predicted {digit})")

@@ -1,0 +1,141 @@
+"""A user's pictures: every kind of file is either classified or a clear per-file error."""
+
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from mnistlab.images import ImageError, image_bytes_to_array, pixels_to_array, to_mnist_array
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+
+def _png(img: Image.Image, fmt="PNG", **kw) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+def _drawn_seven(size=(300, 200), ink=0, paper=255, mode="L") -> Image.Image:
+    if mode == "RGB":
+        ink, paper = (ink,) * 3 if isinstance(ink, int) else ink, (paper,) * 3 if isinstance(paper, int) else paper
+    img = Image.new(mode, size, paper)
+    d = ImageDraw.Draw(img)
+    d.line([(60, 40), (140, 40), (90, 170)], fill=ink, width=14)
+    return img
+
+
+def test_output_is_mnist_style():
+    arr = image_bytes_to_array(_png(_drawn_seven()))
+    assert arr.shape == (28, 28) and arr.dtype == np.float32
+    assert arr.max() > 200 and arr[0].max() == 0 and arr[:, 0].max() == 0  # bright ink, dark margins
+    ys, xs = np.nonzero(arr > 0)
+    assert ys.max() - ys.min() <= 21 and xs.max() - xs.min() <= 21  # fits the 20x20 box (+ resampling)
+    total = arr.sum()
+    cy = (arr.sum(1) * np.arange(28)).sum() / total
+    cx = (arr.sum(0) * np.arange(28)).sum() / total
+    assert abs(cy - 14) < 0.75 and abs(cx - 14) < 0.75
+
+
+def test_polarity_does_not_matter():
+    dark_on_light = image_bytes_to_array(_png(_drawn_seven(ink=0, paper=255)))
+    light_on_dark = image_bytes_to_array(_png(_drawn_seven(ink=255, paper=0)))
+    assert np.abs(dark_on_light - light_on_dark).max() < 1e-3
+
+
+@pytest.mark.parametrize("make", [
+    lambda: _png(_drawn_seven(mode="RGB", ink=(20, 30, 200), paper=(250, 240, 200))),
+    lambda: _png(_drawn_seven(mode="RGB"), "JPEG", quality=60),
+    lambda: _png(_drawn_seven(), "BMP"),
+    lambda: _png(_drawn_seven().convert("P")),
+    lambda: _png(_drawn_seven(mode="RGB").convert("CMYK"), "JPEG"),
+    lambda: _png(Image.fromarray((np.asarray(_drawn_seven(), np.uint16) * 257)).convert("I;16")),
+    lambda: _png(_drawn_seven(mode="RGB"), "TIFF"),
+    lambda: _png(_drawn_seven(mode="RGB"), "WEBP"),
+])
+def test_formats_and_modes_are_read(make):
+    arr = image_bytes_to_array(make())
+    assert arr.shape == (28, 28) and arr.max() > 100
+
+
+def test_alpha_drawings_work_both_ways():
+    for ink in ((0, 0, 0, 255), (255, 255, 255, 255)):
+        img = Image.new("RGBA", (200, 200), (0, 0, 0, 0))
+        ImageDraw.Draw(img).line([(60, 40), (140, 40), (90, 170)], fill=ink, width=14)
+        arr = image_bytes_to_array(_png(img))
+        assert arr.max() > 200 and arr[0].max() == 0
+
+
+def test_animated_gif_uses_first_frame():
+    frames = [_drawn_seven(), Image.new("L", (300, 200), 255)]
+    buf = io.BytesIO()
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    assert image_bytes_to_array(buf.getvalue()).max() > 100
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"", "empty"),
+    (b"definitely not an image", "not an image"),
+    (_png(Image.new("L", (50, 50), 255)), "no digit"),
+    (_png(Image.new("L", (50, 50), 0)), "no digit"),
+    (_png(Image.new("L", (1, 1), 128)), "no digit"),
+    (_png(_drawn_seven())[:300], "damaged or truncated"),
+])
+def test_unusable_images_are_clear_errors(data, message):
+    with pytest.raises(ImageError, match=message):
+        image_bytes_to_array(data)
+
+
+def test_decompression_bomb_is_refused_from_the_header():
+    bomb = _png(Image.new("1", (20000, 20000), 0), optimize=True)
+    assert len(bomb) < 2_000_000
+    with pytest.raises(ImageError, match="pixels"):
+        image_bytes_to_array(bomb)
+
+
+def test_a_single_dot_is_still_classified():
+    img = Image.new("L", (40, 40), 255)
+    img.putpixel((20, 20), 0)
+    assert image_bytes_to_array(_png(img)).max() > 0
+
+
+@pytest.mark.parametrize("pixels, message", [
+    ([[0] * 28] * 27, "28x28"), ([[float("nan")] * 28] * 28, "finite"), ([[-1] * 28] * 28, "0..255"),
+    ([[256] * 28] * 28, "0..255"), ("abc", "28x28"), ([[None] * 28] * 28, "numbers"),
+])
+def test_bad_pixel_arrays(pixels, message):
+    with pytest.raises(ImageError, match=message):
+        pixels_to_array(pixels)
+
+
+def test_to_mnist_array_matches_real_mnist_digits(mnist):
+    """An MNIST digit run through the preparation again stays (almost) where it was."""
+    x = mnist.x_test[:50].astype(np.float64)
+    again = np.stack([to_mnist_array(a) for a in x])
+    corr = [np.corrcoef(a.ravel(), b.ravel())[0, 1] for a, b in zip(x, again)]
+    assert np.median(corr) > 0.9
+
+
+def test_predict_files_on_a_non_mnist_set(real_run, tmp_path):
+    """Printed digits from DejaVu fonts and UCI's 8x8 digits, through the CLI's own code path."""
+    import own_digits
+    from conftest import run_cli
+
+    fonts = own_digits.render_fonts(tmp_path / "fonts", per_digit_per_font=1)
+    (tmp_path / "fonts" / "notes.txt").write_text("not an image")
+    res = own_digits.score(str(real_run.path), {"fonts": fonts, "uci": own_digits.uci_digits(tmp_path / "uci", 200)})
+    # A 2-epoch dense model on 6,000 images: far above chance (10%) proves the preparation works.
+    assert res["fonts"]["accuracy"] > 0.6 and res["fonts"]["unreadable"] == 0
+    assert res["uci"]["accuracy"] > 0.5
+    cli = run_cli("predict", real_run.path, tmp_path / "fonts", "--json")
+    assert cli.returncode == 1  # some files were not images
+    import json
+
+    out = json.loads(cli.stdout)
+    assert len(out) == len(fonts) + 1
+    bad = [r for r in out if "error" in r]
+    assert len(bad) == 1 and bad[0]["file"].endswith("notes.txt")
+    assert all(set(r) >= {"file", "digit", "probabilities"} for r in out if "error" not in r)
