@@ -65,10 +65,18 @@ def run_one(name: str) -> dict:
     m = run.metrics
     model = run.load_model()
     x_test = ds.x_test.astype("float32")
-    return {"test_accuracy": m["test_accuracy"], "test_loss": m["test_loss"],
-            "fit_seconds": m["train_seconds"], "time_to_99_seconds": m["time_to_99_seconds"],
-            "params": m["params"], "epochs": m["epochs"], "run": str(run.path),
-            "inference_images_per_s": _throughput(lambda: predict_proba(model, x_test), len(x_test))}
+    result = {"test_accuracy": m["test_accuracy"], "test_loss": m["test_loss"],
+              "fit_seconds": m["train_seconds"], "time_to_99_seconds": m["time_to_99_seconds"],
+              "params": m["params"], "epochs": m["epochs"], "run": str(run.path),
+              "inference_images_per_s": _throughput(lambda: predict_proba(model, x_test), len(x_test))}
+    if name in ("seed", "fast-0"):
+        from mnistlab.export import export_run, onnx_session
+
+        onnx_path = export_run(run, "onnx")["path"]
+        sess = onnx_session(Path(onnx_path))
+        feed = {sess.get_inputs()[0].name: x_test}
+        result["onnxruntime_images_per_s"] = _throughput(lambda: sess.run(None, feed), len(x_test))
+    return result
 
 
 def machine() -> dict:
@@ -100,14 +108,18 @@ def summarize(results: dict) -> dict:
 
 
 def table(results: dict, ref_fit: dict) -> str:
-    lines = ["| entry | test accuracy | fit s | speed-up vs reference | time to 99.0% (s) | inference img/s | params |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| entry | test accuracy | fit s | speed-up vs reference | time to 99.0% (s) | inference img/s (Keras) "
+             "| inference img/s (onnxruntime) | params |",
+             "|---|---|---|---|---|---|---|---|"]
     for name, r in results.items():
         ref = ref_fit.get(name)
         speed = f"{ref / r['fit_seconds']:.2f}× vs {ref_name(name)}" if ref else "reference"
         t99 = r.get("time_to_99_seconds")
-        lines.append(f"| {name} | {r['test_accuracy']:.4f} | {r['fit_seconds']:.1f} | {speed} | "
-                     f"{t99 if t99 is not None else '—'} | {r['inference_images_per_s']:,.0f} | {r['params']:,} |")
+        ort = r.get("onnxruntime_images_per_s")
+        cells = [name, f"{r['test_accuracy']:.4f}", f"{r['fit_seconds']:.1f}", speed,
+                 "—" if t99 is None else str(t99), f"{r['inference_images_per_s']:,.0f}",
+                 "—" if ort is None else f"{ort:,.0f}", f"{r['params']:,}"]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

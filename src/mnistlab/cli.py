@@ -197,7 +197,7 @@ def _print_run_summary(run) -> None:
     print(f"  model       {run.model_path}")
     print(f"  metrics     {run.metrics_path}")
     print(f"  plots       {run.plots_dir}/samples.png, curves.png")
-    print(f"  tensorboard tensorboard --logdir {run.logs_dir}")
+    print(f"  tensorboard tensorboard --logdir {run.path}")
 
 
 def cmd_evaluate(args) -> None:

@@ -7,7 +7,6 @@ so evaluate / predict / serve / export treat it like any other model. Members li
 from __future__ import annotations
 
 import dataclasses
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -65,8 +64,6 @@ def train_ensemble(opts, n: int) -> RunDir:
         "ensemble_size": n,
         "member_test_accuracy": [m["test_accuracy"] for m in member_metrics],
     })
-    for m in members:
-        shutil.rmtree(m.logs_dir, ignore_errors=True)
     runs_mod.point_latest(root)
     from .plots import plot_run
 
