@@ -45,3 +45,37 @@ def test_draw_a_digit_in_chromium(real_run):
         assert page.locator("#digit").text_content() == "–"
         browser.close()
     print(f"screenshot: {ARTIFACTS / 'serve-draw.png'} (predicted {digit})")
+
+
+@pytest.mark.skipif(not shutil.which("chromium"), reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_report_renders_offline_in_chromium(real_run):
+    from playwright.sync_api import sync_playwright
+
+    from mnistlab.report import write_report
+
+    report = write_report(real_run)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    requested = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM,
+                                     args=["--headless", "--no-sandbox", "--disable-gpu",
+                                           "--disable-background-networking", "--no-first-run"])
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+
+        def block_network(route):
+            if route.request.url.startswith(("file:", "data:")):
+                route.continue_()
+            else:
+                requested.append(route.request.url)
+                route.abort()
+
+        page.route("**/*", block_network)
+        page.goto(report.as_uri())
+        page.wait_for_load_state("load")
+        images = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.complete && i.naturalWidth > 0)")
+        page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
+        headings = page.locator("h2").all_text_contents()
+        browser.close()
+    assert requested == []
+    assert len(images) == 4 and all(images)
+    assert {"Recipe", "Data", "Training curves", "Confusion matrix", "Most confident mistakes"} <= set(headings)
