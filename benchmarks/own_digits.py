@@ -93,7 +93,7 @@ def score(run_path: str, sets: dict[str, list[tuple[Path, int]]]) -> dict:
     result = {}
     for name, items in sets.items():
         preds = predict_files(run, [str(p) for p, _ in items])
-        correct = sum(1 for (p, label), r in zip(items, preds) if r.get("digit") == label)
+        correct = sum(1 for (p, label), r in zip(items, preds, strict=True) if r.get("digit") == label)
         errors = sum(1 for r in preds if "error" in r)
         result[name] = {"images": len(items), "accuracy": round(correct / len(items), 4), "unreadable": errors}
     return result

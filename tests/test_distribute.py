@@ -35,7 +35,7 @@ def test_two_workers_train_the_same_model(tmp_path, synthetic_npz):
              "--dataset", f"npz:{synthetic_npz}", "--epochs", "1", "--batch-size", "32", "--out", str(out)],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     outputs = [p.communicate(timeout=420) for p in procs]
-    for p, (stdout, stderr) in zip(procs, outputs):
+    for p, (_, stderr) in zip(procs, outputs, strict=True):
         assert p.returncode == 0, stderr[-3000:]
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["replicas"] == 2 and cfg["global_batch_size"] == 64
@@ -46,7 +46,7 @@ def test_two_workers_train_the_same_model(tmp_path, synthetic_npz):
 
     chief = keras.saving.load_model(out / "model.keras", compile=False).get_weights()
     worker = keras.saving.load_model(other / "model.keras", compile=False).get_weights()
-    assert all(np.array_equal(a, b) for a, b in zip(chief, worker))
+    assert all(np.array_equal(a, b) for a, b in zip(chief, worker, strict=True))
 
 
 def test_strategy_choices():

@@ -1,6 +1,5 @@
 """Exports load in their own runtimes and agree with Keras on 1,000 test images."""
 
-import json
 
 import pytest
 

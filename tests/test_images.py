@@ -115,7 +115,7 @@ def test_to_mnist_array_matches_real_mnist_digits(mnist):
     """An MNIST digit run through the preparation again stays (almost) where it was."""
     x = mnist.x_test[:50].astype(np.float64)
     again = np.stack([to_mnist_array(a) for a in x])
-    corr = [np.corrcoef(a.ravel(), b.ravel())[0, 1] for a, b in zip(x, again)]
+    corr = [np.corrcoef(a.ravel(), b.ravel())[0, 1] for a, b in zip(x, again, strict=True)]
     assert np.median(corr) > 0.9
 
 

@@ -116,3 +116,15 @@ def test_train_cli_on_an_npz_dataset(tmp_path, synthetic_npz):
     assert "test accuracy" in res.stdout
     m = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert m["dataset"] == f"npz:{synthetic_npz}" and m["test_accuracy"] > 0.5
+
+
+def test_padded_batches_give_the_same_probabilities(real_run, mnist):
+    from mnistlab.evaluate import predict_proba
+
+    model = real_run.load_model()
+    x = mnist.x_test[:37]
+    whole = predict_proba(model, x)
+    assert whole.shape == (37, 10)
+    np.testing.assert_allclose(predict_proba(model, x[:5]), whole[:5], atol=1e-6)
+    np.testing.assert_allclose(predict_proba(model, x, batch_size=16), whole, atol=1e-6)
+    np.testing.assert_allclose(whole, model.predict(x.astype("float32"), verbose=0), atol=1e-5)

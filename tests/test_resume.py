@@ -60,10 +60,11 @@ def test_sigkill_mid_training_then_resume(tmp_path, mnist):
     assert res.returncode == 0 and "already complete" in res.stdout
 
 
-def _weights(path):
+def same_weights(path_a, path_b) -> bool:
     import keras
 
-    return keras.saving.load_model(path, compile=False).get_weights()
+    wa, wb = (keras.saving.load_model(p, compile=False).get_weights() for p in (path_a, path_b))
+    return len(wa) == len(wb) and all(np.array_equal(a, b) for a, b in zip(wa, wb, strict=True))
 
 
 def test_same_seed_same_numbers_and_weights(tmp_path, mnist):
@@ -79,14 +80,12 @@ def test_same_seed_same_numbers_and_weights(tmp_path, mnist):
     ha, hb = (json.loads((o / "history.json").read_text()) for o in outs)
     assert [{k: v for k, v in h.items() if k != "fit_seconds"} for h in ha] == \
            [{k: v for k, v in h.items() if k != "fit_seconds"} for h in hb]
-    for wa, wb in zip(_weights(outs[0] / "model.keras"), _weights(outs[1] / "model.keras")):
-        assert np.array_equal(wa, wb)
+    assert same_weights(outs[0] / "model.keras", outs[1] / "model.keras")
     # A different seed really is different.
     res = run_cli("train", "--preset", "seed", "--limit", "5000", "--epochs", "2", "--seed", "8",
                   "--out", tmp_path / "c")
     assert res.returncode == 0
-    assert not all(np.array_equal(x, y) for x, y in zip(_weights(outs[0] / "model.keras"),
-                                                         _weights(tmp_path / "c" / "model.keras")))
+    assert not same_weights(outs[0] / "model.keras", tmp_path / "c" / "model.keras")
 
 
 def test_train_from_replays_the_recipe(tmp_path, synthetic_npz):
@@ -100,8 +99,7 @@ def test_train_from_replays_the_recipe(tmp_path, synthetic_npz):
         assert a[key] == b[key]
     assert a["dataset"]["sha256"] == b["dataset"]["sha256"]
     assert a["recipe"]["batch_size"] == 50 and a["recipe"]["epochs"] == 2
-    for wa, wb in zip(_weights(tmp_path / "orig" / "model.keras"), _weights(tmp_path / "again" / "model.keras")):
-        assert np.array_equal(wa, wb)
+    assert same_weights(tmp_path / "orig" / "model.keras", tmp_path / "again" / "model.keras")
 
 
 def test_augmented_training_is_reproducible_too(tmp_path, synthetic_npz):
@@ -109,5 +107,4 @@ def test_augmented_training_is_reproducible_too(tmp_path, synthetic_npz):
         res = run_cli("train", "--preset", "best", "--dataset", f"npz:{synthetic_npz}", "--epochs", "1",
                       "--out", tmp_path / name)
         assert res.returncode == 0, res.stderr
-    for wa, wb in zip(_weights(tmp_path / "a" / "model.keras"), _weights(tmp_path / "b" / "model.keras")):
-        assert np.array_equal(wa, wb)
+    assert same_weights(tmp_path / "a" / "model.keras", tmp_path / "b" / "model.keras")

@@ -10,14 +10,22 @@ from .runs import RunDir
 
 
 def predict_proba(model, x: np.ndarray, batch_size: int = 2048) -> np.ndarray:
-    """Class probabilities for raw pixels (N, 28, 28) in 0..255, in fixed-size compiled batches."""
+    """Class probabilities for raw pixels (N, 28, 28) in 0..255, in XLA-compiled batches.
+
+    A short final chunk is padded up to a power of two, so however many images arrive, at most a
+    dozen batch shapes are ever compiled.
+    """
     import tensorflow as tf
 
     fn = _compiled(model)
     x = np.asarray(x, dtype=np.float32)
     out = []
     for start in range(0, len(x), batch_size):
-        out.append(fn(tf.constant(x[start:start + batch_size])).numpy())
+        chunk = x[start:start + batch_size]
+        padded = min(batch_size, 1 << (len(chunk) - 1).bit_length())
+        if padded > len(chunk):
+            chunk = np.concatenate([chunk, np.zeros((padded - len(chunk), *chunk.shape[1:]), np.float32)])
+        out.append(fn(tf.constant(chunk)).numpy()[: min(batch_size, len(x) - start)])
     return np.concatenate(out) if out else np.zeros((0, model.output_shape[-1]), np.float32)
 
 

@@ -93,7 +93,7 @@ def plot_mistakes(path: Path, images: np.ndarray, mistakes: list[dict], class_na
     fig, axes = plt.subplots(rows, cols, figsize=(1.5 * cols, 1.85 * rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
-    for ax, m in zip(axes.flat, shown):
+    for ax, m in zip(axes.flat, shown, strict=False):  # more axes than mistakes is fine
         ax.imshow(images[m["index"]], cmap="gray_r")
         ax.set_title(f"#{m['index']}\ntrue {class_names[m['true']]}\npred {class_names[m['predicted']]} "
                      f"{m['confidence']:.0%}", fontsize=7)

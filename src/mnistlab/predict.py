@@ -54,7 +54,7 @@ def predict_test(run: RunDir, index_text: str) -> list[dict]:
     indices = parse_index_range(index_text, len(ds.y_test))
     probs = predict_proba(run.load_model(), ds.x_test[indices])
     return [{"index": i, "true": int(ds.y_test[i]), **_entry(p, run.class_names)}
-            for i, p in zip(indices, probs)]
+            for i, p in zip(indices, probs, strict=True)]
 
 
 def expand_paths(patterns: list[str]) -> list[Path]:

@@ -249,7 +249,6 @@ def train(opts: TrainOptions, recipe: Recipe | None = None, resume: RunDir | Non
     prior = run.history
 
     steps_per_epoch = -(-len(x_train) // (recipe.batch_size * strategy.num_replicas_in_sync))
-    import keras
 
     from .distribute import is_multiworker
 
@@ -273,9 +272,11 @@ def train(opts: TrainOptions, recipe: Recipe | None = None, resume: RunDir | Non
         model.fit(train_ds, epochs=recipe.epochs, validation_data=val, callbacks=callbacks, shuffle=False,
                   verbose=opts.verbose)
     except KeyboardInterrupt:
-        raise MnistlabError(
-            f"training interrupted; every finished epoch is saved. Continue with "
-            f"`mnistlab train --resume {run.path}`") from None
+        import sys
+
+        print(f"\ntraining interrupted; every finished epoch is saved. Continue with "
+              f"`mnistlab train --resume {run.path}`", file=sys.stderr)
+        raise
 
     history = run.history
     if len(history) != recipe.epochs or [h["epoch"] for h in history] != list(range(1, recipe.epochs + 1)):
