@@ -103,11 +103,19 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("runs", nargs="+")
     parser.add_argument("--dir", default="/tmp/mnistlab-own-digits")
+    parser.add_argument("--out", help="also write the JSON result here")
     args = parser.parse_args()
     base = Path(args.dir)
     sets = {"fonts": render_fonts(base / "fonts"), "uci": uci_digits(base / "uci")}
-    report = {run: score(run, sets) for run in args.runs}
+    report = {}
+    for run in args.runs:
+        from mnistlab.runs import open_run
+
+        m = open_run(run).metrics
+        report[run] = {"preset": m["preset"], "mnist_test_accuracy": m["test_accuracy"], **score(run, sets)}
     print(json.dumps(report, indent=2))
+    if args.out:
+        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
     return 0
 
 

@@ -49,3 +49,20 @@ def test_npz_class_names_are_used(tmp_path):
     np.savez(path, **arrays, class_names=np.array([f"c{i}" for i in range(10)]))
     assert data.load_npz(path).class_names[3] == "c3"
     assert Path(path).exists()
+
+
+def test_evaluate_and_predict_on_another_dataset(real_run, synthetic_npz):
+    before = (real_run.path / "metrics.json").read_text()
+    res = run_cli("evaluate", real_run.path, "--dataset", f"npz:{synthetic_npz}", "--json")
+    assert res.returncode == 0, res.stderr
+    report = json.loads(res.stdout)
+    assert report["recorded_in_run"] is False and sum(map(sum, report["confusion_matrix"])) == 200
+    assert (real_run.path / "metrics.json").read_text() == before  # the run keeps its own results
+    res = run_cli("predict", real_run.path, "--test-index", "0:2", "--dataset", f"npz:{synthetic_npz}", "--json")
+    assert res.returncode == 0 and len(json.loads(res.stdout)) == 2
+
+
+@needs_fashion
+def test_evaluating_on_data_with_other_classes_is_refused(real_run):
+    res = run_cli("evaluate", real_run.path, "--dataset", "fashion")
+    assert res.returncode == 2 and "T-shirt/top" in res.stderr

@@ -32,10 +32,11 @@ def _quiet_tensorflow(debug: bool) -> None:
 NEEDS_TENSORFLOW = {"presets", "train", "evaluate", "predict", "export", "serve"}
 
 
-def _dataset_arg(p):
+def _dataset_arg(p, default="mnist"):
     from .data import DATASET_HELP
 
-    p.add_argument("--dataset", default="mnist", help=f"{DATASET_HELP} (default: mnist)")
+    p.add_argument("--dataset", default=default,
+                   help=f"{DATASET_HELP} (default: {default or 'the dataset the run was trained on'})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,12 +77,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="test metrics, confusion matrix, per-class scores")
     p.add_argument("run")
+    _dataset_arg(p, default=None)
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("predict", help="classify test images by index, or image files")
     p.add_argument("run")
     p.add_argument("files", nargs="*", metavar="FILE|DIR|GLOB")
     p.add_argument("--test-index", metavar="RANGE", help="e.g. 0:5, 7 or 3,9,12")
+    _dataset_arg(p, default=None)
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("plot", help="write samples.png and curves.png into RUN/plots")
@@ -157,7 +160,8 @@ def cmd_presets(args) -> None:
 def cmd_train(args) -> None:
     from .models import Recipe
     from .runs import open_run
-    from .train import TrainOptions, train, train_ensemble
+    from .ensemble import train_ensemble
+    from .train import TrainOptions, train
 
     opts = TrainOptions(preset=args.preset, dataset=args.dataset, epochs=args.epochs,
                         batch_size=args.batch_size, limit=args.limit, seed=args.seed, out=args.out,
@@ -204,12 +208,16 @@ def cmd_evaluate(args) -> None:
     from .evaluate import evaluate_run
     from .runs import open_run
 
+    from .data import load_dataset
+
     run = open_run(args.run)
-    report = evaluate_run(run)
+    report = evaluate_run(run, load_dataset(args.dataset) if args.dataset else None)
     if args.json:
         print(json.dumps(report, indent=2))
         return
     # The tutorial prints exactly these two numbers.
+    if not report["recorded_in_run"]:
+        print(f"(on {report['dataset']}; not recorded in the run, which was trained on other data)")
     print(f"Test accuracy: {report['test_accuracy']:.4f}")
     print(f"Test loss: {report['test_loss']:.4f}")
     print(f"Errors: {report['test_errors']} of {sum(r['support'] for r in report['per_class'])}")
@@ -217,8 +225,9 @@ def cmd_evaluate(args) -> None:
     print(f"{'class':>12} {'precision':>9} {'recall':>7} {'f1':>7} {'support':>7}")
     for r in report["per_class"]:
         print(f"{r['class']:>12} {r['precision']:>9.4f} {r['recall']:>7.4f} {r['f1']:>7.4f} {r['support']:>7}")
-    print()
-    print(f"plots: {run.plots_dir}/confusion.png, misclassified.png")
+    if report["recorded_in_run"]:
+        print()
+        print(f"plots: {run.plots_dir}/confusion.png, misclassified.png")
 
 
 def cmd_predict(args) -> None:
@@ -230,7 +239,7 @@ def cmd_predict(args) -> None:
         raise MnistlabError("give either --test-index RANGE or image files, not both or neither")
     run = open_run(args.run)
     if args.test_index:
-        results = predict_test(run, args.test_index)
+        results = predict_test(run, args.test_index, args.dataset)
     else:
         results = predict_files(run, args.files)
     if args.json:

@@ -48,9 +48,9 @@ def _entry(probs: np.ndarray, class_names) -> dict:
             "probabilities": [round(float(p), 6) for p in probs]}
 
 
-def predict_test(run: RunDir, index_text: str) -> list[dict]:
-    cfg = run.config
-    ds = load_dataset(cfg["dataset"]["spec"])
+def predict_test(run: RunDir, index_text: str, dataset: str | None = None) -> list[dict]:
+    """Predictions for test images by index, from the run's own dataset unless another is named."""
+    ds = load_dataset(dataset or run.config["dataset"]["spec"])
     indices = parse_index_range(index_text, len(ds.y_test))
     probs = predict_proba(run.load_model(), ds.x_test[indices])
     return [{"index": i, "true": int(ds.y_test[i]), **_entry(p, run.class_names)}

@@ -29,6 +29,9 @@ RUNS_ROOT = Path("runs")
 class RunDir:
     path: Path
 
+    def __post_init__(self):
+        self.path = Path(self.path)
+
     # --- paths ---
     @property
     def name(self) -> str:

@@ -14,10 +14,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import keras
 import numpy as np
 
 from . import runs as runs_mod
 from .data import Dataset, load_dataset
+from .distribute import get_strategy, is_multiworker
 from .errors import MnistlabError
 from .models import Recipe, build_model, get_preset
 from .runs import RunDir
@@ -39,8 +41,6 @@ class TrainOptions:
 
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy, TF and Keras."""
-    import keras
-
     os.environ["PYTHONHASHSEED"] = str(seed)
     random.seed(seed)
     np.random.seed(seed)
@@ -62,7 +62,6 @@ def enable_determinism(before_compile: bool) -> None:
 
 
 def library_versions() -> dict:
-    import keras
     import tensorflow as tf
 
     return {"python": platform.python_version(), "tensorflow": tf.__version__,
@@ -70,8 +69,6 @@ def library_versions() -> dict:
 
 
 def make_optimizer(recipe: Recipe, steps_per_epoch: int):
-    import keras
-
     lr = recipe.learning_rate
     if recipe.schedule == "warmup_cosine":
         total = max(1, recipe.epochs * steps_per_epoch)
@@ -136,8 +133,6 @@ def training_data(x, y, recipe: Recipe, seed: int, global_batch: int):
 
 
 def _callbacks(run: RunDir, x_test, y_test, prior_history: list[dict], probe: bool):
-    import keras
-
     probe_cb = TestProbe(x_test, y_test) if probe else None
     cbs = [
         keras.callbacks.BackupAndRestore(backup_dir=str(run.backup_dir), delete_checkpoint=False),
@@ -149,13 +144,7 @@ def _callbacks(run: RunDir, x_test, y_test, prior_history: list[dict], probe: bo
     return cbs, probe_cb
 
 
-def _keras_callback_base():
-    import keras
-
-    return keras.callbacks.Callback
-
-
-class TestProbe(_keras_callback_base()):
+class TestProbe(keras.callbacks.Callback):
     """After each epoch, measure test accuracy; the time it takes is kept out of `train_seconds`."""
 
     def __init__(self, x_test, y_test):
@@ -171,7 +160,7 @@ class TestProbe(_keras_callback_base()):
         self.seconds += time.perf_counter() - start
 
 
-class HistoryWriter(_keras_callback_base()):
+class HistoryWriter(keras.callbacks.Callback):
     """Writes history.json after every epoch, so a killed run keeps everything it finished."""
 
     def __init__(self, run: RunDir, prior: list[dict], probe: TestProbe | None):
@@ -193,18 +182,6 @@ class HistoryWriter(_keras_callback_base()):
         # exist if the process died between the backup and this write: replace it.
         self.history = [h for h in self.history if h["epoch"] < epoch + 1] + [entry]
         self.run.write_history(self.history)
-
-
-def _strategy(name: str):
-    from .distribute import get_strategy
-
-    return get_strategy(name)
-
-
-def train_ensemble(opts: TrainOptions, n: int) -> RunDir:
-    from .ensemble import train_ensemble as _train_ensemble
-
-    return _train_ensemble(opts, n)
 
 
 def train(opts: TrainOptions, recipe: Recipe | None = None, resume: RunDir | None = None,
@@ -231,7 +208,7 @@ def train(opts: TrainOptions, recipe: Recipe | None = None, resume: RunDir | Non
     x_train, y_train, x_val, y_val = split_train(ds, recipe, opts)
     x_test = ds.x_test.astype(np.float32)
 
-    strategy = _strategy(opts.strategy)
+    strategy = get_strategy(opts.strategy)
     seed_everything(opts.seed)
     if opts.deterministic:
         enable_determinism(before_compile=True)
@@ -249,9 +226,6 @@ def train(opts: TrainOptions, recipe: Recipe | None = None, resume: RunDir | Non
     prior = run.history
 
     steps_per_epoch = -(-len(x_train) // (recipe.batch_size * strategy.num_replicas_in_sync))
-
-    from .distribute import is_multiworker
-
     multiworker = is_multiworker(strategy)
     with strategy.scope():
         model = build_model(recipe.architecture, ds.num_classes)
