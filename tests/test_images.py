@@ -83,6 +83,7 @@ def test_animated_gif_uses_first_frame():
     (_png(Image.new("L", (50, 50), 0)), "no digit"),
     (_png(Image.new("L", (1, 1), 128)), "no digit"),
     (_png(_drawn_seven())[:300], "damaged or truncated"),
+    (_png(_drawn_seven(mode="RGB").convert("LAB"), "TIFF"), "colour mode LAB"),
 ])
 def test_unusable_images_are_clear_errors(data, message):
     with pytest.raises(ImageError, match=message):

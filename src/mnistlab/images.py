@@ -64,7 +64,11 @@ def image_bytes_to_array(data: bytes) -> np.ndarray:
         raise ImageError(f"the image is larger than the {MAX_PIXELS:,} pixels mnistlab decodes") from None
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
         raise ImageError(f"the image data is damaged or truncated ({exc})") from None
-    return to_mnist_array(_to_gray(img))
+    try:
+        gray = _to_gray(img)
+    except (ValueError, OSError) as exc:
+        raise ImageError(f"the image's colour mode {img.mode} cannot be read ({exc})") from None
+    return to_mnist_array(gray)
 
 
 def _to_gray(img) -> np.ndarray:
