@@ -44,6 +44,16 @@ def is_multiworker(strategy) -> bool:
     return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
 
 
+def is_chief(strategy) -> bool:
+    """Whether this process writes the run: the `chief` task, else worker 0, else the only process."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.cluster_spec().as_dict():
+        return True
+    return resolver.task_type in ("chief", None) or (
+        resolver.task_type == "worker" and resolver.task_id == 0
+        and "chief" not in resolver.cluster_spec().as_dict())
+
+
 def _patch_keras_for_multiworker() -> None:
     """Work around Keras 3's broken MultiWorkerMirroredStrategy support (keras-team/keras#20585).
 

@@ -61,7 +61,8 @@ def write_report(run: RunDir) -> Path:
                     {"setting": "global batch size", "value": cfg.get("global_batch_size")}]
     data_rows = [{"class": c, "train": summary["train_counts"][i], "test": summary["test_counts"][i]}
                  for i, c in enumerate(summary["classes"])]
-    history_cols = [c for c in run.history[0].keys()] if run.history else []
+    history = run.history
+    history_cols = list(history[0]) if history else []
     versions = ", ".join(f"{k} {v}" for k, v in cfg["versions"].items())
     plots = run.plots_dir
     doc = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
@@ -76,7 +77,7 @@ digest <code>{summary['sha256'][:16]}…</code></p>
 {_img(plots / 'samples.png', 'first training images')}
 {_table(data_rows, ['class', 'train', 'test'])}
 <h2>Training curves</h2>{_img(plots / 'curves.png', 'accuracy and loss per epoch')}
-{_table(run.history, history_cols)}
+{_table(history, history_cols)}
 <h2>Test metrics per class</h2>{_table(evaluation['per_class'], ['class', 'precision', 'recall', 'f1', 'support'])}
 <h2>Confusion matrix</h2>{_img(plots / 'confusion.png', 'confusion matrix')}
 <h2>Most confident mistakes</h2>{_img(plots / 'misclassified.png', 'misclassified test images')}

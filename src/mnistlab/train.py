@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import platform
 import random
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ import numpy as np
 
 from . import runs as runs_mod
 from .data import Dataset, load_dataset
-from .distribute import get_strategy, is_multiworker
+from .distribute import get_strategy, is_chief, is_multiworker
 from .errors import MnistlabError
 from .models import Recipe, build_model, get_preset
 from .runs import RunDir
@@ -212,10 +213,10 @@ def train(opts: TrainOptions, recipe: Recipe | None = None, resume: RunDir | Non
     seed_everything(opts.seed)
     if opts.deterministic:
         enable_determinism(before_compile=True)
-    is_chief = _is_chief(strategy)
+    chief = is_chief(strategy)
 
     run = resume or RunDir(Path(opts.out) if opts.out else runs_mod.new_run_path(recipe.preset))
-    if not is_chief:
+    if not chief:
         # Only the chief writes the run directory; other workers keep their state beside it.
         run = RunDir(run.path.with_name(f"{run.path.name}-worker{strategy.cluster_resolver.task_id}"))
     if resume is None:
@@ -246,8 +247,6 @@ def train(opts: TrainOptions, recipe: Recipe | None = None, resume: RunDir | Non
         model.fit(train_ds, epochs=recipe.epochs, validation_data=val, callbacks=callbacks, shuffle=False,
                   verbose=opts.verbose)
     except KeyboardInterrupt:
-        import sys
-
         print(f"\ntraining interrupted; every finished epoch is saved. Continue with "
               f"`mnistlab train --resume {run.path}`", file=sys.stderr)
         raise
@@ -256,7 +255,7 @@ def train(opts: TrainOptions, recipe: Recipe | None = None, resume: RunDir | Non
     if len(history) != recipe.epochs or [h["epoch"] for h in history] != list(range(1, recipe.epochs + 1)):
         raise MnistlabError(f"{run.path}: the history does not cover epochs 1..{recipe.epochs}")
     run.save_model(model)
-    if not is_chief:
+    if not chief:
         return run
     from .evaluate import evaluate_model
 
@@ -350,13 +349,3 @@ def _clear_backup(run: RunDir) -> None:
     import shutil
 
     shutil.rmtree(run.backup_dir, ignore_errors=True)
-
-
-def _is_chief(strategy) -> bool:
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not resolver.cluster_spec().as_dict():
-        return True
-    return resolver.task_type in ("chief", None) or (
-        resolver.task_type == "worker" and resolver.task_id == 0
-        and "chief" not in resolver.cluster_spec().as_dict())
-
