@@ -57,6 +57,32 @@ def real_run(tmp_path_factory, mnist):
     return train(TrainOptions(preset="seed", limit=6000, epochs=2, out=str(out), verbose=0))
 
 
+@pytest.fixture(scope="session")
+def reader_run(tmp_path_factory, mnist):
+    """The `fast` preset (with its synthetic non-digits) on 20,000 real MNIST images: good enough to read."""
+    from mnistlab.train import TrainOptions, train
+
+    out = tmp_path_factory.mktemp("runs") / "fast-reader"
+    return train(TrainOptions(preset="fast", limit=20000, out=str(out), verbose=0), link_latest=False)
+
+
+def compose_number(digits: list[np.ndarray], gaps: list[int], rng, height: int = 44,
+                   dark_on_light: bool = True) -> np.ndarray:
+    """Digit images (bright ink on black, any size) side by side with the given gaps (negative =
+    overlapping, i.e. touching), a little baseline jitter, as a grayscale picture."""
+    width = sum(d.shape[1] for d in digits) + sum(gaps) + 24
+    canvas = np.zeros((height, max(width, 8)), dtype=np.float64)
+    x = 12
+    for d, gap in zip(digits, [0] + list(gaps), strict=True):
+        x += gap
+        y = int(rng.integers(0, max(1, height - d.shape[0])))
+        h, w = d.shape
+        canvas[y:y + h, x:x + w] = np.maximum(canvas[y:y + h, x:x + w], d)
+        x += w
+    canvas = canvas[:, : x + 12]
+    return 255.0 - canvas if dark_on_light else canvas
+
+
 def run_cli(*args, cwd=None, env=None, timeout=600):
     """Run `mnistlab ARGS` in a subprocess, as a user would."""
     full_env = {**os.environ, **(env or {})}

@@ -29,7 +29,7 @@ def _quiet_tensorflow(debug: bool) -> None:
         os.close(devnull)
 
 
-NEEDS_TENSORFLOW = {"presets", "train", "evaluate", "predict", "export", "serve"}
+NEEDS_TENSORFLOW = {"presets", "train", "evaluate", "predict", "read", "export", "serve"}
 
 
 def _dataset_arg(p, default="mnist"):
@@ -86,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test-index", metavar="RANGE", help="e.g. 0:5, 7 or 3,9,12")
     _dataset_arg(p, default=None)
     p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("read", help="read whole numbers (1-20 digits on a line) in image files")
+    p.add_argument("run")
+    p.add_argument("files", nargs="+", metavar="FILE|DIR|GLOB")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--annotate", metavar="DIR", help="write each picture with boxes and readings into DIR")
 
     p = sub.add_parser("plot", help="write samples.png and curves.png into RUN/plots")
     p.add_argument("run")
@@ -253,9 +259,46 @@ def cmd_predict(args) -> None:
             top = sorted(range(len(r["probabilities"])), key=lambda k: -r["probabilities"][k])[:3]
             tops = "  ".join(f"{run.class_names[k]}:{r['probabilities'][k]:.3f}" for k in top)
             truth = f"  (true {run.class_names[r['true']]})" if "true" in r else ""
-            print(f"{where}: {r['label']}{truth}   top: {tops}")
+            if r["accepted"]:
+                print(f"{where}: {r['label']}{truth}   confidence {r['confidence']:.3f}   top: {tops}")
+            else:
+                print(f"{where}: not a {_noun(run)}{truth} (best guess {r['label']}, confidence {r['confidence']:.2f})")
+    _exit_for_errors(results)
+
+
+def _noun(run) -> str:
+    return "digit" if list(run.class_names) == [str(d) for d in range(10)] else "known class"
+
+
+def _exit_for_errors(results) -> None:
     if any("error" in r for r in results):
         sys.exit(2 if all("error" in r for r in results) else 1)
+
+
+def cmd_read(args) -> None:
+    from .predict import read_files
+    from .runs import open_run
+
+    run = open_run(args.run)
+    if args.annotate:
+        os.makedirs(args.annotate, exist_ok=True)
+    results = read_files(run, args.files, annotate=args.annotate)
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        for r in results:
+            if "error" in r:
+                print(f"{r['file']}: error: {r['error']}")
+            elif not r["digits"]:
+                print(f"{r['file']}: no digits ({r.get('note', 'nothing readable')})")
+            else:
+                lowest = min(d["confidence"] for d in r["digits"])
+                rejected = sum(not d["accepted"] for d in r["digits"])
+                extra = f", {rejected} not read (?)" if rejected else ""
+                print(f"{r['file']}: {r['text']}  (lowest confidence {lowest:.2f}{extra})")
+            if r.get("annotated"):
+                print(f"  annotated: {r['annotated']}")
+    _exit_for_errors(results)
 
 
 def cmd_plot(args) -> None:
@@ -348,7 +391,7 @@ def cmd_serve(args) -> None:
 
 
 COMMANDS = {"data": cmd_data, "presets": cmd_presets, "train": cmd_train, "evaluate": cmd_evaluate,
-            "predict": cmd_predict, "plot": cmd_plot, "runs": cmd_runs, "compare": cmd_compare,
+            "predict": cmd_predict, "read": cmd_read, "plot": cmd_plot, "runs": cmd_runs, "compare": cmd_compare,
             "report": cmd_report, "export": cmd_export, "serve": cmd_serve}
 
 

@@ -69,6 +69,11 @@ class Dataset:
     def num_classes(self) -> int:
         return len(self.class_names)
 
+    @property
+    def is_digits(self) -> bool:
+        """True for a handwritten-digit dataset (classes 0..9), where "not a digit" makes sense."""
+        return tuple(self.class_names) == DIGIT_CLASSES
+
     def summary(self) -> dict:
         return {
             "name": self.name,

@@ -24,6 +24,12 @@ class ImageError(MnistlabError):
 
 
 def load_image_file(path: str | Path) -> np.ndarray:
+    """An image file -> a 28x28 MNIST-style array (raises ImageError naming the file)."""
+    return to_mnist_array(load_gray_file(path))
+
+
+def load_gray_file(path: str | Path) -> np.ndarray:
+    """An image file -> float grayscale (H, W) in 0..255 (raises ImageError naming the file)."""
     path = Path(path)
     try:
         size = path.stat().st_size
@@ -34,13 +40,18 @@ def load_image_file(path: str | Path) -> np.ndarray:
     except OSError as exc:
         raise ImageError(f"{path} cannot be read: {exc.strerror or exc}") from None
     try:
-        return image_bytes_to_array(data)
+        return decode_gray(data)
     except ImageError as exc:
         raise ImageError(f"{path}: {exc}") from None
 
 
 def image_bytes_to_array(data: bytes) -> np.ndarray:
     """Decode image bytes (PNG, JPEG, BMP, GIF, TIFF, WebP, ...) into a 28x28 MNIST-style array."""
+    return to_mnist_array(decode_gray(data))
+
+
+def decode_gray(data: bytes) -> np.ndarray:
+    """Decode image bytes into float grayscale (H, W) in 0..255; refuses huge images from the header."""
     from PIL import Image, UnidentifiedImageError
 
     if not data:
@@ -65,10 +76,9 @@ def image_bytes_to_array(data: bytes) -> np.ndarray:
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
         raise ImageError(f"the image data is damaged or truncated ({exc})") from None
     try:
-        gray = _to_gray(img)
+        return _to_gray(img)
     except (ValueError, OSError) as exc:
         raise ImageError(f"the image's colour mode {img.mode} cannot be read ({exc})") from None
-    return to_mnist_array(gray)
 
 
 def _to_gray(img) -> np.ndarray:
@@ -97,8 +107,15 @@ def _to_gray(img) -> np.ndarray:
 
 def to_mnist_array(gray: np.ndarray) -> np.ndarray:
     """Grayscale (H, W) in 0..255 -> (28, 28) float32 with bright ink centred by mass."""
-    from PIL import Image
+    return center_ink(ink_map(gray))
 
+
+def ink_map(gray: np.ndarray) -> np.ndarray:
+    """Grayscale (H, W) in 0..255 -> ink strength 0..1 on a zero background, either polarity.
+
+    The paper is the median of the border; contrast is stretched to the 99.5th percentile of ink and
+    anything under 20% of it (paper texture, JPEG noise, dust) is dropped.
+    """
     gray = np.asarray(gray, dtype=np.float64)
     if gray.ndim != 2 or gray.size == 0:
         raise ImageError("the image has no pixels")
@@ -114,7 +131,16 @@ def to_mnist_array(gray: np.ndarray) -> np.ndarray:
         raise ImageError("no digit found: the image is blank or has almost no contrast")
     ink = np.clip(ink / peak, 0, 1)
     ink[ink < 0.2] = 0.0  # paper texture, JPEG noise, scanner dust
+    return ink
+
+
+def center_ink(ink: np.ndarray) -> np.ndarray:
+    """Ink map 0..1 -> crop to the ink, fit 20x20 keeping the aspect, centre of mass at (14, 14)."""
+    from PIL import Image
+
     ys, xs = np.nonzero(ink)
+    if len(ys) == 0:
+        raise ImageError("no digit found: the image has no ink")
     crop = ink[ys.min(): ys.max() + 1, xs.min(): xs.max() + 1]
     h, w = crop.shape
     scale = 20.0 / max(h, w)

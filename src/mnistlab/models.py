@@ -22,11 +22,17 @@ class Recipe:
     epochs: int
     batch_size: int
     learning_rate: float = 1e-3
-    schedule: str = "constant"  # constant | warmup_cosine
+    schedule: str = "constant"  # constant | warmup_cosine | one_cycle
     warmup_epochs: float = 0.0
+    beta_1: float = 0.9
+    beta_2: float = 0.999
     weight_decay: float = 0.0  # AdamW when > 0, else Adam
     augment: dict = field(default_factory=dict)  # translate / rotate (fractions), zoom
     validation_split: float = 0.0
+    # Synthetic non-digits added to the training set and pushed towards a uniform prediction
+    # (outlier exposure, weight `negative_weight`), so the model learns to say "not a digit".
+    negatives: int = 0
+    negative_weight: float = 0.5
     steps_per_execution: int = 1
     jit_compile: bool = True
 
@@ -67,12 +73,13 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset(
             name="fast",
-            summary="small batch-norm convnet, warm-up + cosine schedule, 2 epochs",
-            expected_accuracy="~99.0%",
-            expected_seconds="~10 s",
-            recipe=Recipe(preset="fast", architecture="convnet_small", epochs=2, batch_size=128,
-                          learning_rate=6e-3, schedule="warmup_cosine", warmup_epochs=0.1,
-                          steps_per_execution=500, jit_compile=False),
+            summary="tuomaso-style convnet (pool before ReLU), one-cycle Adam, 1 epoch, + 6,000 non-digits",
+            expected_accuracy="~99.1%",
+            expected_seconds="~20 s",
+            recipe=Recipe(preset="fast", architecture="convnet_fast", epochs=1, batch_size=256,
+                          learning_rate=0.01, beta_1=0.7, beta_2=0.9, schedule="one_cycle",
+                          warmup_epochs=0.25, validation_split=5000 / 60000, negatives=6000,
+                          steps_per_execution=240, jit_compile=False),
         ),
         Preset(
             name="best",
@@ -134,6 +141,23 @@ def convnet_small(keras, num_classes: int):
     return keras.Model(inputs, outputs, name="convnet_small")
 
 
+def convnet_fast(keras, num_classes: int, c1: int = 24, c2: int = 32, hidden: int = 256):
+    # tuomaso/train_mnist_fast's network: pooling before the activation (ReLU on a quarter of the
+    # values), two small convolutions and one hidden dense layer; no batch norm to pay for.
+    inputs, x = _inputs(keras)
+    x = keras.layers.Reshape((28, 28, 1))(x)
+    x = keras.layers.Conv2D(c1, 5)(x)
+    x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.Activation("relu")(x)
+    x = keras.layers.Conv2D(c2, 3)(x)
+    x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.Activation("relu")(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(hidden, activation="relu")(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax")(x)
+    return keras.Model(inputs, outputs, name="convnet_fast")
+
+
 def convnet_wide(keras, num_classes: int):
     inputs, x = _inputs(keras)
     x = keras.layers.Reshape((28, 28, 1))(x)
@@ -150,7 +174,7 @@ def convnet_wide(keras, num_classes: int):
     return keras.Model(inputs, outputs, name="convnet_wide")
 
 
-ARCHITECTURES = {f.__name__: f for f in (dense_128_64, convnet_small, convnet_wide)}
+ARCHITECTURES = {f.__name__: f for f in (dense_128_64, convnet_small, convnet_fast, convnet_wide)}
 
 
 def build_model(architecture: str, num_classes: int = 10):

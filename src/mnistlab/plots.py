@@ -121,6 +121,32 @@ def plot_compare(path: Path, runs: list[tuple[str, list[dict], dict]]) -> Path:
     return _save(fig, path)
 
 
+def plot_reliability(path: Path, val_probs: np.ndarray, y_val: np.ndarray, cal, test_probs: np.ndarray,
+                     y_test: np.ndarray) -> Path:
+    """Reliability diagram: accuracy against confidence, before and after temperature scaling."""
+    from .calibration import expected_calibration_error, reliability
+
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
+    sets = [("validation (fit)", val_probs, y_val), ("test (reported only)", test_probs, y_test)]
+    for ax, (name, probs, y) in zip(axes, sets):
+        ax.plot([0, 1], [0, 1], ":", color="grey", label="perfect calibration")
+        for label, p, style in (("before", probs, "s--"), (f"after (T={cal.temperature:.2f})", cal.apply(probs), "o-")):
+            bins = [b for b in reliability(p, y) if b["count"] >= 5]
+            ece = expected_calibration_error(p, y)
+            ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], style,
+                    label=f"{label}: ECE {ece:.4f}")
+        ax.axvline(cal.threshold, color="tab:red", alpha=0.5, label=f"accept threshold {cal.threshold:.3f}")
+        ax.set_title(f"Reliability on {name}")
+        ax.set_xlabel("Confidence (top probability)")
+        ax.set_ylabel("Accuracy")
+        ax.set_xlim(0, 1.01)
+        ax.set_ylim(0, 1.01)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="upper left")
+    return _save(fig, path)
+
+
 def plot_run(run, ds) -> list[Path]:
     """The figures every finished run gets: samples.png and curves.png."""
     metrics = run.metrics

@@ -42,19 +42,41 @@ def parse_index_range(text: str, n: int) -> list[int]:
     return indices
 
 
-def _entry(probs: np.ndarray, class_names) -> dict:
-    k = int(probs.argmax())
-    return {"digit": k, "label": class_names[k],
-            "probabilities": [round(float(p), 6) for p in probs]}
+class Predictor:
+    """A run's model with its calibration: prepared 28x28 images -> calibrated answers.
+
+    Loaded once and shared by `predict`, `read` and the server, so every consumer gives the same
+    confidence and the same accept / reject decision.
+    """
+
+    def __init__(self, run: RunDir):
+        self.run = run
+        self.model = run.load_model()
+        self.calibration = run.calibration
+        self.class_names = list(run.class_names)
+
+    def judge(self, arrays: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(N, 28, 28) pixels 0..255 -> (calibrated probabilities, confidence, accepted)."""
+        return self.calibration.judge(predict_proba(self.model, np.asarray(arrays, np.float32)))
+
+    def entries(self, arrays: np.ndarray) -> list[dict]:
+        probs, conf, accepted = self.judge(arrays)
+        return [self.entry(p, c, a) for p, c, a in zip(probs, conf, accepted, strict=True)]
+
+    def entry(self, probs: np.ndarray, confidence: float, accepted: bool) -> dict:
+        k = int(probs.argmax())
+        return {"digit": k, "label": self.class_names[k], "confidence": round(float(confidence), 4),
+                "accepted": bool(accepted), "probabilities": [round(float(p), 6) for p in probs]}
 
 
-def predict_test(run: RunDir, index_text: str, dataset: str | None = None) -> list[dict]:
+def predict_test(run: RunDir, index_text: str, dataset: str | None = None,
+                 predictor: Predictor | None = None) -> list[dict]:
     """Predictions for test images by index, from the run's own dataset unless another is named."""
     ds = load_dataset(dataset or run.config["dataset"]["spec"])
     indices = parse_index_range(index_text, len(ds.y_test))
-    probs = predict_proba(run.load_model(), ds.x_test[indices])
-    return [{"index": i, "true": int(ds.y_test[i]), **_entry(p, run.class_names)}
-            for i, p in zip(indices, probs, strict=True)]
+    predictor = predictor or Predictor(run)
+    return [{"index": i, "true": int(ds.y_test[i]), **e}
+            for i, e in zip(indices, predictor.entries(ds.x_test[indices]), strict=True)]
 
 
 def expand_paths(patterns: list[str]) -> list[Path]:
@@ -74,7 +96,7 @@ def expand_paths(patterns: list[str]) -> list[Path]:
     return files
 
 
-def predict_files(run: RunDir, patterns: list[str]) -> list[dict]:
+def predict_files(run: RunDir, patterns: list[str], predictor: Predictor | None = None) -> list[dict]:
     """One entry per file: the prediction, or an `error` sentence for a file that is not a usable image."""
     from .images import ImageError, load_image_file
 
@@ -87,9 +109,34 @@ def predict_files(run: RunDir, patterns: list[str]) -> list[dict]:
         except ImageError as exc:
             results.append({"file": str(f), "error": str(exc)})
     if arrays:
-        probs = predict_proba(run.load_model(), np.stack(arrays))
-        good = iter(probs)
+        good = iter((predictor or Predictor(run)).entries(np.stack(arrays)))
         for r in results:
             if "error" not in r:
-                r.update(_entry(next(good), run.class_names))
+                r.update(next(good))
+    return results
+
+
+def read_files(run: RunDir, patterns: list[str], predictor: Predictor | None = None,
+               annotate: str | None = None, with_inputs: bool = False) -> list[dict]:
+    """`mnistlab read`: one entry per file with the number read, or an `error` sentence."""
+    from .images import ImageError, load_gray_file
+    from .reading import read_gray
+
+    predictor = predictor or Predictor(run)
+    results = []
+    for f in expand_paths(patterns):
+        try:
+            gray = load_gray_file(f)
+        except ImageError as exc:
+            results.append({"file": str(f), "error": str(exc)})
+            continue
+        r = read_gray(gray, predictor.judge)
+        inputs = r.pop("inputs")
+        if with_inputs:
+            r["inputs"] = inputs
+        if annotate:
+            from .annotate import annotate_file
+
+            r["annotated"] = str(annotate_file(f, r, annotate))
+        results.append({"file": str(f), **r})
     return results

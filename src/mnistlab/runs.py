@@ -4,6 +4,7 @@
         config.json    the recipe, seed, dataset (spec, digest, classes), library versions
         history.json   one entry per finished epoch
         model.keras    the trained model (written once fitting ends)
+        calibration.json  temperature and acceptance threshold (see calibration.py)
         metrics.json   test metrics and timings; its presence marks the run complete
         backup/        Keras BackupAndRestore state while training is unfinished
         logs/          TensorBoard event files
@@ -52,6 +53,10 @@ class RunDir:
     @property
     def model_path(self) -> Path:
         return self.path / "model.keras"
+
+    @property
+    def calibration_path(self) -> Path:
+        return self.path / "calibration.json"
 
     @property
     def backup_dir(self) -> Path:
@@ -125,6 +130,12 @@ class RunDir:
     def load_model(self):
         """Load the run's model with Keras safe mode: no deserialised Python code is ever run."""
         return load_keras_model(self.model_path)
+
+    @property
+    def calibration(self):
+        from .calibration import Calibration
+
+        return Calibration.load(self.calibration_path)
 
 
 def load_keras_model(path: Path):

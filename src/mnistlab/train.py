@@ -71,17 +71,81 @@ def library_versions() -> dict:
 
 def make_optimizer(recipe: Recipe, steps_per_epoch: int):
     lr = recipe.learning_rate
+    total = max(1, recipe.epochs * steps_per_epoch)
     if recipe.schedule == "warmup_cosine":
-        total = max(1, recipe.epochs * steps_per_epoch)
         warmup = int(recipe.warmup_epochs * steps_per_epoch)
         lr = keras.optimizers.schedules.CosineDecay(
             initial_learning_rate=recipe.learning_rate / 20, decay_steps=max(1, total - warmup),
             alpha=0.0, warmup_target=recipe.learning_rate, warmup_steps=warmup)
+    elif recipe.schedule == "one_cycle":
+        lr = OneCycle(recipe.learning_rate, total, warmup_fraction=recipe.warmup_epochs / recipe.epochs)
     elif recipe.schedule != "constant":
-        raise MnistlabError(f"unknown schedule {recipe.schedule!r} (constant or warmup_cosine)")
+        raise MnistlabError(f"unknown schedule {recipe.schedule!r} (constant, warmup_cosine or one_cycle)")
+    betas = {"beta_1": recipe.beta_1, "beta_2": recipe.beta_2}
     if recipe.weight_decay > 0:
-        return keras.optimizers.AdamW(learning_rate=lr, weight_decay=recipe.weight_decay)
-    return keras.optimizers.Adam(learning_rate=lr)
+        return keras.optimizers.AdamW(learning_rate=lr, weight_decay=recipe.weight_decay, **betas)
+    return keras.optimizers.Adam(learning_rate=lr, **betas)
+
+
+class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up from peak/25 to the peak, then linear annealing to peak/1e4 (one-cycle policy)."""
+
+    def __init__(self, peak: float, total_steps: int, warmup_fraction: float = 0.25):
+        self.peak, self.total, self.warmup_fraction = peak, total_steps, warmup_fraction
+
+    def __call__(self, step):
+        import tensorflow as tf
+
+        step = tf.cast(step, tf.float32)
+        up = max(1.0, self.warmup_fraction * self.total)
+        down = max(1.0, self.total - up)
+        start, end = self.peak / 25, self.peak / 1e4
+        rising = start + (self.peak - start) * step / up
+        falling = self.peak + (end - self.peak) * tf.minimum((step - up) / down, 1.0)
+        return tf.where(step < up, rising, falling)
+
+    def get_config(self):
+        return {"peak": self.peak, "total_steps": self.total, "warmup_fraction": self.warmup_fraction}
+
+
+def outlier_exposure_loss(num_classes: int, negative_weight: float):
+    """Cross-entropy for digits; for non-digits (label == num_classes), cross-entropy to uniform."""
+    import tensorflow as tf
+
+    def loss(y_true, y_pred):
+        y = tf.cast(tf.reshape(y_true, [-1]), tf.int32)
+        logp = tf.math.log(tf.clip_by_value(y_pred, 1e-7, 1.0))
+        digit_ce = -tf.gather(logp, tf.minimum(y, num_classes - 1), batch_dims=1)
+        uniform_ce = -tf.reduce_mean(logp, axis=1)
+        return tf.where(y >= num_classes, negative_weight * uniform_ce, digit_ce)
+
+    return loss
+
+
+class DigitAccuracy(keras.metrics.Metric):
+    """Accuracy over the real classes only: synthetic non-digits in a batch are not counted."""
+
+    def __init__(self, num_classes: int, name="accuracy", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.num_classes = num_classes
+        self.correct = self.add_variable(shape=(), initializer="zeros", name="correct")
+        self.total = self.add_variable(shape=(), initializer="zeros", name="total")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        import tensorflow as tf
+
+        y = tf.cast(tf.reshape(y_true, [-1]), tf.int64)
+        real = tf.cast(y < self.num_classes, tf.float32)
+        hit = tf.cast(tf.equal(tf.argmax(y_pred, axis=-1), y), tf.float32) * real
+        self.correct.assign_add(tf.reduce_sum(hit))
+        self.total.assign_add(tf.reduce_sum(real))
+
+    def result(self):
+        return self.correct / keras.ops.maximum(self.total, 1.0)
+
+    def reset_state(self):
+        self.correct.assign(0.0)
+        self.total.assign(0.0)
 
 
 def random_affine(images, seed, augment: dict):
@@ -208,6 +272,14 @@ def train(opts: TrainOptions, recipe: Recipe | None = None, resume: RunDir | Non
                             "(its digest differs); cannot resume on different data")
     x_train, y_train, x_val, y_val = split_train(ds, recipe, opts)
     x_test = ds.x_test.astype(np.float32)
+    if recipe.negatives and not ds.is_digits:
+        recipe.negatives = 0  # letters and scribbles are only "not a digit" for a digit dataset
+    if recipe.negatives:
+        from .negatives import training_negatives
+
+        x_neg = training_negatives(recipe.negatives, NEGATIVES_SEED, x_train[:10000])
+        x_train = np.concatenate([x_train, x_neg])
+        y_train = np.concatenate([y_train, np.full(len(x_neg), ds.num_classes, y_train.dtype)])
 
     strategy = get_strategy(opts.strategy)
     seed_everything(opts.seed)
@@ -232,8 +304,9 @@ def train(opts: TrainOptions, recipe: Recipe | None = None, resume: RunDir | Non
         model = build_model(recipe.architecture, ds.num_classes)
         model.compile(
             optimizer=make_optimizer(recipe, steps_per_epoch),
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
+            loss=outlier_exposure_loss(ds.num_classes, recipe.negative_weight) if recipe.negatives
+            else "sparse_categorical_crossentropy",
+            metrics=[DigitAccuracy(ds.num_classes)] if recipe.negatives else ["accuracy"],
             steps_per_execution=1 if multiworker else min(recipe.steps_per_execution, steps_per_epoch),
             jit_compile=recipe.jit_compile and not multiworker,
         )
@@ -274,6 +347,10 @@ def train(opts: TrainOptions, recipe: Recipe | None = None, resume: RunDir | Non
     }
     if "val_accuracy" in history[-1]:
         metrics["val_accuracy"] = history[-1]["val_accuracy"]
+    if recipe.negatives:
+        metrics["train_negatives"] = int(recipe.negatives)
+    metrics["calibration"] = calibrate_run(run, model, ds, recipe, x_train, y_train, x_val, y_val,
+                                           test["probabilities"])
     run.write_metrics(metrics)
     _clear_backup(run)
     if link_latest:
@@ -282,6 +359,48 @@ def train(opts: TrainOptions, recipe: Recipe | None = None, resume: RunDir | Non
 
     plot_run(run, ds)
     return run
+
+
+NEGATIVES_SEED = 7919  # training negatives; validation non-digits use NEGATIVES_SEED + 1
+
+
+def calibrate_run(run: RunDir, model, ds: Dataset, recipe: Recipe, x_train, y_train, x_val, y_val,
+                  test_probs: np.ndarray) -> dict:
+    """Fit the run's temperature and acceptance threshold, write calibration.json, return the record.
+
+    Fitted on the validation split; a recipe without one (the tutorial's `seed`) is calibrated on its
+    last 5,000 training images, which is recorded, since a model is overconfident on what it saw.
+    """
+    from .calibration import calibrate, expected_calibration_error
+    from .evaluate import predict_proba
+
+    if x_val is not None:
+        xs, ys, fit_on = x_val, y_val, f"validation split ({len(y_val):,} images)"
+    else:
+        real = y_train < ds.num_classes
+        xs, ys = x_train[real][-5000:], y_train[real][-5000:]
+        fit_on = "last 5,000 training images (the recipe holds out no validation split)"
+    nondigits = None
+    if ds.is_digits:
+        from .negatives import training_negatives
+
+        nondigits = training_negatives(2000, NEGATIVES_SEED + 1, np.asarray(xs[:5000], np.uint8))
+    val_probs = predict_proba(model, xs)
+    cal = calibrate(val_probs, np.asarray(ys), predict_proba(model, nondigits) if nondigits is not None else None,
+                    fit_on)
+    cal_test, conf_test, accepted_test = cal.judge(test_probs)
+    cal.details.update({
+        "ece_before_test": round(expected_calibration_error(test_probs, ds.y_test), 5),
+        "ece_after_test": round(expected_calibration_error(cal_test, ds.y_test), 5),
+        "test_accepted": round(float(accepted_test.mean()), 5),
+        "test_accuracy_of_accepted": round(float((cal_test.argmax(1) == ds.y_test)[accepted_test].mean()), 5)
+        if accepted_test.any() else None,
+    })
+    cal.save(run.calibration_path)
+    from .plots import plot_reliability
+
+    plot_reliability(run.plots_dir / "reliability.png", val_probs, np.asarray(ys), cal, test_probs, ds.y_test)
+    return {"temperature": cal.temperature, "threshold": cal.threshold, "fit_on": fit_on, **cal.details}
 
 
 def split_train(ds: Dataset, recipe: Recipe, opts: TrainOptions):

@@ -15,8 +15,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel
 
-from ..evaluate import predict_proba
-from ..images import ImageError, image_bytes_to_array, pixels_to_array
+from ..images import ImageError, decode_gray, image_bytes_to_array, pixels_to_array
+from ..predict import Predictor
+from ..reading import read_gray
 from ..runs import RunDir
 
 STATIC = Path(__file__).parent / "static"
@@ -27,14 +28,33 @@ MAX_BATCH = 256
 class Prediction(BaseModel):
     digit: int
     label: str
+    confidence: float
+    accepted: bool
     probabilities: list[float]
 
 
 class BatchItem(BaseModel):
     digit: int | None = None
     label: str | None = None
+    confidence: float | None = None
+    accepted: bool | None = None
     probabilities: list[float] | None = None
     error: str | None = None
+
+
+class ReadDigit(BaseModel):
+    digit: int
+    confidence: float
+    accepted: bool
+    box: list[int]
+
+
+class ReadResponse(BaseModel):
+    text: str
+    accepted: bool
+    digits: list[ReadDigit]
+    note: str | None = None
+    inputs: list[list[list[int]]] | None = None
 
 
 class BatchResponse(BaseModel):
@@ -92,10 +112,10 @@ async def _send_json(send, status: int, detail: str):
 
 
 def create_app(run: RunDir) -> FastAPI:
-    model = run.load_model()
+    predictor = Predictor(run)
     cfg, metrics = run.config, run.metrics
     classes = run.class_names
-    predict_proba(model, np.zeros((1, 28, 28), np.float32))  # compile before the first request
+    predictor.judge(np.zeros((1, 28, 28), np.float32))  # compile before the first request
 
     app = FastAPI(title="mnistlab", version="1", description=f"Model: {run.name}")
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
@@ -104,13 +124,23 @@ def create_app(run: RunDir) -> FastAPI:
     async def _validation(request, exc):
         return JSONResponse(status_code=422, content={"detail": _validation_message(exc)})
 
-    def _to_entry(probs) -> dict:
-        k = int(np.argmax(probs))
-        return {"digit": k, "label": classes[k], "probabilities": [round(float(p), 6) for p in probs]}
-
     async def _classify(arrays: list[np.ndarray]) -> list[dict]:
-        probs = await run_in_threadpool(predict_proba, model, np.stack(arrays))
-        return [_to_entry(p) for p in probs]
+        return await run_in_threadpool(predictor.entries, np.stack(arrays))
+
+    async def _upload(request: Request) -> tuple[bytes, str]:
+        """The bytes of the one uploaded file of a multipart body."""
+        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+            if not await request.body():
+                raise HTTPException(400, "empty request: send an image as multipart field 'file'")
+            raise HTTPException(415, "send multipart/form-data with the image in the field 'file'")
+        try:
+            form = await request.form(max_files=1, max_fields=8, max_part_size=MAX_BODY_BYTES)
+        except Exception as exc:
+            raise HTTPException(400, f"malformed multipart body: {exc}") from None
+        files = [v for k, v in form.multi_items() if hasattr(v, "read") and k in ("file", "image")]
+        if not files:
+            raise HTTPException(400, "no image file in the upload (use the form field 'file')")
+        return await files[0].read(), getattr(files[0], "filename", "") or "upload"
 
     async def _inputs(request: Request, batch: bool) -> list:
         """Arrays (or ImageErrors, per item in a batch) from a multipart upload or a JSON body."""
@@ -160,6 +190,8 @@ def create_app(run: RunDir) -> FastAPI:
         return {"run": run.name, "preset": cfg["recipe"]["preset"], "dataset": cfg["dataset"]["spec"],
                 "classes": classes, "test_accuracy": metrics.get("test_accuracy"),
                 "params": metrics.get("params"), "epochs": metrics.get("epochs"),
+                "calibration": {"temperature": predictor.calibration.temperature,
+                                "threshold": predictor.calibration.threshold},
                 "input": {"pixels": "28x28 numbers 0..255, bright ink on black (MNIST polarity)",
                           "file": "any image (PNG, JPEG, BMP, GIF, ...); prepared like MNIST: "
                                   "polarity, contrast, crop, 20x20 fit, centre of mass"}}
@@ -177,7 +209,31 @@ def create_app(run: RunDir) -> FastAPI:
         preds = iter(await _classify(good)) if good else iter(())
         return {"results": [{"error": str(a)} if isinstance(a, ImageError) else next(preds) for a in items]}
 
+    @app.post("/api/read", response_model=ReadResponse, response_model_exclude_none=True,
+              openapi_extra=_openapi_read_body())
+    async def read(request: Request, inputs: bool = False):
+        """Read a whole number (1-20 digits on one line) in an uploaded picture.
+
+        `text` has `?` where a mark is not a digit the model accepts; `inputs=true` adds the 28x28
+        images the model saw, in reading order.
+        """
+        data, name = await _upload(request)
+        try:
+            gray = decode_gray(data)
+        except ImageError as exc:
+            raise HTTPException(400, f"{name}: {exc}") from None
+        result = await run_in_threadpool(read_gray, gray, predictor.judge)
+        arrays = result.pop("inputs")
+        if inputs:
+            result["inputs"] = [np.round(a).astype(int).tolist() for a in arrays]
+        return result
+
     return app
+
+
+def _openapi_read_body() -> dict:
+    form = {"type": "object", "required": ["file"], "properties": {"file": {"type": "string", "format": "binary"}}}
+    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": form}}}}
 
 
 def _decode(data: bytes, name: str, batch: bool):

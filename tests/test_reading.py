@@ -1,0 +1,174 @@
+"""`read`: segmentation of whole numbers, touching digits, clean-up, bounded work, CLI and JSON."""
+
+import json
+import time
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from conftest import compose_number, run_cli
+from mnistlab.reading import read_gray
+
+FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+
+
+def sure_judge(arrays):
+    """Reads everything as a confident 3: segmentation tests need no model."""
+    n = len(arrays)
+    probs = np.full((n, 10), 0.001, np.float32)
+    probs[:, 3] = 0.991
+    return probs, probs.max(1), np.ones(n, bool)
+
+
+def _text_picture(text, size=60, pad=30, spacing=40):
+    font = ImageFont.truetype(FONT, size)
+    img = Image.new("L", (pad * 2 + len(text) * (size // 2 + spacing), size + 2 * pad), 255)
+    d = ImageDraw.Draw(img)
+    x = pad
+    for ch in text:
+        d.text((x, pad), ch, fill=0, font=font)
+        x += size // 2 + spacing
+    return img
+
+
+def test_separate_digits_are_boxed_left_to_right():
+    r = read_gray(np.asarray(_text_picture("1234"), np.float64), sure_judge)
+    boxes = [d["box"] for d in r["digits"]]
+    assert len(boxes) == 4
+    assert [b[0] for b in boxes] == sorted(b[0] for b in boxes)
+    assert r["text"] == "3333" and r["accepted"]
+    assert len(r["inputs"]) == 4 and r["inputs"][0].shape == (28, 28)
+
+
+def test_broken_strokes_are_merged():
+    # A 5 written with its flag apart from its body, and a 7 whose bar does not touch its stem.
+    img = Image.new("L", (300, 140), 255)
+    d = ImageDraw.Draw(img)
+    d.line([(40, 30), (85, 30)], fill=0, width=8)                       # the 5's flag, apart
+    d.line([(40, 42), (38, 70)], fill=0, width=8)
+    d.arc([(30, 60), (90, 120)], start=-100, end=140, fill=0, width=8)   # the 5's body
+    d.line([(170, 30), (230, 30)], fill=0, width=8)                     # the 7's bar
+    d.line([(226, 40), (190, 120)], fill=0, width=8)                    # the 7's stem, apart
+    r = read_gray(np.asarray(img, np.float64), sure_judge)
+    assert len(r["digits"]) == 2
+
+
+def test_underlines_and_specks_are_dropped():
+    img = _text_picture("58")
+    d = ImageDraw.Draw(img)
+    d.line([(10, img.height - 12), (img.width - 10, img.height - 12)], fill=0, width=4)  # underline
+    rng = np.random.default_rng(0)
+    for x, y in rng.integers(0, min(img.size), (12, 2)):
+        d.point((int(x), int(y)), fill=0)  # dust
+    r = read_gray(np.asarray(img, np.float64), sure_judge)
+    assert len(r["digits"]) == 2
+
+
+def test_blank_picture_reads_nothing():
+    r = read_gray(np.full((50, 120), 255.0), sure_judge)
+    assert r["text"] == "" and r["accepted"] is False and r["digits"] == [] and "note" in r
+
+
+@pytest.mark.timeout(60)
+def test_forty_megapixel_noise_is_refused_quickly(tmp_path):
+    noise = (np.random.default_rng(0).random((6000, 6600)) > 0.5).astype(np.uint8) * 255
+    start = time.perf_counter()
+    r = read_gray(noise.astype(np.float64), sure_judge)
+    seconds = time.perf_counter() - start
+    assert r["text"] == "" and not r["accepted"] and "note" in r
+    print(f"40 Mpixel noise answered in {seconds:.2f} s: {r['note']}")
+
+
+@pytest.mark.timeout(60)
+def test_a_twenty_thousand_pixel_strip_is_read():
+    strip = np.full((80, 20000), 255.0)
+    font = ImageFont.truetype(FONT, 56)
+    for x in (500, 9000, 19000):
+        glyph = Image.new("L", (60, 80), 255)
+        ImageDraw.Draw(glyph).text((10, 5), "7", fill=0, font=font)
+        strip[:, x:x + 60] = np.asarray(glyph, np.float64)
+    r = read_gray(strip, sure_judge)
+    assert len(r["digits"]) == 3
+    assert r["digits"][2]["box"][0] > 18000  # boxes are in the picture's own coordinates
+
+
+def test_too_many_marks_is_not_a_number():
+    img = _text_picture("1" * 30, size=30, spacing=10)
+    r = read_gray(np.asarray(img, np.float64), sure_judge)
+    assert r["digits"] == [] and "at most 20" in r["note"]
+
+
+# --- with a trained reader ------------------------------------------------------------------------
+
+def _numbers(mnist, n, gap_range, seed):
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        k = int(rng.integers(2, 7))
+        idx = rng.integers(0, len(mnist.y_test), k)
+        # MNIST digits sit in a 28x28 box with ~4 px margins: a gap of -8 makes the ink touch.
+        gaps = [int(g) for g in rng.integers(*gap_range, k - 1)]
+        picture = compose_number([mnist.x_test[i].astype(np.float64) for i in idx], gaps, rng)
+        out.append((picture, "".join(str(mnist.y_test[i]) for i in idx)))
+    return out
+
+
+def test_whole_numbers_are_read(reader_run, mnist):
+    from mnistlab.predict import Predictor
+
+    judge = Predictor(reader_run).judge
+    numbers = _numbers(mnist, 40, (-6, 20), seed=1)
+    exact = np.mean(["".join(str(d["digit"]) for d in read_gray(p, judge)["digits"]) == t for p, t in numbers])
+    print(f"exact whole-number match {exact:.3f} on {len(numbers)} numbers")
+    assert exact >= 0.8
+
+
+def test_touching_digits_are_split_by_the_classifier(reader_run, mnist):
+    from mnistlab.predict import Predictor
+
+    judge = Predictor(reader_run).judge
+    numbers = _numbers(mnist, 30, (-11, -8), seed=2)  # every pair of neighbours touches or overlaps
+    counts = [len(read_gray(p, judge)["digits"]) == len(t) for p, t in numbers]
+    exact = np.mean(["".join(str(d["digit"]) for d in read_gray(p, judge)["digits"]) == t for p, t in numbers])
+    print(f"touching: right digit count {np.mean(counts):.3f}, exact {exact:.3f}")
+    assert np.mean(counts) >= 0.7 and exact >= 0.6
+
+
+def test_one_digit_reads_the_same_as_predict(reader_run, mnist, tmp_path):
+    from mnistlab.predict import predict_files, read_files
+
+    paths = []
+    for i in range(25):
+        p = tmp_path / f"d{i}.png"
+        Image.fromarray(255 - mnist.x_test[i]).resize((84, 84)).save(p)
+        paths.append(str(p))
+    predicted = predict_files(reader_run, paths)
+    read = read_files(reader_run, paths)
+    for p, r in zip(predicted, read, strict=True):
+        assert len(r["digits"]) == 1
+        assert r["digits"][0]["digit"] == p["digit"]
+        assert r["digits"][0]["confidence"] == p["confidence"]
+        assert r["digits"][0]["accepted"] == p["accepted"]
+
+
+def test_read_cli_json_annotate_and_errors(reader_run, mnist, tmp_path):
+    rng = np.random.default_rng(3)
+    picture = compose_number([mnist.x_test[i].astype(np.float64) for i in (0, 1, 2)], [6, 6], rng)
+    Image.fromarray(picture.astype(np.uint8)).save(tmp_path / "n.png")
+    Image.new("L", (60, 40), 255).save(tmp_path / "blank.png")
+    (tmp_path / "junk.png").write_bytes(b"not an image")
+    res = run_cli("read", reader_run.path, tmp_path / "n.png", tmp_path / "blank.png", tmp_path / "junk.png",
+                  "--json", "--annotate", tmp_path / "ann")
+    assert res.returncode == 1, res.stderr  # one file failed, the others were read
+    out = {r["file"].rsplit("/", 1)[-1]: r for r in json.loads(res.stdout)}
+    n = out["n.png"]
+    assert set(n) >= {"file", "text", "accepted", "digits"}
+    assert n["text"] == "721" and all(set(d) == {"digit", "confidence", "accepted", "box"} for d in n["digits"])
+    assert out["blank.png"]["text"] == "" and out["blank.png"]["accepted"] is False
+    assert "not an image" in out["junk.png"]["error"]
+    assert (tmp_path / "ann" / "n.read.png").exists()
+    human = run_cli("read", reader_run.path, tmp_path / "n.png")
+    assert human.returncode == 0 and "n.png: 721  (lowest confidence" in human.stdout
+    missing = run_cli("read", reader_run.path, tmp_path / "nope.png")
+    assert missing.returncode == 2 and "matches no file" in missing.stderr and "Traceback" not in missing.stderr
