@@ -1,5 +1,6 @@
 """A real browser (Debian's Chromium driven by Playwright) draws a digit on the page and reads the answer."""
 
+import math
 import shutil
 
 import pytest
@@ -45,6 +46,68 @@ def test_draw_a_digit_in_chromium(real_run):
         assert page.locator("#digit").text_content() == "–"
         browser.close()
     print(f"screenshot: {ARTIFACTS / 'serve-draw.png'} (predicted {digit})")
+
+
+def _launch(pw):
+    return pw.chromium.launch(
+        executable_path=CHROMIUM,
+        args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+              "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+
+
+def _stroke(page, canvas_box, points, scale):
+    """Draw one mouse stroke through `points` given in the canvas's own pixel coordinates."""
+    x0, y0 = canvas_box["x"], canvas_box["y"]
+    page.mouse.move(x0 + points[0][0] * scale, y0 + points[0][1] * scale)
+    page.mouse.down()
+    for (ax, ay), (bx, by) in zip(points, points[1:]):
+        for t in range(1, 7):  # intermediate moves, as a real hand sends them
+            page.mouse.move(x0 + (ax + (bx - ax) * t / 6) * scale, y0 + (ay + (by - ay) * t / 6) * scale)
+    page.mouse.up()
+
+
+def _arc(cx, cy, r, start, end, n=14):
+    return [(cx + r * math.cos(math.radians(a)), cy + r * math.sin(math.radians(a)))
+            for a in [start + (end - start) * k / n for k in range(n + 1)]]
+
+
+@pytest.mark.skipif(not shutil.which("chromium"), reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_write_a_number_and_a_star_in_chromium(reader_run):
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with running_server(reader_run.path) as url, sync_playwright() as pw:
+        browser = _launch(pw)
+        page = browser.new_page(viewport={"width": 1000, "height": 1400})
+        page.goto(url)
+        page.wait_for_function("document.getElementById('modelinfo').textContent.startsWith('Model')")
+        box = page.locator("#numpad").bounding_box()
+        scale = box["width"] / 840
+        # "1", "2", "3" written with separate strokes, about 130 canvas pixels tall.
+        _stroke(page, box, [(150, 45), (150, 175)], scale)
+        _stroke(page, box, _arc(330, 85, 40, 200, 360) + [(360, 110), (290, 175), (375, 175)], scale)
+        _stroke(page, box, _arc(520, 78, 34, 200, 450), scale)
+        _stroke(page, box, _arc(520, 142, 38, 270, 500), scale)
+        page.wait_for_function("document.querySelectorAll('#strip .cell').length === 3", timeout=30000)
+        page.wait_for_timeout(300)
+        number = page.locator("#number").text_content()
+        page.screenshot(path=str(ARTIFACTS / "serve-number.png"), full_page=True)
+        assert number == "123", number
+        assert page.locator("#strip canvas").count() == 3
+
+        page.click("#numclear")
+        assert page.locator("#number").text_content() == "–"
+        box = page.locator("#numpad").bounding_box()  # clicking may have scrolled the page
+        star = [(420 + 80 * math.cos(math.radians(-90 + 144 * k)), 110 + 80 * math.sin(math.radians(-90 + 144 * k)))
+                for k in range(6)]
+        _stroke(page, box, star, scale)
+        page.wait_for_function("document.getElementById('number').textContent !== '–'", timeout=30000)
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(ARTIFACTS / "serve-star.png"), full_page=True)
+        said = page.locator("#number").text_content()
+        assert said == "not a digit", said
+        browser.close()
+    print(f"screenshots: {ARTIFACTS / 'serve-number.png'}, {ARTIFACTS / 'serve-star.png'}")
 
 
 @pytest.mark.skipif(not shutil.which("chromium"), reason="Debian's chromium is not installed (.ci/run installs it)")

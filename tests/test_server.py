@@ -116,3 +116,54 @@ def test_batch_limits(client):
     assert res.status_code == 413
     res = client.post("/api/predict/batch", json={"images": []})
     assert res.status_code == 422
+
+
+def test_predictions_carry_confidence_and_acceptance(client, mnist):
+    body = client.post("/api/predict", json={"pixels": mnist.x_test[0].tolist()}).json()
+    assert body["accepted"] is True and 0.5 < body["confidence"] <= 1.0
+    cal = client.get("/api/model").json()["calibration"]
+    assert cal["temperature"] > 0 and 0 < cal["threshold"] < 1
+
+
+@pytest.fixture(scope="module")
+def reader_client(reader_run):
+    from fastapi.testclient import TestClient
+
+    from mnistlab.server.app import create_app
+
+    with TestClient(create_app(reader_run), raise_server_exceptions=False) as c:
+        yield c
+
+
+def test_read_a_number(reader_client, mnist):
+    import numpy as np
+
+    from conftest import compose_number
+
+    picture = compose_number([mnist.x_test[i].astype(float) for i in (0, 1, 2, 3)], [5, 2, 8],
+                             np.random.default_rng(0))
+    png = _png_bytes(Image.fromarray(picture.astype("uint8")))
+    res = reader_client.post("/api/read", files={"file": ("n.png", png, "image/png")})
+    assert res.status_code == 200, res.text
+    body = res.json()
+    assert body["text"] == "7210" and body["accepted"] is True
+    assert [set(d) for d in body["digits"]] == [{"digit", "confidence", "accepted", "box"}] * 4
+    assert "inputs" not in body
+    with_inputs = reader_client.post("/api/read?inputs=true", files={"file": ("n.png", png, "image/png")}).json()
+    assert len(with_inputs["inputs"]) == 4 and len(with_inputs["inputs"][0]) == 28
+    assert "/api/read" in reader_client.get("/openapi.json").json()["paths"]
+
+
+def test_read_blank_and_bad_input(reader_client):
+    blank = _png_bytes(Image.new("L", (100, 50), 255))
+    body = reader_client.post("/api/read", files={"file": ("b.png", blank, "image/png")}).json()
+    assert body["text"] == "" and body["accepted"] is False and body["digits"] == []
+    for files, status in [({"file": ("x.png", b"junk", "image/png")}, 400),
+                          ({"other": ("x.png", blank, "image/png")}, 400),
+                          ({"file": ("x.png", b"", "image/png")}, 400)]:
+        res = reader_client.post("/api/read", files=files)
+        assert res.status_code == status and "detail" in res.json(), res.text
+    res = reader_client.post("/api/read", json={"pixels": [[0] * 28] * 28})
+    assert res.status_code == 415 and "multipart" in res.json()["detail"]
+    assert reader_client.post("/api/read").status_code == 400
+    assert reader_client.get("/api/health").json() == {"status": "ok"}

@@ -78,7 +78,7 @@ def read_gray(gray: np.ndarray, judge) -> dict:
         candidates = _split_candidates(pieces[0], ink, small.shape)
         arrays = [whole] + [a for _, a in candidates]
         probs, conf, acc = judge(np.stack(arrays))
-        chosen = _choose(pieces[0], candidates, conf[1:], whole_conf=conf[0])
+        chosen = _choose(pieces[0], candidates, conf[1:], acc[1:], whole_conf=conf[0])
         if chosen is None:
             return _result([_scale_box(pieces[0], scale, gray.shape)], [whole], (probs[:1], conf[:1], acc[:1]))
         return _assemble(chosen, candidates, probs[1:], conf[1:], acc[1:], scale, gray.shape)
@@ -95,8 +95,8 @@ def read_gray(gray: np.ndarray, judge) -> dict:
     probs, conf, acc = judge(np.stack(arrays))
     boxes, chosen_arrays, rows = [], [], []
     for p, (start, own, cands) in zip(pieces, per_piece, strict=True):
-        cand_conf = conf[start + 1: start + 1 + len(cands)]
-        chosen = _choose(p, cands, cand_conf, whole_conf=conf[start])
+        window = slice(start + 1, start + 1 + len(cands))
+        chosen = _choose(p, cands, conf[window], acc[window], whole_conf=conf[start])
         if chosen is None:
             boxes.append(_scale_box(p, scale, gray.shape))
             chosen_arrays.append(own)
@@ -268,13 +268,19 @@ def _split_candidates(p: Piece, ink: np.ndarray, shape) -> list[tuple[Piece, np.
     return out
 
 
-def _choose(p: Piece, candidates, conf: np.ndarray, whole_conf: float) -> list[int] | None:
-    """The cut of piece `p` whose pieces the model reads most confidently, or None for no cut."""
+def _choose(p: Piece, candidates, conf: np.ndarray, accepted: np.ndarray, whole_conf: float) -> list[int] | None:
+    """The cut of piece `p` whose pieces the model reads most confidently, or None for no cut.
+
+    Only cuts whose every piece the model accepts as a digit are considered: cutting a scribble
+    must not be a way to find a digit in it.
+    """
     if not candidates:
         return None
     n_points = candidates[0][0].points
     edges: dict[int, list[tuple[int, float, int]]] = {}
-    for k, ((box, _), c) in enumerate(zip(candidates, conf, strict=True)):
+    for k, ((box, _), c, a) in enumerate(zip(candidates, conf, accepted, strict=True)):
+        if not a:
+            continue
         i, j = box.cut
         edges.setdefault(j, []).append((i, float(np.log(max(c, 1e-6))) - CUT_PENALTY, k))
     best = {0: (0.0, [], 0)}
