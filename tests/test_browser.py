@@ -88,8 +88,8 @@ def test_write_a_number_and_a_star_in_chromium(reader_run):
         _stroke(page, box, _arc(330, 85, 40, 200, 360) + [(360, 110), (290, 175), (375, 175)], scale)
         _stroke(page, box, _arc(520, 78, 34, 200, 450), scale)
         _stroke(page, box, _arc(520, 142, 38, 270, 500), scale)
-        page.wait_for_function("document.querySelectorAll('#strip .cell').length === 3", timeout=30000)
-        page.wait_for_timeout(300)
+        settled = "document.getElementById('numpad').dataset.busy === '0'"
+        page.wait_for_function(settled, timeout=30000)
         number = page.locator("#number").text_content()
         page.screenshot(path=str(ARTIFACTS / "serve-number.png"), full_page=True)
         assert number == "123", number
@@ -101,8 +101,7 @@ def test_write_a_number_and_a_star_in_chromium(reader_run):
         star = [(420 + 80 * math.cos(math.radians(-90 + 144 * k)), 110 + 80 * math.sin(math.radians(-90 + 144 * k)))
                 for k in range(6)]
         _stroke(page, box, star, scale)
-        page.wait_for_function("document.getElementById('number').textContent !== '–'", timeout=30000)
-        page.wait_for_timeout(300)
+        page.wait_for_function(settled, timeout=30000)
         page.screenshot(path=str(ARTIFACTS / "serve-star.png"), full_page=True)
         said = page.locator("#number").text_content()
         assert said == "not a digit", said
