@@ -1,3 +1,17 @@
-"""mnistlab: train, judge, use and ship MNIST-style classifiers with TensorFlow/Keras."""
+"""mnistlab: train, judge, use and ship handwritten-digit readers with TensorFlow/Keras.
 
-__version__ = "0.1.0"
+    import mnistlab as ml
+    ml.read("meter.jpg")                      # the bundled reader: [{"text": "2026", ...}]
+    run = ml.train(preset="fast")             # your own model, in runs/
+    run.predict("photo.png")
+
+See `help(ml.Run)` and the README's "From Python" section.
+"""
+
+from .api import Run, bundled_path, load_dataset, open_run, predict, presets, read, train
+from .errors import MnistlabError
+
+__version__ = "0.2.0"
+
+__all__ = ["MnistlabError", "Run", "bundled_path", "load_dataset", "open_run", "predict", "presets", "read",
+           "train", "__version__"]

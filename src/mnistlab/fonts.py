@@ -52,6 +52,10 @@ HANDWRITING_EVAL = ("comic-neue", "humor-sans", "bwht", "sjfonts", "dancingscrip
                     "tomsontalks")
 
 
+# Symbol and dingbat faces draw pictures where digits should be: never a source of digits or letters.
+NOT_TEXT = ("StandardSymbolsPS", "D050000L")
+
+
 def font_files(role: str, root: Path = FONT_ROOT) -> list[Path]:
     """The font files of one group (`train` or `eval`) found on this machine, sorted."""
     if role not in FONT_GLOBS:
@@ -59,7 +63,7 @@ def font_files(role: str, root: Path = FONT_ROOT) -> list[Path]:
     files: set[Path] = set()
     for pattern in FONT_GLOBS[role]:
         files.update(Path(p) for p in glob.glob(str(root / pattern)))
-    return sorted(files)
+    return sorted(f for f in files if not f.name.startswith(NOT_TEXT))
 
 
 def is_handwriting(path: Path) -> bool:

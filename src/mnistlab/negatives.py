@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import atomic
-from .fonts import font_files, glyph_supported, load_font
+from .fonts import font_files
 from .images import ImageError, to_mnist_array
+from .synth import cached, photograph, render_text
 
 # Letters and symbols whose shapes no digit shares. Left out on purpose: O o D Q (0), I l i j J | (1),
 # Z z (2), S s (5), b G (6), T (7), B (8), g q (9), and lone strokes like - _ / \ . , ' that are a 1.
@@ -33,7 +33,6 @@ GLYPHS = "ACEFHKLMNPRUVWXYacefhkmnprtuvwxy#%&@*+=?!<>~{}$€£¥§¶©®ΔΣΩΨ
 KINDS = ("glyph", "word", "strokes", "shape", "noise", "fragment")
 WEIGHTS = (0.30, 0.10, 0.18, 0.12, 0.10, 0.20)
 
-CACHE_VERSION = 1
 
 
 def make_negatives(n: int, seed: int, fonts: list[Path] | None = None,
@@ -59,7 +58,7 @@ def make_negatives(n: int, seed: int, fonts: list[Path] | None = None,
         if canvas is None:
             continue
         try:
-            arr = to_mnist_array(_photograph(canvas, rng))
+            arr = to_mnist_array(photograph(canvas, rng))
         except ImageError:
             continue
         out[i] = np.clip(np.round(arr), 0, 255).astype(np.uint8)
@@ -67,28 +66,11 @@ def make_negatives(n: int, seed: int, fonts: list[Path] | None = None,
     return out
 
 
-def training_negatives(n: int, seed: int, digits: np.ndarray, cache_dir: Path | None = None) -> np.ndarray:
+def training_negatives(n: int, seed: int, digits: np.ndarray) -> np.ndarray:
     """`make_negatives` from the `train` font group, cached on disk by its arguments."""
     fonts = font_files("train")
-    key = hashlib.sha256(repr((CACHE_VERSION, n, seed, [f.name for f in fonts],
-                               hashlib.sha256(digits.tobytes()).hexdigest())).encode()).hexdigest()[:16]
-    if cache_dir is None:
-        from .data import mnistlab_home
-
-        cache_dir = mnistlab_home() / "negatives"
-    path = Path(cache_dir) / f"negatives-{key}.npy"
-    if path.exists():
-        try:
-            arr = np.load(path, allow_pickle=False)
-            if arr.shape == (n, 28, 28) and arr.dtype == np.uint8:
-                return arr
-        except (OSError, ValueError):
-            pass
-    arr = make_negatives(n, seed, fonts, digits)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic.atomic_path(path, suffix=".npy") as tmp:
-        np.save(tmp, arr, allow_pickle=False)
-    return arr
+    key = (n, seed, [f.name for f in fonts], hashlib.sha256(digits.tobytes()).hexdigest())
+    return cached("negatives", key, lambda: make_negatives(n, seed, fonts, digits))
 
 
 # --- the kinds ------------------------------------------------------------------------------------
@@ -99,33 +81,14 @@ def _blank(rng, h=None, w=None):
     return np.zeros((h, w), dtype=np.float64)
 
 
-def _text_canvas(text: str, font_path, rng):
-    from PIL import Image, ImageDraw
-
-    size = int(rng.integers(32, 96))
-    font = load_font(font_path, size)
-    if not all(glyph_supported(font, ch) for ch in text):
-        return None
-    img = Image.new("L", (size * (len(text) + 2), size * 3), 0)
-    ImageDraw.Draw(img).text((size // 2, size // 2), text, fill=255, font=font,
-                             stroke_width=int(rng.integers(0, 3)), stroke_fill=255)
-    img = img.rotate(float(rng.uniform(-20, 20)), resample=Image.Resampling.BILINEAR, expand=True)
-    box = img.getbbox()
-    if box is None:
-        return None
-    pad = int(rng.integers(4, 30))
-    arr = np.asarray(img.crop(box), dtype=np.float64)
-    return np.pad(arr, pad)
-
-
 def _glyph(rng, fonts, digits):
-    return _text_canvas(GLYPHS[int(rng.integers(len(GLYPHS)))], fonts[int(rng.integers(len(fonts)))], rng)
+    return render_text(GLYPHS[int(rng.integers(len(GLYPHS)))], fonts[int(rng.integers(len(fonts)))], rng)
 
 
 def _word(rng, fonts, digits):
     letters = "ACEFHKLMNPRUVWXYacefhkmnprtuvwxy"
     text = "".join(letters[int(k)] for k in rng.integers(0, len(letters), int(rng.integers(2, 5))))
-    return _text_canvas(text, fonts[int(rng.integers(len(fonts)))], rng)
+    return render_text(text, fonts[int(rng.integers(len(fonts)))], rng)
 
 
 def _draw(canvas_shape, lines, width, polygons=()):
@@ -242,18 +205,3 @@ def _fragment(rng, fonts, digits):
     if (xs.max() - xs.min() + 1) < 0.45 * (ys.max() - ys.min() + 1):
         return None
     return part.copy()
-
-
-def _photograph(ink: np.ndarray, rng) -> np.ndarray:
-    """Bright-ink canvas -> a picture as people bring it: either polarity, some blur, light noise."""
-    from PIL import Image, ImageFilter
-
-    ink = np.clip(ink, 0, 255)
-    if rng.random() < 0.3:
-        img = Image.fromarray(ink.astype(np.uint8)).filter(ImageFilter.GaussianBlur(float(rng.uniform(0.3, 1.2))))
-        ink = np.asarray(img, dtype=np.float64)
-    paper, pen = (float(rng.uniform(190, 255)), float(rng.uniform(0, 70)))
-    if rng.random() < 0.5:
-        paper, pen = 255 - paper, 255 - pen
-    pic = paper + (pen - paper) * ink / 255.0
-    return np.clip(pic + rng.normal(0, rng.uniform(0, 8), pic.shape), 0, 255)

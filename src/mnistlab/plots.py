@@ -1,4 +1,8 @@
-"""Figures, drawn with matplotlib's Agg backend (no window, no display needed) and written atomically."""
+"""Figures, drawn on matplotlib `Figure` objects (no pyplot, no window, no display needed).
+
+Every `plot_*` function writes its figure atomically when given a path and returns the path; given
+`path=None` it returns the `Figure` itself, which Jupyter shows inline.
+"""
 
 from __future__ import annotations
 
@@ -9,27 +13,24 @@ import numpy as np
 from . import atomic
 
 
-def _plt():
-    import matplotlib
+def _figure(figsize):
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return Figure(figsize=figsize)
 
 
-def _save(fig, path: Path) -> Path:
-    plt = _plt()
+def _save(fig, path: Path | None):
+    if path is None:
+        return fig
     with atomic.atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
-    plt.close(fig)
     return path
 
 
-def plot_samples(path: Path, images: np.ndarray, labels: np.ndarray, class_names) -> Path:
+def plot_samples(path: Path | None, images: np.ndarray, labels: np.ndarray, class_names) -> Path:
     """The tutorial's grid: the first 10 training images with their labels."""
-    plt = _plt()
-    fig, axes = plt.subplots(2, 5, figsize=(8, 3.8))
+    fig = _figure((8, 3.8))
+    axes = fig.subplots(2, 5)
     for i, ax in enumerate(axes.flat):
         ax.imshow(images[i], cmap="gray")
         ax.set_title(f"Label: {class_names[labels[i]]}", fontsize=10)
@@ -38,12 +39,12 @@ def plot_samples(path: Path, images: np.ndarray, labels: np.ndarray, class_names
     return _save(fig, path)
 
 
-def plot_curves(path: Path, history: list[dict], test_accuracy: float | None,
+def plot_curves(path: Path | None, history: list[dict], test_accuracy: float | None,
                 test_loss: float | None, title: str = "") -> Path:
     """Accuracy and loss per epoch (train, validation, per-epoch test), with the final test value dashed."""
-    plt = _plt()
     epochs = [h["epoch"] for h in history]
-    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(11, 4))
+    fig = _figure((11, 4))
+    (ax_acc, ax_loss) = fig.subplots(1, 2)
     for ax, key, final, name in ((ax_acc, "accuracy", test_accuracy, "Accuracy"),
                                  (ax_loss, "loss", test_loss, "Loss")):
         ax.plot(epochs, [h[key] for h in history], "o-", label=f"train {key}")
@@ -64,12 +65,12 @@ def plot_curves(path: Path, history: list[dict], test_accuracy: float | None,
     return _save(fig, path)
 
 
-def plot_confusion(path: Path, cm: np.ndarray, class_names) -> Path:
+def plot_confusion(path: Path | None, cm: np.ndarray, class_names) -> Path:
     """Counts in every cell; colour is the row-normalised rate, so small classes read as clearly."""
-    plt = _plt()
     rates = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
     n = len(class_names)
-    fig, ax = plt.subplots(figsize=(1.0 + 0.62 * n, 0.8 + 0.6 * n))
+    fig = _figure((1.0 + 0.62 * n, 0.8 + 0.6 * n))
+    ax = fig.subplots()
     im = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
     for i in range(n):
         for j in range(n):
@@ -85,12 +86,12 @@ def plot_confusion(path: Path, cm: np.ndarray, class_names) -> Path:
     return _save(fig, path)
 
 
-def plot_mistakes(path: Path, images: np.ndarray, mistakes: list[dict], class_names, cols: int = 8) -> Path:
+def plot_mistakes(path: Path | None, images: np.ndarray, mistakes: list[dict], class_names, cols: int = 8) -> Path:
     """A gallery of the most confident mistakes: image, true class, predicted class, confidence."""
-    plt = _plt()
     shown = mistakes[:32] or []
     rows = max(1, -(-len(shown) // cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(1.5 * cols, 1.85 * rows), squeeze=False)
+    fig = _figure((1.5 * cols, 1.85 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, m in zip(axes.flat, shown, strict=False):  # more axes than mistakes is fine
@@ -105,8 +106,8 @@ def plot_mistakes(path: Path, images: np.ndarray, mistakes: list[dict], class_na
 
 def plot_compare(path: Path, runs: list[tuple[str, list[dict], dict]]) -> Path:
     """Several runs' curves on one figure: (name, history, metrics) each."""
-    plt = _plt()
-    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig = _figure((12, 4.5))
+    (ax_acc, ax_loss) = fig.subplots(1, 2)
     for name, history, metrics in runs:
         epochs = [h["epoch"] for h in history]
         label = f"{name} (test {metrics.get('test_accuracy', float('nan')):.4f})"
@@ -121,13 +122,13 @@ def plot_compare(path: Path, runs: list[tuple[str, list[dict], dict]]) -> Path:
     return _save(fig, path)
 
 
-def plot_reliability(path: Path, val_probs: np.ndarray, y_val: np.ndarray, cal, test_probs: np.ndarray,
+def plot_reliability(path: Path | None, val_probs: np.ndarray, y_val: np.ndarray, cal, test_probs: np.ndarray,
                      y_test: np.ndarray) -> Path:
     """Reliability diagram: accuracy against confidence, before and after temperature scaling."""
     from .calibration import expected_calibration_error, reliability
 
-    plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
+    fig = _figure((11, 4.6))
+    axes = fig.subplots(1, 2)
     sets = [("validation (fit)", val_probs, y_val), ("test (reported only)", test_probs, y_test)]
     for ax, (name, probs, y) in zip(axes, sets):
         ax.plot([0, 1], [0, 1], ":", color="grey", label="perfect calibration")

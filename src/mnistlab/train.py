@@ -272,8 +272,14 @@ def train(opts: TrainOptions, recipe: Recipe | None = None, resume: RunDir | Non
                             "(its digest differs); cannot resume on different data")
     x_train, y_train, x_val, y_val = split_train(ds, recipe, opts)
     x_test = ds.x_test.astype(np.float32)
-    if recipe.negatives and not ds.is_digits:
-        recipe.negatives = 0  # letters and scribbles are only "not a digit" for a digit dataset
+    if not ds.is_digits:  # letters, scribbles and font digits only make sense beside digits
+        recipe.negatives = recipe.rendered_digits = 0
+    if recipe.rendered_digits:
+        from .synth import training_digits
+
+        x_font, y_font = training_digits(recipe.rendered_digits, NEGATIVES_SEED + 2)
+        x_train = np.concatenate([x_train, x_font])
+        y_train = np.concatenate([y_train, y_font.astype(y_train.dtype)])
     if recipe.negatives:
         from .negatives import training_negatives
 
@@ -361,7 +367,7 @@ def train(opts: TrainOptions, recipe: Recipe | None = None, resume: RunDir | Non
     return run
 
 
-NEGATIVES_SEED = 7919  # training negatives; validation non-digits use NEGATIVES_SEED + 1
+NEGATIVES_SEED = 7919  # training negatives; +1: validation non-digits; +2: rendered training digits
 
 
 def calibrate_run(run: RunDir, model, ds: Dataset, recipe: Recipe, x_train, y_train, x_val, y_val,

@@ -1,0 +1,237 @@
+"""How well runs read pictures that are not MNIST, and whether they know when they can't.
+
+Every set is built here, from sources no preset trains on:
+- printed: digits in the `eval` group's printed fonts (DejaVu), sized, rotated, either polarity, noisy;
+- handwriting fonts: digits in the `eval` group's handwriting-style fonts (Comic Neue, Humor Sans,
+  Because We Had To, SJ fonts, Dancing Script, Ecolier, Tomson Talks);
+- uci: the 1,797 UCI handwritten digits scikit-learn ships (8x8, other writers), upscaled;
+- numbers: 2-6 digits composed from the eval fonts and from UCI digits, gaps from wide to touching,
+  baseline jitter, uneven light, JPEG;
+- non-digits: `negatives.make_negatives` with the `eval` fonts, UCI digits for fragments and pairs, and
+  a seed the training never uses.
+
+    python benchmarks/reading.py RUN [RUN ...] [--out results/reading-DATE.json]
+
+Per run: single-digit accuracy per source, exact whole-number match, non-digits rejected, real digits
+accepted, AUROC of the confidence (real digits vs non-digits), calibration error (ECE).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+SEED = 20261125  # no training seed is near this
+
+
+def uci_images():
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    return (d.images * (255 / 16)).astype(np.float64), d.target.astype(int)
+
+
+def upscale(img8: np.ndarray, height: int) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(img8.astype(np.uint8)).resize((height, height), Image.Resampling.BILINEAR),
+                      dtype=np.float64)
+
+
+def font_digits(fonts, per_font: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Single digits rendered in `fonts` and photographed, prepared like a user's file."""
+    from mnistlab.images import to_mnist_array
+    from mnistlab.synth import photograph, render_text
+
+    xs, ys = [], []
+    for font in fonts:
+        for digit in range(10):
+            for _ in range(per_font):
+                ink = render_text(str(digit), font, rng, rotate=12)
+                if ink is None:
+                    break
+                xs.append(to_mnist_array(photograph(ink, rng)))
+                ys.append(digit)
+    return np.stack(xs), np.array(ys)
+
+
+def compose(parts: list[np.ndarray], rng) -> np.ndarray:
+    """Bright-ink digit canvases side by side (some touching), jittered, on uneven light, as a JPEG."""
+    from PIL import Image
+
+    from mnistlab.synth import photograph
+
+    h = max(p.shape[0] for p in parts)
+    height = int(h * 1.5)
+    gaps = [int(g) for g in rng.integers(-int(0.12 * h), int(0.5 * h), len(parts) - 1)]
+    width = sum(p.shape[1] for p in parts) + sum(gaps) + 2 * h
+    canvas = np.zeros((height, width))
+    x = h
+    for k, p in enumerate(parts):
+        x += gaps[k - 1] if k else 0
+        y = int(rng.integers(0, height - p.shape[0] + 1))
+        canvas[y:y + p.shape[0], x:x + p.shape[1]] = np.maximum(canvas[y:y + p.shape[0], x:x + p.shape[1]], p)
+        x += p.shape[1]
+    pic = photograph(canvas, rng)
+    light = np.linspace(0, rng.uniform(-60, 60), pic.shape[1])[None, :]  # uneven light across the line
+    pic = np.clip(pic + light, 0, 255)
+    buf = io.BytesIO()
+    Image.fromarray(pic.astype(np.uint8)).save(buf, "JPEG", quality=int(rng.integers(60, 95)))
+    return np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("L"), dtype=np.float64)
+
+
+def _trim(ink: np.ndarray) -> np.ndarray:
+    ys, xs = np.nonzero(ink > 10)
+    return ink[ys.min(): ys.max() + 1, xs.min(): xs.max() + 1]
+
+
+def numbers(fonts, uci_x, uci_y, n: int, rng) -> list[tuple[np.ndarray, str, str]]:
+    """(picture, the digits it shows, source) for `n` numbers of 2-6 digits."""
+    from mnistlab.synth import render_text
+
+    out = []
+    while len(out) < n:
+        k = int(rng.integers(2, 7))
+        if len(out) % 2 == 0:  # from one eval font, one size
+            font = fonts[int(rng.integers(len(fonts)))]
+            size = int(rng.integers(30, 80))
+            text = "".join(str(d) for d in rng.integers(0, 10, k))
+            parts = [render_text(ch, font, rng, size=size, rotate=5) for ch in text]
+            if any(p is None for p in parts):
+                continue
+            parts = [_trim(p) for p in parts]
+            source = "fonts"
+        else:  # from UCI writers' digits
+            idx = rng.integers(0, len(uci_y), k)
+            height = int(rng.integers(32, 64))
+            parts = [_trim(upscale(uci_x[i], height)) for i in idx]
+            text = "".join(str(uci_y[i]) for i in idx)
+            source = "uci"
+        out.append((compose(parts, rng), text, source))
+    return out
+
+
+def evaluate(run_path: str, sets: dict) -> dict:
+    from mnistlab.calibration import auroc, expected_calibration_error
+    from mnistlab.data import load_dataset
+    from mnistlab.predict import Predictor
+    from mnistlab.reading import read_gray
+    from mnistlab.runs import open_run
+
+    run = open_run(run_path)
+    pred = Predictor(run)
+    ds = load_dataset(run.config["dataset"]["spec"])
+    res: dict = {"preset": run.metrics.get("preset"), "mnist_test_accuracy": run.metrics.get("test_accuracy"),
+                 "train_seconds": run.metrics.get("train_seconds"),
+                 "temperature": pred.calibration.temperature, "threshold": round(pred.calibration.threshold, 5)}
+    conf_real, probs_real, y_real = [], [], []
+    singles = {"mnist_test": (ds.x_test.astype(np.float32), ds.y_test), **sets["singles"]}
+    for name, (x, y) in singles.items():
+        probs, conf, acc = pred.judge(x)
+        res[name] = {"images": int(len(y)), "accuracy": round(float((probs.argmax(1) == y).mean()), 4),
+                     "accepted": round(float(acc.mean()), 4),
+                     "accuracy_of_accepted": round(float((probs.argmax(1) == y)[acc].mean()), 4) if acc.any() else None,
+                     "ece": round(expected_calibration_error(probs, y), 4)}
+        if name != "mnist_test":
+            conf_real.append(conf)
+            probs_real.append(probs)
+            y_real.append(y)
+    _, conf_neg, acc_neg = pred.judge(sets["nondigits"])
+    conf_real_all = np.concatenate(conf_real)
+    _, conf_mnist, acc_mnist = pred.judge(ds.x_test.astype(np.float32))
+    res["nondigits"] = {"images": int(len(conf_neg)), "rejected": round(float(1 - acc_neg.mean()), 4)}
+    res["real_nonmnist_digits_accepted"] = round(float((conf_real_all >= pred.calibration.threshold).mean()), 4)
+    res["auroc_nonmnist_digits_vs_nondigits"] = round(auroc(conf_real_all, conf_neg), 4)
+    res["auroc_mnist_vs_nondigits"] = round(auroc(conf_mnist, conf_neg), 4)
+    res["ece_nonmnist_digits"] = round(expected_calibration_error(np.concatenate(probs_real), np.concatenate(y_real)), 4)
+    per_source: dict = {}
+    seconds = []
+    for picture, text, source in sets["numbers"]:
+        t0 = time.perf_counter()
+        r = read_gray(picture, pred.judge)
+        seconds.append(time.perf_counter() - t0)
+        got = "".join(str(d["digit"]) for d in r["digits"])
+        s = per_source.setdefault(source, {"numbers": 0, "exact": 0, "exact_and_accepted": 0})
+        s["numbers"] += 1
+        s["exact"] += got == text
+        s["exact_and_accepted"] += got == text and r["accepted"]
+    total = sum(s["numbers"] for s in per_source.values())
+    res["numbers"] = {"numbers": total,
+                      "exact": round(sum(s["exact"] for s in per_source.values()) / total, 4),
+                      "exact_and_accepted": round(sum(s["exact_and_accepted"] for s in per_source.values()) / total, 4),
+                      "by_source": {k: {"numbers": v["numbers"], "exact": round(v["exact"] / v["numbers"], 4)}
+                                    for k, v in per_source.items()},
+                      "median_ms_per_picture": round(1000 * float(np.median(seconds)), 1)}
+    return res
+
+
+def build_sets(n_numbers: int = 300, n_nondigits: int = 2000) -> dict:
+    from mnistlab.fonts import FONT_PACKAGES, font_files, is_handwriting
+    from mnistlab.images import to_mnist_array
+    from mnistlab.negatives import make_negatives
+
+    rng = np.random.default_rng(SEED)
+    fonts = font_files("eval")
+    if not fonts:
+        raise SystemExit("no eval fonts installed: apt-get install " + " ".join(FONT_PACKAGES["eval"]))
+    printed = [f for f in fonts if not is_handwriting(f)]
+    handwriting = [f for f in fonts if is_handwriting(f)]
+    uci_x, uci_y = uci_images()
+    uci_prepared = np.stack([to_mnist_array(upscale(im, 32)) for im in uci_x])
+    return {
+        "singles": {"printed": font_digits(printed, 4, rng), "handwriting_fonts": font_digits(handwriting, 6, rng),
+                    "uci": (uci_prepared, uci_y)},
+        "nondigits": make_negatives(n_nondigits, SEED + 1, fonts, uci_prepared.astype(np.uint8)),
+        "numbers": numbers(fonts, uci_x, uci_y, n_numbers, rng),
+        "fonts": {"printed": [f.name for f in printed], "handwriting": [f.name for f in handwriting]},
+    }
+
+
+def table(report: dict) -> str:
+    rows = ["| run | preset | MNIST test | printed | handwriting fonts | UCI | numbers exact | non-digits rejected "
+            "| non-MNIST digits accepted | MNIST accepted | AUROC (non-MNIST / MNIST) | ECE (MNIST / non-MNIST) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, r in report["runs"].items():
+        rows.append(
+            f"| {Path(name).name} | {r['preset']} | {100 * r['mnist_test']['accuracy']:.2f}% "
+            f"| {100 * r['printed']['accuracy']:.1f}% | {100 * r['handwriting_fonts']['accuracy']:.1f}% "
+            f"| {100 * r['uci']['accuracy']:.1f}% | {100 * r['numbers']['exact']:.1f}% "
+            f"| {100 * r['nondigits']['rejected']:.1f}% | {100 * r['real_nonmnist_digits_accepted']:.1f}% "
+            f"| {100 * r['mnist_test']['accepted']:.2f}% "
+            f"| {r['auroc_nonmnist_digits_vs_nondigits']:.3f} / {r['auroc_mnist_vs_nondigits']:.3f} "
+            f"| {r['mnist_test']['ece']:.4f} / {r['ece_nonmnist_digits']:.4f} |")
+    return "\n".join(rows)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+")
+    parser.add_argument("--out", help="write the JSON report here")
+    parser.add_argument("--numbers", type=int, default=300)
+    parser.add_argument("--nondigits", type=int, default=2000)
+    args = parser.parse_args()
+    start = time.perf_counter()
+    sets = build_sets(args.numbers, args.nondigits)
+    report = {"date": dt.date.today().isoformat(), "seed": SEED, "fonts": sets["fonts"],
+              "sizes": {**{k: int(len(v[1])) for k, v in sets["singles"].items()},
+                        "nondigits": int(len(sets["nondigits"])), "numbers": len(sets["numbers"])},
+              "runs": {run: evaluate(run, sets) for run in args.runs}}
+    report["seconds"] = round(time.perf_counter() - start, 1)
+    print(json.dumps(report, indent=2))
+    print()
+    print(table(report))
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

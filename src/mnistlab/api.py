@@ -1,0 +1,271 @@
+"""The Python front door: `import mnistlab as ml`.
+
+    ds = ml.load_dataset("mnist")              # x_train, y_train, x_test, y_test, class_names
+    run = ml.train(preset="fast")              # trains, evaluates, calibrates, plots -> ml.Run
+    run = ml.open_run("runs/latest")           # or ml.open_run() for the model that ships with mnistlab
+    run.evaluate()                             # accuracy, loss, per-class scores, confusion matrix
+    run.predict(images_or_paths)               # digit, confidence, accepted, probabilities
+    run.read(paths)                            # whole numbers, as `mnistlab read --json`
+    run.export("tflite", quantize="int8")      # path of the verified export
+    run.plot_curves()                          # matplotlib Figures (inline in Jupyter)
+    ml.presets()                               # the preset table as data
+
+The CLI and the server call the same functions. Every error is an `ml.MnistlabError` carrying the
+sentence the CLI would print.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from .errors import MnistlabError
+
+BUNDLED = Path(__file__).parent / "bundled"
+
+
+class Run:
+    """A finished training run (or the bundled model): its files, its model and what it can do."""
+
+    def __init__(self, path: str | os.PathLike):
+        from .runs import open_run
+
+        self._dir = open_run(path)
+        self._predictor = None
+
+    def __repr__(self) -> str:
+        m = self.metrics
+        return (f"Run({str(self.path)!r}: preset {m.get('preset')}, test accuracy "
+                f"{m.get('test_accuracy', float('nan')):.4f})")
+
+    # --- what the run holds ---
+    @property
+    def path(self) -> Path:
+        return self._dir.path
+
+    @property
+    def name(self) -> str:
+        return self._dir.name
+
+    @property
+    def config(self) -> dict:
+        return self._dir.config
+
+    @property
+    def metrics(self) -> dict:
+        return self._dir.metrics
+
+    @property
+    def history(self) -> list[dict]:
+        return self._dir.history
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self._dir.class_names)
+
+    @property
+    def calibration(self):
+        return self._dir.calibration
+
+    @property
+    def model(self):
+        """The Keras model (loaded once, in safe mode)."""
+        return self._get_predictor().model
+
+    def _get_predictor(self):
+        from .predict import Predictor
+
+        if self._predictor is None:
+            self._predictor = Predictor(self._dir)
+        return self._predictor
+
+    # --- what it does ---
+    def evaluate(self, dataset: str | None = None) -> dict:
+        """Accuracy, loss, per-class precision/recall/F1 and confusion matrix on a test split.
+
+        The run's own dataset by default (results are then recorded in the run); `dataset` names
+        another with the same classes ("mnist", "fashion", "idx:DIR", "npz:PATH").
+        """
+        from .data import load_dataset
+        from .evaluate import evaluate_run
+
+        return evaluate_run(self._dir, load_dataset(dataset) if dataset else None, write=not self._bundled)
+
+    def predict(self, images) -> list[dict]:
+        """Classify single digits.
+
+        `images`: a (28, 28) or (N, 28, 28) array of MNIST-style pixels 0..255 (bright ink on black,
+        already prepared), a file path, a PIL image, or a list of paths / PIL images / arrays of any
+        size (prepared like MNIST first). One dict per image: digit, label, confidence, accepted,
+        probabilities (and file, for paths).
+        """
+        arrays, files = _prepared(images)
+        entries = self._get_predictor().entries(np.stack(arrays)) if arrays else []
+        return [({"file": f} if f else {}) | e for f, e in zip(files, entries, strict=True)]
+
+    def read(self, images) -> list[dict]:
+        """Read whole numbers: one dict per picture, as `mnistlab read --json` prints.
+
+        `images`: a path, a PIL image, a grayscale array of any size, or a list of them.
+        """
+        from .reading import read_gray
+
+        judge = self._get_predictor().judge
+        out = []
+        for item, name in _pictures(images):
+            result = read_gray(item, judge)
+            result.pop("inputs")
+            out.append(({"file": name} if name else {}) | result)
+        return out
+
+    def export(self, format: str, quantize: str | None = None, out: str | os.PathLike | None = None) -> Path:
+        """Export to "savedmodel", "tflite" or "onnx" (tflite: quantize="float16"|"dynamic"|"int8").
+
+        The export is run in its own runtime and checked before anything is written; returns its path.
+        """
+        from .export import export_run
+
+        if out is None and self._bundled:
+            raise MnistlabError("the bundled model lives inside the installed package; give out=PATH")
+        return Path(export_run(self._dir, format, None if out is None else str(out), quantize=quantize)["path"])
+
+    def plot_curves(self):
+        """Accuracy and loss per epoch (a matplotlib Figure)."""
+        from .plots import plot_curves
+
+        m = self.metrics
+        return plot_curves(None, self.history, m.get("test_accuracy"), m.get("test_loss"),
+                           title=f"{self.name}: {m.get('preset', '')}")
+
+    def plot_samples(self):
+        """The first 10 training images with their labels (a matplotlib Figure)."""
+        from .data import load_dataset
+        from .plots import plot_samples
+
+        ds = load_dataset(self.config["dataset"]["spec"])
+        return plot_samples(None, ds.x_train, ds.y_train, ds.class_names)
+
+    def plot_confusion(self):
+        """The test-set confusion matrix (a matplotlib Figure)."""
+        from .plots import plot_confusion
+
+        cm = self.metrics.get("confusion_matrix") or self.evaluate()["confusion_matrix"]
+        return plot_confusion(None, np.asarray(cm), self.class_names)
+
+    def plot_reliability(self):
+        """Confidence against accuracy on the test set, before and after calibration (a Figure)."""
+        from .data import load_dataset
+        from .evaluate import predict_proba
+        from .plots import plot_reliability
+
+        ds = load_dataset(self.config["dataset"]["spec"])
+        probs = predict_proba(self.model, ds.x_test)
+        n = len(ds.y_test) // 2  # the first half stands in for the validation panel here
+        return plot_reliability(None, probs[:n], ds.y_test[:n], self.calibration, probs[n:], ds.y_test[n:])
+
+    @property
+    def _bundled(self) -> bool:
+        return self.path.resolve() == BUNDLED.resolve()
+
+
+def open_run(path: str | os.PathLike | None = None) -> Run:
+    """A finished run; with no path, the trained reader that ships with mnistlab."""
+    return Run(bundled_path() if path is None else path)
+
+
+def bundled_path() -> Path:
+    if not (BUNDLED / "model.keras").exists():
+        raise MnistlabError(f"the bundled model is missing from {BUNDLED}; reinstall mnistlab or pass a RUN")
+    return BUNDLED
+
+
+def train(preset: str = "seed", epochs: int | None = None, limit: int | None = None, seed: int = 0,
+          out: str | os.PathLike | None = None, dataset: str = "mnist", batch_size: int | None = None,
+          verbose: int | str = "auto") -> Run:
+    """Train a preset into a run directory (evaluated, calibrated, plotted) and return it."""
+    from .train import TrainOptions
+    from .train import train as _train
+
+    opts = TrainOptions(preset=preset, dataset=dataset, epochs=epochs, batch_size=batch_size, limit=limit,
+                        seed=seed, out=None if out is None else str(out), verbose=verbose)
+    return Run(_train(opts).path)
+
+
+def load_dataset(name: str = "mnist"):
+    """A dataset: "mnist", "fashion", "idx:DIR" or "npz:PATH" (x_train, y_train, x_test, y_test, class_names)."""
+    from .data import load_dataset as _load
+
+    return _load(name)
+
+
+def presets() -> list[dict]:
+    """Every preset: name, summary, expected accuracy and time, and its full recipe."""
+    from .models import PRESETS
+
+    return [{"name": p.name, "summary": p.summary, "expected_accuracy": p.expected_accuracy,
+             "expected_seconds": p.expected_seconds, "recipe": p.recipe.to_dict()} for p in PRESETS.values()]
+
+
+def predict(images, run: str | os.PathLike | None = None) -> list[dict]:
+    """`open_run(run).predict(images)`: the bundled model unless a run is named."""
+    return open_run(run).predict(images)
+
+
+def read(images, run: str | os.PathLike | None = None) -> list[dict]:
+    """`open_run(run).read(images)`: the bundled model unless a run is named."""
+    return open_run(run).read(images)
+
+
+# --- inputs ---------------------------------------------------------------------------------------
+
+def _items(images) -> list[Any]:
+    if isinstance(images, (str, os.PathLike)) or _is_pil(images):
+        return [images]
+    if isinstance(images, np.ndarray):
+        return [images] if images.ndim == 2 else list(images)
+    if isinstance(images, Iterable):
+        return list(images)
+    raise MnistlabError(f"expected image paths, PIL images or numpy arrays, got {type(images).__name__}")
+
+
+def _is_pil(obj) -> bool:
+    return type(obj).__module__.startswith("PIL.")
+
+
+def _gray(item) -> tuple[np.ndarray, str | None]:
+    """Any one picture -> (grayscale array, its file name or None)."""
+    from .images import ImageError, _to_gray, load_gray_file
+
+    if isinstance(item, (str, os.PathLike)):
+        return load_gray_file(item), str(item)
+    if _is_pil(item):
+        return _to_gray(item), None
+    arr = np.asarray(item, dtype=np.float64)
+    if arr.ndim != 2 or arr.size == 0:
+        raise ImageError(f"an image array must be 2-D (height, width), got shape {list(arr.shape)}")
+    if not np.isfinite(arr).all() or arr.min() < 0 or arr.max() > 255:
+        raise ImageError("image arrays must hold finite pixel values in 0..255")
+    return arr, None
+
+
+def _prepared(images) -> tuple[list[np.ndarray], list[str | None]]:
+    from .images import pixels_to_array, to_mnist_array
+
+    arrays, files = [], []
+    for item in _items(images):
+        if isinstance(item, np.ndarray) and item.shape == (28, 28):
+            arrays.append(pixels_to_array(item))  # already MNIST-style: used as is
+            files.append(None)
+            continue
+        gray, name = _gray(item)
+        arrays.append(to_mnist_array(gray))
+        files.append(name)
+    return arrays, files
+
+
+def _pictures(images):
+    for item in _items(images):
+        yield _gray(item)
