@@ -57,7 +57,7 @@ def run_one(name: str) -> dict:
         res["params"] = int(model.count_params())
         return res
     from mnistlab.evaluate import predict_proba
-    from mnistlab.train import TrainOptions, train
+    from mnistlab.training import TrainOptions, train
 
     preset, _, seed = name.partition("-")
     out = Path(tempfile.mkdtemp(prefix=f"mnistlab-bench-{name}-")) / "run"

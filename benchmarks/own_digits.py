@@ -86,7 +86,7 @@ def uci_digits(dest: Path, limit: int | None = None) -> list[tuple[Path, int]]:
 
 
 def score(run_path: str, sets: dict[str, list[tuple[Path, int]]]) -> dict:
-    from mnistlab.predict import predict_files
+    from mnistlab.prediction import predict_files
     from mnistlab.runs import open_run
 
     run = open_run(run_path)

@@ -121,7 +121,7 @@ def numbers(fonts, uci_x, uci_y, n: int, rng) -> list[tuple[np.ndarray, str, str
 def evaluate(run_path: str, sets: dict) -> dict:
     from mnistlab.calibration import auroc, expected_calibration_error
     from mnistlab.data import load_dataset
-    from mnistlab.predict import Predictor
+    from mnistlab.prediction import Predictor
     from mnistlab.reading import read_gray
     from mnistlab.runs import open_run
 

@@ -51,7 +51,7 @@ def mnist():
 @pytest.fixture(scope="session")
 def real_run(tmp_path_factory, mnist):
     """The `seed` preset trained briefly on a real MNIST subset (shared by the read-only tests)."""
-    from mnistlab.train import TrainOptions, train
+    from mnistlab.training import TrainOptions, train
 
     out = tmp_path_factory.mktemp("runs") / "seed-small"
     return train(TrainOptions(preset="seed", limit=6000, epochs=2, out=str(out), verbose=0))
@@ -60,7 +60,7 @@ def real_run(tmp_path_factory, mnist):
 @pytest.fixture(scope="session")
 def reader_run(tmp_path_factory, mnist):
     """The `fast` preset (with its synthetic non-digits) on 20,000 real MNIST images: good enough to read."""
-    from mnistlab.train import TrainOptions, train
+    from mnistlab.training import TrainOptions, train
 
     out = tmp_path_factory.mktemp("runs") / "fast-reader"
     return train(TrainOptions(preset="fast", limit=20000, out=str(out), verbose=0), link_latest=False)

@@ -7,7 +7,7 @@ import pytest
 
 from conftest import run_cli
 from mnistlab.errors import MnistlabError
-from mnistlab.predict import parse_index_range
+from mnistlab.prediction import parse_index_range
 from mnistlab.runs import open_run
 
 

@@ -115,7 +115,7 @@ def _numbers(mnist, n, gap_range, seed):
 
 
 def test_whole_numbers_are_read(reader_run, mnist):
-    from mnistlab.predict import Predictor
+    from mnistlab.prediction import Predictor
 
     judge = Predictor(reader_run).judge
     numbers = _numbers(mnist, 40, (-6, 20), seed=1)
@@ -125,7 +125,7 @@ def test_whole_numbers_are_read(reader_run, mnist):
 
 
 def test_touching_digits_are_split_by_the_classifier(reader_run, mnist):
-    from mnistlab.predict import Predictor
+    from mnistlab.prediction import Predictor
 
     judge = Predictor(reader_run).judge
     numbers = _numbers(mnist, 30, (-11, -8), seed=2)  # every pair of neighbours touches or overlaps
@@ -136,7 +136,7 @@ def test_touching_digits_are_split_by_the_classifier(reader_run, mnist):
 
 
 def test_one_digit_reads_the_same_as_predict(reader_run, mnist, tmp_path):
-    from mnistlab.predict import predict_files, read_files
+    from mnistlab.prediction import predict_files, read_files
 
     paths = []
     for i in range(25):

@@ -76,7 +76,7 @@ class Run:
         return self._get_predictor().model
 
     def _get_predictor(self):
-        from .predict import Predictor
+        from .prediction import Predictor
 
         if self._predictor is None:
             self._predictor = Predictor(self._dir)
@@ -186,8 +186,8 @@ def train(preset: str = "seed", epochs: int | None = None, limit: int | None = N
           out: str | os.PathLike | None = None, dataset: str = "mnist", batch_size: int | None = None,
           verbose: int | str = "auto") -> Run:
     """Train a preset into a run directory (evaluated, calibrated, plotted) and return it."""
-    from .train import TrainOptions
-    from .train import train as _train
+    from .training import TrainOptions
+    from .training import train as _train
 
     opts = TrainOptions(preset=preset, dataset=dataset, epochs=epochs, batch_size=batch_size, limit=limit,
                         seed=seed, out=None if out is None else str(out), verbose=verbose)

@@ -178,7 +178,7 @@ def cmd_train(args) -> None:
     from .models import Recipe
     from .runs import open_run
     from .ensemble import train_ensemble
-    from .train import TrainOptions, train
+    from .training import TrainOptions, train
 
     opts = TrainOptions(preset=args.preset, dataset=args.dataset, epochs=args.epochs,
                         batch_size=args.batch_size, limit=args.limit,
@@ -267,7 +267,7 @@ def _run_and_files(args):
 
 def cmd_predict(args) -> None:
     from .errors import MnistlabError
-    from .predict import predict_files, predict_test
+    from .prediction import predict_files, predict_test
 
     run, files = _run_and_files(args)
     if bool(files) == bool(args.test_index):
@@ -319,7 +319,7 @@ def _exit_for_errors(results) -> None:
 
 
 def cmd_read(args) -> None:
-    from .predict import read_files
+    from .prediction import read_files
 
     run, files = _run_and_files(args)
     if not files:

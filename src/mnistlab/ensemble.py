@@ -32,7 +32,7 @@ def average_models(models: list):
 
 
 def train_ensemble(opts, n: int) -> RunDir:
-    from .train import train
+    from .training import train
 
     root = RunDir(Path(opts.out) if opts.out else runs_mod.new_run_path(f"{opts.preset}-x{n}"))
     members = []
