@@ -1,10 +1,11 @@
 # Two commands do all setup on a fresh machine: `make run` and `make test`.
 PYTHON ?= python3
+BUNDLED_PRESET ?= best
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test test-fast bench serve clean browser
+.PHONY: setup system-deps run test bench bench-quick bundled-model serve clean
 
 setup: $(STAMP)
 
@@ -20,23 +21,39 @@ run: setup
 	$(BIN)/mnistlab train --preset seed
 	$(BIN)/mnistlab evaluate runs/latest
 	$(BIN)/mnistlab predict runs/latest --test-index 0:5
+	$(BIN)/mnistlab read examples/number-2026.png
 	@echo
 	@echo "Everything is in runs/latest/ (model.keras, metrics.json, history.json, plots/, logs/)."
+	@echo "The last line was read by the model that ships with mnistlab: try mnistlab read YOUR-PICTURE.png"
 
-# Debian's Chromium for the browser test (skipped with a reason when it is missing).
-browser:
-	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+# Debian packages the tests use (Chromium, Fashion-MNIST, fonts): installed when run as root,
+# otherwise named so you can install them.
+system-deps: setup
+	@tools/system-deps.sh $(BIN)/python
 
-test: setup
+test: setup system-deps
 	$(BIN)/mnistlab data fetch
 	$(BIN)/python -m pytest -q
 
-bench: setup
+# Under 10 minutes: the references once, `seed` against the tutorial in alternating pairs, `fast` x5.
+bench-quick: setup system-deps
+	$(BIN)/mnistlab data fetch
+	$(BIN)/python benchmarks/bench.py --quick
+
+# Everything, `best` x3 included (long on 2 CPU cores), then the reading benchmark.
+bench: setup system-deps
 	$(BIN)/mnistlab data fetch
 	$(BIN)/python benchmarks/bench.py
 
+# Re-train the reader that ships inside the package, then bundle it with its model card.
+bundled-model: setup system-deps
+	$(BIN)/mnistlab data fetch
+	rm -rf runs/bundled
+	$(BIN)/mnistlab train --preset $(BUNDLED_PRESET) --seed 0 --out runs/bundled
+	$(BIN)/python tools/bundle_model.py runs/bundled --command "make bundled-model"
+
 serve: setup
-	$(BIN)/mnistlab serve runs/latest
+	$(BIN)/mnistlab serve
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

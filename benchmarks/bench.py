@@ -1,10 +1,14 @@
 """`make bench`: the references and our presets, one after another on the same machine, in one run.
 
-Each entry runs in a fresh Python process (no TF state carries over). Results go to
-benchmarks/results/<date>.json and the table in benchmarks/README.md.
+Each entry runs in a fresh Python process (no TF state carries over). The tutorial and `seed` run in
+alternating pairs (tutorial, seed, tutorial, seed, ...) so that each ratio compares neighbours in
+time; the summary gives the median of the per-pair ratios and their spread. Every preset row also
+shows its accuracy on digits that are not MNIST (UCI handwriting, printed fonts: the reading
+benchmark's sets). Results go to benchmarks/results/<date>.json and the table in benchmarks/README.md.
 
-    python benchmarks/bench.py                    # everything (best takes ~20 min on 2 cores)
-    python benchmarks/bench.py --only tutorial seed fast
+    python benchmarks/bench.py --quick            # `make bench-quick`: references once, seed/fast repeated
+    python benchmarks/bench.py                    # `make bench`: adds best x3 (long on 2 cores)
+    python benchmarks/bench.py --only tutorial#1 seed#1
 """
 
 from __future__ import annotations
@@ -21,7 +25,10 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ENTRIES = ["tutorial", "keras_io", "seed", "fast-0", "fast-1", "fast-2", "best"]
+PAIRS = 3
+QUICK = ([e for k in range(1, PAIRS + 1) for e in (f"tutorial#{k}", f"seed#{k}")] + ["keras_io"]
+         + [f"fast-{s}" for s in range(5)])
+ENTRIES = QUICK + ["best-0", "best-1", "best-2"]
 
 
 def _throughput(fn, n: int, repeats: int = 3) -> float:
@@ -40,12 +47,13 @@ def _time_to(curve, target=0.99):
     return next((round(t, 2) for t, acc in curve if acc >= target), None)
 
 
-def run_one(name: str) -> dict:
+def run_one(name: str, sets_path: str | None) -> dict:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     sys.path.insert(0, str(HERE))
     from mnistlab.data import load_mnist
 
     ds = load_mnist(fetch=False)
+    name = name.split("#")[0]  # tutorial#2 is the tutorial's second run
     if name in ("tutorial", "keras_io"):
         import references
 
@@ -69,6 +77,13 @@ def run_one(name: str) -> dict:
               "fit_seconds": m["train_seconds"], "time_to_99_seconds": m["time_to_99_seconds"],
               "params": m["params"], "epochs": m["epochs"], "run": str(run.path),
               "inference_images_per_s": _throughput(lambda: predict_proba(model, x_test), len(x_test))}
+    if sets_path:
+        import numpy as np
+
+        sets = np.load(sets_path)
+        for key in ("uci", "printed", "handwriting_fonts"):
+            probs = predict_proba(model, sets[f"{key}_x"].astype("float32"))
+            result[f"{key}_accuracy"] = round(float((probs.argmax(1) == sets[f"{key}_y"]).mean()), 4)
     if name in ("seed", "fast-0"):
         from mnistlab.export import export_run, onnx_session
 
@@ -77,6 +92,18 @@ def run_one(name: str) -> dict:
         feed = {sess.get_inputs()[0].name: x_test}
         result["onnxruntime_images_per_s"] = _throughput(lambda: sess.run(None, feed), len(x_test))
     return result
+
+
+def write_sets(path: Path) -> Path:
+    """The reading benchmark's single-digit sets (UCI, printed and handwriting fonts), prepared once."""
+    import numpy as np
+
+    sys.path.insert(0, str(HERE))
+    from reading import build_sets
+
+    singles = build_sets(n_numbers=0, n_nondigits=0)["singles"]
+    np.savez(path, **{f"{k}_{part}": arr for k, (x, y) in singles.items() for part, arr in (("x", x), ("y", y))})
+    return path
 
 
 def machine() -> dict:
@@ -92,31 +119,45 @@ def machine() -> dict:
 
 
 def summarize(results: dict) -> dict:
+    import statistics
+
     out = {}
-    tut, kio = results.get("tutorial"), results.get("keras_io")
-    if tut and "seed" in results:
-        out["seed_speedup_vs_tutorial"] = round(tut["fit_seconds"] / results["seed"]["fit_seconds"], 2)
-        out["seed_inference_speedup_vs_tutorial"] = round(
-            results["seed"]["inference_images_per_s"] / tut["inference_images_per_s"], 2)
-    fast = [results[k] for k in ("fast-0", "fast-1", "fast-2") if k in results]
-    if fast:
-        out["fast_mean_accuracy"] = round(sum(r["test_accuracy"] for r in fast) / len(fast), 5)
-        out["fast_mean_fit_seconds"] = round(sum(r["fit_seconds"] for r in fast) / len(fast), 2)
-        if kio:
-            out["fast_speedup_vs_keras_io"] = round(kio["fit_seconds"] / out["fast_mean_fit_seconds"], 2)
+    pairs = [(results[f"tutorial#{k}"], results[f"seed#{k}"]) for k in range(1, PAIRS + 1)
+             if f"tutorial#{k}" in results and f"seed#{k}" in results]
+    if pairs:
+        ratios = [t["fit_seconds"] / s["fit_seconds"] for t, s in pairs]
+        out["seed_speedup_vs_tutorial_median"] = round(statistics.median(ratios), 2)
+        out["seed_speedup_vs_tutorial_pairs"] = [round(r, 2) for r in ratios]
+        out["seed_inference_speedup_vs_tutorial_median"] = round(statistics.median(
+            s["inference_images_per_s"] / t["inference_images_per_s"] for t, s in pairs), 2)
+    for preset in ("fast", "best"):
+        runs = [r for k, r in results.items() if k.startswith(preset + "-")]
+        if runs:
+            out[f"{preset}_runs"] = len(runs)
+            out[f"{preset}_mean_accuracy"] = round(statistics.mean(r["test_accuracy"] for r in runs), 5)
+            out[f"{preset}_median_fit_seconds"] = round(statistics.median(r["fit_seconds"] for r in runs), 2)
+            out[f"{preset}_fit_seconds_range"] = [round(min(r["fit_seconds"] for r in runs), 2),
+                                                 round(max(r["fit_seconds"] for r in runs), 2)]
+            if "uci_accuracy" in runs[0]:
+                out[f"{preset}_mean_uci_accuracy"] = round(statistics.mean(r["uci_accuracy"] for r in runs), 4)
+            if "keras_io" in results:
+                out[f"{preset}_speedup_vs_keras_io"] = round(
+                    results["keras_io"]["fit_seconds"] / out[f"{preset}_median_fit_seconds"], 2)
     return out
 
 
 def table(results: dict, ref_fit: dict) -> str:
-    lines = ["| entry | test accuracy | fit s | speed-up vs reference | time to 99.0% (s) | inference img/s (Keras) "
-             "| inference img/s (onnxruntime) | params |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| entry | MNIST test accuracy | fit s | UCI handwriting | printed fonts | speed-up vs reference "
+             "| time to 99.0% (s) | inference img/s (Keras) | inference img/s (onnxruntime) | params |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in results.items():
         ref = ref_fit.get(name)
         speed = f"{ref / r['fit_seconds']:.2f}× vs {ref_name(name)}" if ref else "reference"
         t99 = r.get("time_to_99_seconds")
         ort = r.get("onnxruntime_images_per_s")
-        cells = [name, f"{r['test_accuracy']:.4f}", f"{r['fit_seconds']:.1f}", speed,
+        pct = lambda k: f"{100 * r[k]:.1f}%" if k in r else "—"  # noqa: E731
+        cells = [name, f"{r['test_accuracy']:.4f}", f"{r['fit_seconds']:.1f}", pct("uci_accuracy"),
+                 pct("printed_accuracy"), speed,
                  "—" if t99 is None else str(t99), f"{r['inference_images_per_s']:,.0f}",
                  "—" if ort is None else f"{ort:,.0f}", f"{r['params']:,}"]
         lines.append("| " + " | ".join(cells) + " |")
@@ -124,30 +165,33 @@ def table(results: dict, ref_fit: dict) -> str:
 
 
 def ref_name(name: str) -> str:
-    return "tutorial" if name == "seed" else "keras-io convnet"
+    return "its neighbouring tutorial run" if name.startswith("seed") else "keras-io convnet"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--only", nargs="*", choices=ENTRIES)
+    parser.add_argument("--quick", action="store_true", help="references once, seed and fast repeated (no best)")
     parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument("--sets", help=argparse.SUPPRESS)
     parser.add_argument("--label", default="", help="suffix for the results file, e.g. the GPU name")
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(run_one(args.one)))
+        print(json.dumps(run_one(args.one, args.sets)))
         return 0
+    sets_path = write_sets(Path(tempfile.mkdtemp(prefix="mnistlab-bench-sets-")) / "sets.npz")
     results = {}
-    for name in args.only or ENTRIES:
+    for name in args.only or (QUICK if args.quick else ENTRIES):
         print(f"== {name}", flush=True)
-        proc = subprocess.run([sys.executable, __file__, "--one", name], capture_output=True, text=True)
+        proc = subprocess.run([sys.executable, __file__, "--one", name, "--sets", str(sets_path)],
+                              capture_output=True, text=True)
         if proc.returncode != 0:
             print(proc.stderr[-3000:], file=sys.stderr)
             return 1
         results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
         print(json.dumps(results[name]), flush=True)
-    ref_fit = {}
-    if "tutorial" in results:
-        ref_fit["seed"] = results["tutorial"]["fit_seconds"]
+    ref_fit = {f"seed#{k}": results[f"tutorial#{k}"]["fit_seconds"] for k in range(1, PAIRS + 1)
+               if f"tutorial#{k}" in results and f"seed#{k}" in results}
     if "keras_io" in results:
         for k in results:
             if k.startswith(("fast", "best")):
@@ -157,7 +201,7 @@ def main() -> int:
               "notes": "fit seconds exclude the per-epoch test probe; inference is the best of 3 passes "
                        "over the 10k test set after a warm-up (references: model.predict; mnistlab: "
                        "XLA-compiled batches of 2048)"}
-    stamp = dt.date.today().isoformat() + (f"-{args.label}" if args.label else "")
+    stamp = dt.date.today().isoformat() + ("-quick" if args.quick else "") + (f"-{args.label}" if args.label else "")
     out = HERE / "results" / f"{stamp}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")

@@ -69,14 +69,16 @@ def compose(parts: list[np.ndarray], rng) -> np.ndarray:
     from mnistlab.synth import photograph
 
     h = max(p.shape[0] for p in parts)
-    height = int(h * 1.5)
+    height = int(h * 1.3)
     gaps = [int(g) for g in rng.integers(-int(0.12 * h), int(0.5 * h), len(parts) - 1)]
     width = sum(p.shape[1] for p in parts) + sum(gaps) + 2 * h
     canvas = np.zeros((height, width))
     x = h
     for k, p in enumerate(parts):
         x += gaps[k - 1] if k else 0
-        y = int(rng.integers(0, height - p.shape[0] + 1))
+        # Digits stand on a common baseline, each a little off it (up to a tenth of the height).
+        y = int(np.clip(height - int(0.15 * h) - p.shape[0] + rng.integers(-int(0.1 * h), int(0.1 * h) + 1),
+                        0, height - p.shape[0]))
         canvas[y:y + p.shape[0], x:x + p.shape[1]] = np.maximum(canvas[y:y + p.shape[0], x:x + p.shape[1]], p)
         x += p.shape[1]
     pic = photograph(canvas, rng)

@@ -139,5 +139,6 @@ def test_report_renders_offline_in_chromium(real_run):
         headings = page.locator("h2").all_text_contents()
         browser.close()
     assert requested == []
-    assert len(images) == 4 and all(images)
-    assert {"Recipe", "Data", "Training curves", "Confusion matrix", "Most confident mistakes"} <= set(headings)
+    assert len(images) == 5 and all(images)
+    assert {"Recipe", "Data", "Training curves", "Confusion matrix", "Most confident mistakes",
+            "Confidence and rejection"} <= set(headings)

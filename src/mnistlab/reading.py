@@ -30,6 +30,8 @@ MAX_PIECES = 60              # more candidate marks than this after clean-up: no
 MAX_DIGITS = 20
 MAX_DIGITS_PER_PIECE = 6
 CUT_PENALTY = 0.25           # log-confidence a cut must buy, so clean single digits stay whole
+SPLIT_CONFIDENCE = 0.9       # every piece of a cut must be read at least this confidently
+MAX_STROKES_CUT = 2.0        # touching digits meet at a joint: a cut may cross at most two strokes
 
 
 @dataclass
@@ -197,8 +199,11 @@ def _pieces(ink: np.ndarray) -> tuple[list[Piece], str | None, bool]:
                 narrow = min(a.width, b.width)
                 small = min(a.height, b.height) < 0.45 * line_h
                 gap = max(a.x0, b.x0) - min(a.x1, b.x1)
-                if overlap >= 0.5 * narrow or (small and gap <= max(1, 0.04 * line_h) and
-                                                abs((a.y0 + a.y1) - (b.y0 + b.y1)) < line_h):
+                # Two full-height pieces side by side are two slanted or crowded digits unless they
+                # share nearly all their columns; a small piece joins what it sits over or touches.
+                shared = overlap >= (0.5 if min(a.height, b.height) < 0.6 * line_h else 0.8) * narrow
+                if shared or (small and gap <= max(1, 0.04 * line_h) and
+                              abs((a.y0 + a.y1) - (b.y0 + b.y1)) < line_h):
                     comps[i] = Piece(min(a.x0, b.x0), min(a.y0, b.y0), max(a.x1, b.x1), max(a.y1, b.y1),
                                      a.labels + b.labels)
                     del comps[j]
@@ -234,20 +239,24 @@ def _split_candidates(p: Piece, ink: np.ndarray, shape) -> list[tuple[Piece, np.
     h = p.height
     if p.width < 0.9 * h:
         return []
-    cols = (ink[p.y0:p.y1, p.x0:p.x1] * p.labels_mask).sum(axis=0)
+    own = ink[p.y0:p.y1, p.x0:p.x1] * p.labels_mask
+    cols = own.sum(axis=0)
     k = max(1, h // 12)
     smooth = np.convolve(cols, np.ones(k) / k, mode="same")
-    lo, hi = int(0.2 * h), p.width - int(0.2 * h)
+    lo, hi = int(0.1 * h), p.width - int(0.1 * h)
     if hi <= lo:
         return []
     inner = np.arange(lo, hi)
-    # The thinnest columns, at least a fifth of the height apart: where touching digits meet.
+    # A column crossing n strokes holds about n stroke widths of ink: only joints are cut.
+    inner = inner[smooth[inner] <= MAX_STROKES_CUT * _stroke_width(own)]
+    # The thinnest columns, at least an eighth of the height apart: where touching digits meet
+    # (a narrow 1 is about that wide).
     order = inner[np.argsort(smooth[inner], kind="stable")]
     cuts: list[int] = []
     for c in order:
-        if all(abs(c - d) >= 0.2 * h for d in cuts):
+        if all(abs(c - d) >= 0.12 * h for d in cuts):
             cuts.append(int(c))
-        if len(cuts) >= 10:
+        if len(cuts) >= 12:
             break
     points = [0] + sorted(cuts) + [p.width]
     out = []
@@ -268,18 +277,27 @@ def _split_candidates(p: Piece, ink: np.ndarray, shape) -> list[tuple[Piece, np.
     return out
 
 
+def _stroke_width(ink: np.ndarray) -> float:
+    """Median length of the horizontal runs of ink: how thick the pen was."""
+    on = np.pad(ink > 0, ((0, 0), (1, 1)))
+    edges = np.diff(on.astype(np.int8), axis=1)
+    starts, ends = np.nonzero(edges == 1), np.nonzero(edges == -1)
+    runs = ends[1] - starts[1]
+    return float(np.median(runs)) if len(runs) else 1.0
+
+
 def _choose(p: Piece, candidates, conf: np.ndarray, accepted: np.ndarray, whole_conf: float) -> list[int] | None:
     """The cut of piece `p` whose pieces the model reads most confidently, or None for no cut.
 
-    Only cuts whose every piece the model accepts as a digit are considered: cutting a scribble
-    must not be a way to find a digit in it.
+    Only cuts whose every piece the model accepts as a digit, and reads with at least
+    SPLIT_CONFIDENCE, are considered: cutting a scribble must not be a way to find digits in it.
     """
     if not candidates:
         return None
     n_points = candidates[0][0].points
     edges: dict[int, list[tuple[int, float, int]]] = {}
     for k, ((box, _), c, a) in enumerate(zip(candidates, conf, accepted, strict=True)):
-        if not a:
+        if not a or c < SPLIT_CONFIDENCE:
             continue
         i, j = box.cut
         edges.setdefault(j, []).append((i, float(np.log(max(c, 1e-6))) - CUT_PENALTY, k))

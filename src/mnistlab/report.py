@@ -42,6 +42,22 @@ th{background:#f5f6f9}td:first-child,th:first-child{text-align:left}img{max-widt
 """
 
 
+def _calibration_section(cal: dict | None, diagram: Path) -> str:
+    """Temperature, threshold, ECE before/after and the reliability diagram (runs made before
+    calibration existed have none)."""
+    if not cal:
+        return ""
+    rows = [{"measure": "temperature (fitted on " + cal["fit_on"] + ")", "value": cal["temperature"]},
+            {"measure": "acceptance threshold (calibrated confidence)", "value": cal["threshold"]},
+            {"measure": "ECE validation, before → after",
+             "value": f"{cal['ece_before_validation']:.4f} → {cal['ece_after_validation']:.4f}"},
+            {"measure": "ECE test, before → after", "value": f"{cal['ece_before_test']:.4f} → {cal['ece_after_test']:.4f}"},
+            {"measure": "test digits accepted", "value": cal["test_accepted"]},
+            {"measure": "validation non-digits rejected", "value": cal.get("validation_nondigits_rejected")}]
+    img = _img(diagram, "reliability diagram") if diagram.exists() else ""
+    return f"<h2>Confidence and rejection</h2>{_table(rows, ['measure', 'value'])}{img}"
+
+
 def write_report(run: RunDir) -> Path:
     cfg = run.config
     ds = load_dataset(cfg["dataset"]["spec"])
@@ -65,6 +81,7 @@ def write_report(run: RunDir) -> Path:
     history_cols = list(history[0]) if history else []
     versions = ", ".join(f"{k} {v}" for k, v in cfg["versions"].items())
     plots = run.plots_dir
+    calibration = _calibration_section(m.get("calibration"), plots / "reliability.png")
     doc = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>mnistlab report — {html.escape(run.name)}</title><style>{CSS}</style></head><body>
 <h1>{html.escape(run.name)}</h1>
@@ -81,6 +98,7 @@ digest <code>{summary['sha256'][:16]}…</code></p>
 <h2>Test metrics per class</h2>{_table(evaluation['per_class'], ['class', 'precision', 'recall', 'f1', 'support'])}
 <h2>Confusion matrix</h2>{_img(plots / 'confusion.png', 'confusion matrix')}
 <h2>Most confident mistakes</h2>{_img(plots / 'misclassified.png', 'misclassified test images')}
+{calibration}
 <h2>Timings</h2>{_table([{'what': 'fit (wall time of model.fit)', 'seconds': m['train_seconds']},
                          {'what': 'time to first reach 99.0% test accuracy', 'seconds': m.get('time_to_99_seconds')}],
                         ['what', 'seconds'])}

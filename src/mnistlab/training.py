@@ -192,9 +192,37 @@ def training_data(x, y, recipe: Recipe, seed: int, global_batch: int):
         # A fresh random stream each epoch, fixed by the seed: augmented runs stay reproducible.
         noise = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
         ds = tf.data.Dataset.zip(ds, noise).map(
-            lambda batch, r: (random_affine(batch[0], r, recipe.augment), batch[1]),
+            lambda batch, r: (augment_batch(batch[0], r, recipe.augment), batch[1]),
             num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def augment_batch(images, seed, augment: dict):
+    """The recipe's augmentations for one batch: a random affine map, then low-resolution copies."""
+    import tensorflow as tf
+
+    affine_seed, lowres_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    if any(augment.get(k) for k in ("translate", "rotate", "zoom")):
+        images = random_affine(images, affine_seed, augment)
+    if augment.get("lowres"):
+        images = random_lowres(images, lowres_seed, augment["lowres"])
+    return images
+
+
+def random_lowres(images, seed, share: float):
+    """Replace a random `share` of the images by a blurry copy: shrunk to 8-14 px a side, enlarged back.
+
+    Pictures people bring are often small thumbnails or low-resolution scans; MNIST's are sharp.
+    """
+    import tensorflow as tf
+
+    n = tf.shape(images)[0]
+    seeds = tf.random.experimental.stateless_split(seed, 2)
+    side = tf.random.stateless_uniform([], seeds[0], 8, 15, dtype=tf.int32)
+    small = tf.image.resize(images[..., None], tf.stack([side, side]), method="area")
+    blurry = tf.image.resize(small, [28, 28], method="bilinear")[..., 0]
+    pick = tf.random.stateless_uniform([n], seeds[1]) < share
+    return tf.where(pick[:, None, None], blurry, images)
 
 
 def _callbacks(run: RunDir, x_test, y_test, prior_history: list[dict], probe: bool):

@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel
 
 from ..images import ImageError, decode_gray, image_bytes_to_array, pixels_to_array
-from ..predict import Predictor
+from ..prediction import Predictor
 from ..reading import read_gray
 from ..runs import RunDir
 
