@@ -121,22 +121,45 @@ def test_to_mnist_array_matches_real_mnist_digits(mnist):
 
 
 def test_predict_files_on_a_non_mnist_set(real_run, tmp_path):
-    """Printed digits from DejaVu fonts and UCI's 8x8 digits, through the CLI's own code path."""
-    import own_digits
-    from conftest import run_cli
-
-    fonts = own_digits.render_fonts(tmp_path / "fonts", per_digit_per_font=1)
-    (tmp_path / "fonts" / "notes.txt").write_text("not an image")
-    res = own_digits.score(str(real_run.path), {"fonts": fonts, "uci": own_digits.uci_digits(tmp_path / "uci", 200)})
-    # A 2-epoch dense model on 6,000 images: far above chance (10%) proves the preparation works.
-    assert res["fonts"]["accuracy"] > 0.6 and res["fonts"]["unreadable"] == 0
-    assert res["uci"]["accuracy"] > 0.5
-    cli = run_cli("predict", real_run.path, tmp_path / "fonts", "--json")
-    assert cli.returncode == 1  # some files were not images
+    """Printed digits in DejaVu fonts and UCI's 8x8 digits, as files, through the CLI's own code path."""
     import json
 
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    from conftest import run_cli
+    from mnistlab.fonts import font_files
+    from mnistlab.prediction import predict_files
+    from mnistlab.synth import photograph, render_text
+
+    rng = np.random.default_rng(0)
+    fonts = [f for f in font_files("eval") if f.name.startswith("DejaVu")][:4]
+    printed = []
+    for k, font in enumerate(fonts):
+        for digit in range(10):
+            pic = photograph(render_text(str(digit), font, rng, rotate=10), rng).astype(np.uint8)
+            path = tmp_path / "fonts" / f"{font.stem}-{digit}.{['png', 'jpg', 'bmp', 'gif'][k % 4]}"
+            path.parent.mkdir(exist_ok=True)
+            Image.fromarray(pic).save(path)
+            printed.append((path, digit))
+    (tmp_path / "fonts" / "notes.txt").write_text("not an image")
+    uci = load_digits()
+    (tmp_path / "uci").mkdir()
+    for i in range(200):
+        Image.fromarray((uci.images[i] * 255 / 16).astype(np.uint8)).resize((32, 32)).save(tmp_path / "uci" / f"{i}.png")
+
+    def accuracy(items):
+        preds = predict_files(real_run, [str(p) for p, _ in items])
+        assert all("error" not in r for r in preds)
+        return np.mean([r["digit"] == label for (_, label), r in zip(items, preds, strict=True)])
+
+    # A 2-epoch dense model on 6,000 images: far above chance (10%) proves the preparation works.
+    assert accuracy(printed) > 0.6
+    assert accuracy([(tmp_path / "uci" / f"{i}.png", uci.target[i]) for i in range(200)]) > 0.5
+    cli = run_cli("predict", real_run.path, tmp_path / "fonts", "--json")
+    assert cli.returncode == 1  # some files were not images
     out = json.loads(cli.stdout)
-    assert len(out) == len(fonts) + 1
+    assert len(out) == len(printed) + 1
     bad = [r for r in out if "error" in r]
     assert len(bad) == 1 and bad[0]["file"].endswith("notes.txt")
-    assert all(set(r) >= {"file", "digit", "probabilities"} for r in out if "error" not in r)
+    assert all(set(r) >= {"file", "digit", "confidence", "accepted", "probabilities"} for r in out if "error" not in r)

@@ -21,7 +21,7 @@ def test_report_is_self_contained(real_run):
     res = run_cli("report", real_run.path)
     assert res.returncode == 0, res.stderr
     html = (real_run.path / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 4
+    assert html.count("data:image/png;base64,") == 5  # samples, curves, confusion, mistakes, reliability
     for needle in ("Recipe", "Confusion matrix", "Most confident mistakes", "precision", "Timings"):
         assert needle in html
     assert "http://" not in html and "https://" not in html and "<script" not in html

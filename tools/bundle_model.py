@@ -55,6 +55,9 @@ def main() -> int:
         reading = _reading(run, args.reading)
         (staging / "MODEL_CARD.md").write_text(model_card(run, reading, size, args.command))
         (staging / "reading.json").write_text(json.dumps(reading, indent=2) + "\n")
+        for f in staging.iterdir():
+            f.chmod(0o644)  # readable by every user of a system-wide install
+        staging.chmod(0o755)
         if dest.exists():
             shutil.rmtree(dest)
         staging.rename(dest)
