@@ -79,4 +79,4 @@ def test_quantized_export_refusals(real_run, tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
     res = run_cli("export", real_run.path, "--format", "tflite", "--quantize", "int8", "--out", tmp_path / "c.tflite")
     assert res.returncode == 0, res.stderr
-    assert "smaller" in res.stdout and "points lost" in res.stdout
+    assert "smaller" in res.stdout and "points)" in res.stdout

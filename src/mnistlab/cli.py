@@ -432,8 +432,8 @@ def cmd_export(args) -> None:
           f"(metadata: {result['metadata']})")
     if args.quantize:
         r = result
-        print(f"test accuracy {r['test_accuracy']:.4f} (float {r['float_test_accuracy']:.4f}, "
-              f"{r['accuracy_drop_points']:+.2f} points lost)")
+        print(f"test accuracy {r['test_accuracy']:.4f} (float {r['float_test_accuracy']:.4f}: "
+              f"{-r['accuracy_drop_points']:+.2f} points)")
         print(f"size {r['bytes'] / 1024:.0f} KiB (float {r['float_bytes'] / 1024:.0f} KiB, {r['size_ratio']:.2f}x smaller)")
         print(f"single-image latency {r['latency_ms']:.3f} ms (float {r['float_latency_ms']:.3f} ms, LiteRT, 1 thread)")
     else:
