@@ -42,6 +42,7 @@ def test_ensemble_is_a_normal_run(tmp_path, synthetic_npz):
     assert res.returncode == 0, res.stderr
     m = json.loads((out / "metrics.json").read_text())
     assert m["ensemble_size"] == 2 and len(m["member_test_accuracy"]) == 2
+    assert (out / "calibration.json").exists() and m["calibration"]["temperature"] > 0
     assert sorted(p.name for p in (out / "members").iterdir()) == ["seed0", "seed1"]
     from mnistlab.runs import RunDir
 

@@ -54,6 +54,13 @@ def train_ensemble(opts, n: int) -> RunDir:
     ds = load_dataset(cfg["dataset"]["spec"])
     test = evaluate_model(model, ds.x_test, ds.y_test)
     member_metrics = [m.metrics for m in members]
+    # The average is calibrated afresh on the same validation split: averaging softens confidences.
+    from .models import Recipe
+    from .training import calibrate_run, split_train
+
+    recipe = Recipe.from_dict(cfg["recipe"])
+    x_train, y_train, x_val, y_val = split_train(ds, recipe, opts)
+    calibration = calibrate_run(root, model, ds, recipe, x_train, y_train, x_val, y_val, test["probabilities"])
     root.write_metrics({
         **{k: member_metrics[0][k] for k in ("preset", "dataset", "epochs")},
         "test_accuracy": test["accuracy"],
@@ -63,6 +70,7 @@ def train_ensemble(opts, n: int) -> RunDir:
         "params": int(model.count_params()),
         "ensemble_size": n,
         "member_test_accuracy": [m["test_accuracy"] for m in member_metrics],
+        "calibration": calibration,
     })
     runs_mod.point_latest(root)
     from .plots import plot_run
