@@ -69,14 +69,12 @@ class Predictor:
                 "accepted": bool(accepted), "probabilities": [round(float(p), 6) for p in probs]}
 
 
-def predict_test(run: RunDir, index_text: str, dataset: str | None = None,
-                 predictor: Predictor | None = None) -> list[dict]:
+def predict_test(run: RunDir, index_text: str, dataset: str | None = None) -> list[dict]:
     """Predictions for test images by index, from the run's own dataset unless another is named."""
     ds = load_dataset(dataset or run.config["dataset"]["spec"])
     indices = parse_index_range(index_text, len(ds.y_test))
-    predictor = predictor or Predictor(run)
     return [{"index": i, "true": int(ds.y_test[i]), **e}
-            for i, e in zip(indices, predictor.entries(ds.x_test[indices]), strict=True)]
+            for i, e in zip(indices, Predictor(run).entries(ds.x_test[indices]), strict=True)]
 
 
 def expand_paths(patterns: list[str]) -> list[Path]:
@@ -96,7 +94,7 @@ def expand_paths(patterns: list[str]) -> list[Path]:
     return files
 
 
-def predict_files(run: RunDir, patterns: list[str], predictor: Predictor | None = None) -> list[dict]:
+def predict_files(run: RunDir, patterns: list[str]) -> list[dict]:
     """One entry per file: the prediction, or an `error` sentence for a file that is not a usable image."""
     from .images import ImageError, load_image_file
 
@@ -109,20 +107,19 @@ def predict_files(run: RunDir, patterns: list[str], predictor: Predictor | None 
         except ImageError as exc:
             results.append({"file": str(f), "error": str(exc)})
     if arrays:
-        good = iter((predictor or Predictor(run)).entries(np.stack(arrays)))
+        good = iter(Predictor(run).entries(np.stack(arrays)))
         for r in results:
             if "error" not in r:
                 r.update(next(good))
     return results
 
 
-def read_files(run: RunDir, patterns: list[str], predictor: Predictor | None = None,
-               annotate: str | None = None, with_inputs: bool = False) -> list[dict]:
+def read_files(run: RunDir, patterns: list[str], annotate: str | None = None) -> list[dict]:
     """`mnistlab read`: one entry per file with the number read, or an `error` sentence."""
     from .images import ImageError, load_gray_file
     from .reading import read_gray
 
-    predictor = predictor or Predictor(run)
+    predictor = Predictor(run)
     results = []
     for f in expand_paths(patterns):
         try:
@@ -131,9 +128,7 @@ def read_files(run: RunDir, patterns: list[str], predictor: Predictor | None = N
             results.append({"file": str(f), "error": str(exc)})
             continue
         r = read_gray(gray, predictor.judge)
-        inputs = r.pop("inputs")
-        if with_inputs:
-            r["inputs"] = inputs
+        r.pop("inputs")  # the 28x28 images are for the page; files get boxes and readings
         if annotate:
             from .annotate import annotate_file
 

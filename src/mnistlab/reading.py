@@ -74,23 +74,14 @@ def read_gray(gray: np.ndarray, judge) -> dict:
     if not pieces:
         return _result([], [], None, note="no marks big enough to be digits")
 
-    if len(pieces) == 1 and not dropped:
-        # One mark and nothing cleaned away: prepare the whole picture exactly as `predict` does.
-        whole = to_mnist_array(gray)
-        candidates = _split_candidates(pieces[0], ink, small.shape)
-        arrays = [whole] + [a for _, a in candidates]
-        probs, conf, acc = judge(np.stack(arrays))
-        chosen = _choose(pieces[0], candidates, conf[1:], acc[1:], whole_conf=conf[0])
-        if chosen is None:
-            return _result([_scale_box(pieces[0], scale, gray.shape)], [whole], (probs[:1], conf[:1], acc[:1]))
-        return _assemble(chosen, candidates, probs[1:], conf[1:], acc[1:], scale, gray.shape)
-
-    # Several marks: every piece and every split candidate of wide pieces, all in one batch.
+    # Every piece and every split candidate of wide pieces, all in one batch. One mark with nothing
+    # cleaned away is prepared from the whole picture, exactly as `predict` prepares a file.
+    whole_picture = len(pieces) == 1 and not dropped
     per_piece = []
     arrays: list[np.ndarray] = []
     for p in pieces:
-        own = _prepare(ink, p)
-        cands = _split_candidates(p, ink, small.shape)
+        own = to_mnist_array(gray) if whole_picture else _prepare(ink, p)
+        cands = _split_candidates(p, ink)
         per_piece.append((len(arrays), own, cands))
         arrays.append(own)
         arrays.extend(a for _, a in cands)
@@ -98,7 +89,7 @@ def read_gray(gray: np.ndarray, judge) -> dict:
     boxes, chosen_arrays, rows = [], [], []
     for p, (start, own, cands) in zip(pieces, per_piece, strict=True):
         window = slice(start + 1, start + 1 + len(cands))
-        chosen = _choose(p, cands, conf[window], acc[window], whole_conf=conf[start])
+        chosen = _choose(cands, conf[window], acc[window], whole_conf=conf[start])
         if chosen is None:
             boxes.append(_scale_box(p, scale, gray.shape))
             chosen_arrays.append(own)
@@ -113,12 +104,6 @@ def read_gray(gray: np.ndarray, judge) -> dict:
         return _result([], [], None, note=f"{len(boxes)} marks found; mnistlab reads at most {MAX_DIGITS} digits on a line")
     rows_arr = np.array(rows)
     return _result(boxes, chosen_arrays, (probs[rows_arr], conf[rows_arr], acc[rows_arr]))
-
-
-def _assemble(chosen, candidates, probs, conf, acc, scale, shape) -> dict:
-    idx = np.array(chosen)
-    boxes = [_scale_box(candidates[k][0], scale, shape) for k in chosen]
-    return _result(boxes, [candidates[k][1] for k in chosen], (probs[idx], conf[idx], acc[idx]))
 
 
 def _result(boxes, arrays, judged, note: str | None = None) -> dict:
@@ -234,7 +219,7 @@ def _prepare(ink: np.ndarray, p: Piece, x0: int | None = None, x1: int | None = 
     return to_mnist_array(np.pad(sub * 255.0, 2)) if sub.any() else np.zeros((28, 28), np.float32)
 
 
-def _split_candidates(p: Piece, ink: np.ndarray, shape) -> list[tuple[Piece, np.ndarray]]:
+def _split_candidates(p: Piece, ink: np.ndarray) -> list[tuple[Piece, np.ndarray]]:
     """Sub-pieces between candidate cut columns of a piece wide enough to hold touching digits."""
     h = p.height
     if p.width < 0.9 * h:
@@ -286,8 +271,8 @@ def _stroke_width(ink: np.ndarray) -> float:
     return float(np.median(runs)) if len(runs) else 1.0
 
 
-def _choose(p: Piece, candidates, conf: np.ndarray, accepted: np.ndarray, whole_conf: float) -> list[int] | None:
-    """The cut of piece `p` whose pieces the model reads most confidently, or None for no cut.
+def _choose(candidates, conf: np.ndarray, accepted: np.ndarray, whole_conf: float) -> list[int] | None:
+    """The cut of a piece whose pieces the model reads most confidently, or None for no cut.
 
     Only cuts whose every piece the model accepts as a digit, and reads with at least
     SPLIT_CONFIDENCE, are considered: cutting a scribble must not be a way to find digits in it.
