@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 PAIRS = 3
 QUICK = ([e for k in range(1, PAIRS + 1) for e in (f"tutorial#{k}", f"seed#{k}")] + ["keras_io"]
          + [f"fast-{s}" for s in range(5)])
-ENTRIES = QUICK + ["best-0", "best-1", "best-2"]
+ENTRIES = QUICK + ["best-0", "best-1", "best-2", "ensemble"]
 
 
 def _throughput(fn, n: int, repeats: int = 3) -> float:
@@ -94,6 +94,55 @@ def run_one(name: str, sets_path: str | None) -> dict:
     return result
 
 
+def run_ensemble(member_paths: list[str], sets_path: str | None) -> dict:
+    """The `best` runs of this bench averaged (as `train --ensemble` does), with and without TTA.
+
+    Members, ensemble and TTA gain are reported apart; the number of TTA views is chosen on the
+    members' validation split (the last 5,000 training images), never on the test set.
+    """
+    import numpy as np
+
+    from mnistlab.data import load_mnist
+    from mnistlab.ensemble import average_models
+    from mnistlab.evaluate import predict_proba
+    from mnistlab.models import Recipe
+    from mnistlab.runs import RunDir
+    from mnistlab.training import TrainOptions, split_train
+    from mnistlab.tta import CHOICES
+
+    ds = load_mnist(fetch=False)
+    runs = [RunDir(Path(p)) for p in member_paths]
+    recipe = Recipe.from_dict(runs[0].config["recipe"])
+    _, _, x_val, y_val = split_train(ds, recipe, TrainOptions(preset=recipe.preset))
+    x_test = ds.x_test.astype("float32")
+
+    def scores(model) -> dict:
+        out = {}
+        for views in CHOICES:
+            out[f"val_accuracy_tta{views}"] = round(float((predict_proba(model, x_val, tta=views).argmax(1) == y_val).mean()), 5)
+            out[f"test_accuracy_tta{views}"] = round(float((predict_proba(model, x_test, tta=views).argmax(1) == ds.y_test).mean()), 5)
+        return out
+
+    members = [{"run": str(r.path), "fit_seconds": r.metrics["train_seconds"], **scores(r.load_model())} for r in runs]
+    model = average_models([r.load_model() for r in runs])
+    ens = scores(model)
+    chosen = max(CHOICES, key=lambda v: (ens[f"val_accuracy_tta{v}"], -v))
+    result = {"members": members, "ensemble": ens, "tta_views_chosen_on_validation": chosen,
+              "test_accuracy": ens[f"test_accuracy_tta{chosen}"],
+              "test_accuracy_without_tta": ens["test_accuracy_tta1"],
+              "tta_gain_points": round(100 * (ens[f"test_accuracy_tta{chosen}"] - ens["test_accuracy_tta1"]), 3),
+              "members_mean_test_accuracy": round(float(np.mean([m["test_accuracy_tta1"] for m in members])), 5),
+              "fit_seconds": round(sum(m["fit_seconds"] for m in members), 2),
+              "time_to_99_seconds": None, "params": int(model.count_params()), "epochs": recipe.epochs,
+              "inference_images_per_s": _throughput(lambda: predict_proba(model, x_test, tta=chosen), len(x_test))}
+    if sets_path:
+        sets = np.load(sets_path)
+        for key in ("uci", "printed", "handwriting_fonts"):
+            probs = predict_proba(model, sets[f"{key}_x"].astype("float32"), tta=chosen)
+            result[f"{key}_accuracy"] = round(float((probs.argmax(1) == sets[f"{key}_y"]).mean()), 4)
+    return result
+
+
 def write_sets(path: Path) -> Path:
     """The reading benchmark's single-digit sets (UCI, printed and handwriting fonts), prepared once."""
     import numpy as np
@@ -143,6 +192,14 @@ def summarize(results: dict) -> dict:
             if "keras_io" in results:
                 out[f"{preset}_speedup_vs_keras_io"] = round(
                     results["keras_io"]["fit_seconds"] / out[f"{preset}_median_fit_seconds"], 2)
+    if "ensemble" in results:
+        e = results["ensemble"]
+        out["ensemble_members"] = len(e["members"])
+        out["ensemble_test_accuracy_without_tta"] = e["test_accuracy_without_tta"]
+        out["ensemble_tta_views"] = e["tta_views_chosen_on_validation"]
+        out["ensemble_test_accuracy"] = e["test_accuracy"]
+        out["ensemble_tta_gain_points"] = e["tta_gain_points"]
+        out["ensemble_fit_seconds"] = e["fit_seconds"]
     return out
 
 
@@ -174,8 +231,12 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="references once, seed and fast repeated (no best)")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--sets", help=argparse.SUPPRESS)
+    parser.add_argument("--members", nargs="*", help=argparse.SUPPRESS)
     parser.add_argument("--label", default="", help="suffix for the results file, e.g. the GPU name")
     args = parser.parse_args()
+    if args.one == "ensemble":
+        print(json.dumps(run_ensemble(args.members, args.sets)))
+        return 0
     if args.one:
         print(json.dumps(run_one(args.one, args.sets)))
         return 0
@@ -183,7 +244,13 @@ def main() -> int:
     results = {}
     for name in args.only or (QUICK if args.quick else ENTRIES):
         print(f"== {name}", flush=True)
-        proc = subprocess.run([sys.executable, __file__, "--one", name, "--sets", str(sets_path)],
+        extra = []
+        if name == "ensemble":
+            extra = ["--members", *[r["run"] for k, r in results.items() if k.startswith("best-")]]
+            if len(extra) < 3:
+                print("ensemble: needs the best-N runs of this bench; skipped", file=sys.stderr)
+                continue
+        proc = subprocess.run([sys.executable, __file__, "--one", name, "--sets", str(sets_path), *extra],
                               capture_output=True, text=True)
         if proc.returncode != 0:
             print(proc.stderr[-3000:], file=sys.stderr)
@@ -194,7 +261,7 @@ def main() -> int:
                if f"tutorial#{k}" in results and f"seed#{k}" in results}
     if "keras_io" in results:
         for k in results:
-            if k.startswith(("fast", "best")):
+            if k.startswith(("fast", "best", "ensemble")):
                 ref_fit[k] = results["keras_io"]["fit_seconds"]
     report = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
               "machine": machine(), "results": results, "summary": summarize(results),

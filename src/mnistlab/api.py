@@ -83,41 +83,51 @@ class Run:
         return self._predictor
 
     # --- what it does ---
-    def evaluate(self, dataset: str | None = None) -> dict:
+    def evaluate(self, dataset: str | None = None, tta: int = 1) -> dict:
         """Accuracy, loss, per-class precision/recall/F1 and confusion matrix on a test split.
 
         The run's own dataset by default (results are then recorded in the run); `dataset` names
-        another with the same classes ("mnist", "fashion", "idx:DIR", "npz:PATH").
+        another with the same classes ("mnist", "fashion", "idx:DIR", "npz:PATH"). `tta=5` or `9`
+        averages shifted views of each image (recorded apart, under metrics["tta"]).
         """
         from .data import load_dataset
         from .evaluate import evaluate_run
 
-        return evaluate_run(self._dir, load_dataset(dataset) if dataset else None, write=not self._bundled)
+        return evaluate_run(self._dir, load_dataset(dataset) if dataset else None, write=not self._bundled,
+                            tta=tta)
 
-    def predict(self, images) -> list[dict]:
+    def predict(self, images, tta: int = 1) -> list[dict]:
         """Classify single digits.
 
         `images`: a (28, 28) or (N, 28, 28) array of MNIST-style pixels 0..255 (bright ink on black,
         already prepared), a file path, a PIL image, or a list of paths / PIL images / arrays of any
         size (prepared like MNIST first). One dict per image: digit, label, confidence, accepted,
-        probabilities (and file, for paths).
+        probabilities (and file, for paths). `tta=5` or `9` averages shifted views of each image.
         """
+        from .tta import check
+
+        tta = check(tta)
         arrays, files = _prepared(images)
-        entries = self._get_predictor().entries(np.stack(arrays)) if arrays else []
+        entries = self._get_predictor().entries(np.stack(arrays), tta) if arrays else []
         return [({"file": f} if f else {}) | e for f, e in zip(files, entries, strict=True)]
 
-    def read(self, images) -> list[dict]:
+    def read(self, images, tta: int = 1) -> list[dict]:
         """Read whole numbers: one dict per picture, as `mnistlab read --json` prints.
 
-        `images`: a path, a PIL image, a grayscale array of any size, or a list of them.
+        `images`: a path, a PIL image, a grayscale array of any size, or a list of them. `tta=5` or
+        `9` averages shifted views of each digit.
         """
         from .reading import read_gray
+        from .tta import check
 
-        judge = self._get_predictor().judge
+        tta = check(tta)
+        predictor = self._get_predictor()
         out = []
         for item, name in _pictures(images):
-            result = read_gray(item, judge)
+            result = read_gray(item, lambda arrays: predictor.judge(arrays, tta))
             result.pop("inputs")
+            if tta > 1:
+                result["tta"] = tta
             out.append(({"file": name} if name else {}) | result)
         return out
 
@@ -209,14 +219,14 @@ def presets() -> list[dict]:
              "expected_seconds": p.expected_seconds, "recipe": p.recipe.to_dict()} for p in PRESETS.values()]
 
 
-def predict(images, run: str | os.PathLike | None = None) -> list[dict]:
-    """`open_run(run).predict(images)`: the bundled model unless a run is named."""
-    return open_run(run).predict(images)
+def predict(images, run: str | os.PathLike | None = None, tta: int = 1) -> list[dict]:
+    """`open_run(run).predict(images, tta)`: the bundled model unless a run is named."""
+    return open_run(run).predict(images, tta)
 
 
-def read(images, run: str | os.PathLike | None = None) -> list[dict]:
-    """`open_run(run).read(images)`: the bundled model unless a run is named."""
-    return open_run(run).read(images)
+def read(images, run: str | os.PathLike | None = None, tta: int = 1) -> list[dict]:
+    """`open_run(run).read(images, tta)`: the bundled model unless a run is named."""
+    return open_run(run).read(images, tta)
 
 
 # --- inputs ---------------------------------------------------------------------------------------

@@ -44,6 +44,14 @@ def _run_option(p):
                                  "directory, else the model that ships with mnistlab)")
 
 
+def _tta_option(p):
+    from .tta import CHOICES
+
+    p.add_argument("--tta", type=int, default=1, choices=CHOICES, metavar="VIEWS",
+                   help="test-time augmentation: average the image and its 1-px shifts (5) or its 1- and "
+                        "2-px shifts (9); default 1, the image alone")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .distribute import STRATEGIES
 
@@ -83,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="test metrics, confusion matrix, per-class scores")
     p.add_argument("run")
     _dataset_arg(p, default=None)
+    _tta_option(p)
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("predict", help="classify single digits: test images by index, or image files")
@@ -91,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     _run_option(p)
     p.add_argument("--test-index", metavar="RANGE", help="e.g. 0:5, 7 or 3,9,12")
     _dataset_arg(p, default=None)
+    _tta_option(p)
     p.add_argument("--json", action="store_true")
     p.add_argument("--csv", metavar="FILE", help="also write file,digit,confidence,accepted rows to FILE")
 
@@ -101,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--csv", metavar="FILE", help="also write file,text,confidence,accepted rows to FILE")
     p.add_argument("--annotate", metavar="DIR", help="write each picture with boxes and readings into DIR")
+    _tta_option(p)
 
     p = sub.add_parser("plot", help="write samples.png and curves.png into RUN/plots")
     p.add_argument("run")
@@ -127,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", nargs="?", help="a run directory (default: the bundled model)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
+    _tta_option(p)
     return parser
 
 
@@ -228,7 +240,7 @@ def cmd_evaluate(args) -> None:
     from .runs import open_run
 
     run = open_run(args.run)
-    report = evaluate_run(run, load_dataset(args.dataset) if args.dataset else None)
+    report = evaluate_run(run, load_dataset(args.dataset) if args.dataset else None, tta=args.tta)
     if args.json:
         print(json.dumps(report, indent=2))
         return
@@ -238,6 +250,10 @@ def cmd_evaluate(args) -> None:
     print(f"Test accuracy: {report['test_accuracy']:.4f}")
     print(f"Test loss: {report['test_loss']:.4f}")
     print(f"Errors: {report['test_errors']} of {sum(r['support'] for r in report['per_class'])}")
+    if report["tta"] > 1:
+        print(f"(test-time augmentation: {report['tta']} views averaged; recorded under metrics.json "
+              f"\"tta\" beside the plain numbers)" if report["recorded_in_run"] else
+              f"(test-time augmentation: {report['tta']} views averaged)")
     print()
     print(f"{'class':>12} {'precision':>9} {'recall':>7} {'f1':>7} {'support':>7}")
     for r in report["per_class"]:
@@ -273,9 +289,9 @@ def cmd_predict(args) -> None:
     if bool(files) == bool(args.test_index):
         raise MnistlabError("give either --test-index RANGE or image files, not both or neither")
     if args.test_index:
-        results = predict_test(run, args.test_index, args.dataset)
+        results = predict_test(run, args.test_index, args.dataset, tta=args.tta)
     else:
-        results = predict_files(run, files)
+        results = predict_files(run, files, tta=args.tta)
     if args.csv:
         _write_csv(args.csv, ["file", "index", "true", "digit", "confidence", "accepted", "error"], results)
     if args.json:
@@ -328,7 +344,7 @@ def cmd_read(args) -> None:
         raise MnistlabError("name at least one image file to read")
     if args.annotate:
         os.makedirs(args.annotate, exist_ok=True)
-    results = read_files(run, files, annotate=args.annotate)
+    results = read_files(run, files, annotate=args.annotate, tta=args.tta)
     if args.csv:
         rows = [{**r, "confidence": min((d["confidence"] for d in r.get("digits", [])), default="")}
                 for r in results]
@@ -446,7 +462,7 @@ def cmd_serve(args) -> None:
     from .runs import open_run
     from .server.app import serve
 
-    serve(open_run(args.run or bundled_path()), host=args.host, port=args.port)
+    serve(open_run(args.run or bundled_path()), host=args.host, port=args.port, tta=args.tta)
 
 
 COMMANDS = {"data": cmd_data, "presets": cmd_presets, "train": cmd_train, "evaluate": cmd_evaluate,

@@ -9,16 +9,20 @@ from .errors import MnistlabError
 from .runs import RunDir
 
 
-def predict_proba(model, x: np.ndarray, batch_size: int = 2048) -> np.ndarray:
+def predict_proba(model, x: np.ndarray, batch_size: int = 2048, tta: int = 1) -> np.ndarray:
     """Class probabilities for raw pixels (N, 28, 28) in 0..255, in XLA-compiled batches.
 
     A short final chunk is padded up to a power of two, so however many images arrive, at most a
-    dozen batch shapes are ever compiled.
+    dozen batch shapes are ever compiled. `tta` > 1 averages that many shifted views (see tta.py).
     """
+    x = np.asarray(x, dtype=np.float32)
+    if tta != 1:
+        from . import tta as tta_mod
+
+        return tta_mod.average_views(predict_proba(model, tta_mod.stack_views(x, tta), batch_size), tta)
     import tensorflow as tf
 
     fn = _compiled(model)
-    x = np.asarray(x, dtype=np.float32)
     out = []
     for start in range(0, len(x), batch_size):
         chunk = x[start:start + batch_size]
@@ -43,8 +47,8 @@ def _compiled(model):
     return _COMPILED[key]
 
 
-def evaluate_model(model, x: np.ndarray, y: np.ndarray) -> dict:
-    probs = predict_proba(model, x)
+def evaluate_model(model, x: np.ndarray, y: np.ndarray, tta: int = 1) -> dict:
+    probs = predict_proba(model, x, tta=tta)
     p = np.clip(probs[np.arange(len(y)), y], 1e-7, 1.0)
     return {"loss": float(-np.log(p).mean()), "accuracy": float((probs.argmax(1) == y).mean()),
             "probabilities": probs}
@@ -79,12 +83,16 @@ def worst_mistakes(probs: np.ndarray, y: np.ndarray, n: int = 32) -> list[dict]:
              "confidence": round(float(probs[i, pred[i]]), 4)} for i in order]
 
 
-def evaluate_run(run: RunDir, dataset: Dataset | None = None, write: bool = True) -> dict:
+def evaluate_run(run: RunDir, dataset: Dataset | None = None, write: bool = True, tta: int = 1) -> dict:
     """Evaluate a finished run on a test split: its own dataset's by default.
 
     Results on the run's own data are recorded in the run (metrics.json, confusion.png,
-    misclassified.png); results on another dataset (same classes) are only returned.
+    misclassified.png); results on another dataset (same classes) are only returned. With `tta` > 1
+    the plain numbers stay as they are and the TTA ones are recorded under `metrics["tta"][views]`.
     """
+    from .tta import check
+
+    tta = check(tta)
     cfg = run.config
     ds = dataset or load_dataset(cfg["dataset"]["spec"])
     own = ds.sha256 == cfg["dataset"]["sha256"]
@@ -92,11 +100,12 @@ def evaluate_run(run: RunDir, dataset: Dataset | None = None, write: bool = True
         raise MnistlabError(f"{ds.name} has classes {', '.join(ds.class_names)}, but {run.path} was trained "
                             f"on {', '.join(cfg['dataset']['classes'])}")
     model = run.load_model()
-    res = evaluate_model(model, ds.x_test, ds.y_test)
+    res = evaluate_model(model, ds.x_test, ds.y_test, tta=tta)
     probs = res.pop("probabilities")
     cm = confusion_matrix(ds.y_test, probs.argmax(1), ds.num_classes)
     report = {
         "dataset": ds.name,
+        "tta": tta,
         "test_loss": res["loss"],
         "test_accuracy": res["accuracy"],
         "test_errors": int(len(ds.y_test) - np.trace(cm)),
@@ -104,7 +113,11 @@ def evaluate_run(run: RunDir, dataset: Dataset | None = None, write: bool = True
         "confusion_matrix": cm.tolist(),
         "worst_mistakes": worst_mistakes(probs, ds.y_test),
     }
-    if write and own:
+    if write and own and tta > 1:
+        recorded = dict(run.metrics.get("tta", {}))
+        recorded[str(tta)] = {k: report[k] for k in ("test_loss", "test_accuracy", "test_errors")}
+        run.update_metrics({"tta": recorded})
+    elif write and own:
         run.update_metrics({k: report[k] for k in ("test_loss", "test_accuracy", "test_errors",
                                                    "per_class", "confusion_matrix")})
         from .plots import plot_confusion, plot_mistakes

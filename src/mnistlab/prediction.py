@@ -46,35 +46,44 @@ class Predictor:
     """A run's model with its calibration: prepared 28x28 images -> calibrated answers.
 
     Loaded once and shared by `predict`, `read` and the server, so every consumer gives the same
-    confidence and the same accept / reject decision.
+    confidence and the same accept / reject decision. `tta` > 1 averages shifted views (tta.py) and
+    every answer then says how many it averaged.
     """
 
-    def __init__(self, run: RunDir):
+    def __init__(self, run: RunDir, tta: int = 1):
+        from .tta import check
+
+        self.tta = check(tta)
         self.run = run
         self.model = run.load_model()
         self.calibration = run.calibration
         self.class_names = list(run.class_names)
 
-    def judge(self, arrays: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def judge(self, arrays: np.ndarray, tta: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(N, 28, 28) pixels 0..255 -> (calibrated probabilities, confidence, accepted)."""
-        return self.calibration.judge(predict_proba(self.model, np.asarray(arrays, np.float32)))
+        views = self.tta if tta is None else tta
+        return self.calibration.judge(predict_proba(self.model, np.asarray(arrays, np.float32), tta=views))
 
-    def entries(self, arrays: np.ndarray) -> list[dict]:
-        probs, conf, accepted = self.judge(arrays)
-        return [self.entry(p, c, a) for p, c, a in zip(probs, conf, accepted, strict=True)]
+    def entries(self, arrays: np.ndarray, tta: int | None = None) -> list[dict]:
+        views = self.tta if tta is None else tta
+        probs, conf, accepted = self.judge(arrays, views)
+        return [self.entry(p, c, a, views) for p, c, a in zip(probs, conf, accepted, strict=True)]
 
-    def entry(self, probs: np.ndarray, confidence: float, accepted: bool) -> dict:
+    def entry(self, probs: np.ndarray, confidence: float, accepted: bool, tta: int = 1) -> dict:
         k = int(probs.argmax())
-        return {"digit": k, "label": self.class_names[k], "confidence": round(float(confidence), 4),
-                "accepted": bool(accepted), "probabilities": [round(float(p), 6) for p in probs]}
+        out = {"digit": k, "label": self.class_names[k], "confidence": round(float(confidence), 4),
+               "accepted": bool(accepted), "probabilities": [round(float(p), 6) for p in probs]}
+        if tta > 1:
+            out["tta"] = tta
+        return out
 
 
-def predict_test(run: RunDir, index_text: str, dataset: str | None = None) -> list[dict]:
+def predict_test(run: RunDir, index_text: str, dataset: str | None = None, tta: int = 1) -> list[dict]:
     """Predictions for test images by index, from the run's own dataset unless another is named."""
     ds = load_dataset(dataset or run.config["dataset"]["spec"])
     indices = parse_index_range(index_text, len(ds.y_test))
     return [{"index": i, "true": int(ds.y_test[i]), **e}
-            for i, e in zip(indices, Predictor(run).entries(ds.x_test[indices]), strict=True)]
+            for i, e in zip(indices, Predictor(run, tta).entries(ds.x_test[indices]), strict=True)]
 
 
 def expand_paths(patterns: list[str]) -> list[Path]:
@@ -94,7 +103,7 @@ def expand_paths(patterns: list[str]) -> list[Path]:
     return files
 
 
-def predict_files(run: RunDir, patterns: list[str]) -> list[dict]:
+def predict_files(run: RunDir, patterns: list[str], tta: int = 1) -> list[dict]:
     """One entry per file: the prediction, or an `error` sentence for a file that is not a usable image."""
     from .images import ImageError, load_image_file
 
@@ -107,19 +116,19 @@ def predict_files(run: RunDir, patterns: list[str]) -> list[dict]:
         except ImageError as exc:
             results.append({"file": str(f), "error": str(exc)})
     if arrays:
-        good = iter(Predictor(run).entries(np.stack(arrays)))
+        good = iter(Predictor(run, tta).entries(np.stack(arrays)))
         for r in results:
             if "error" not in r:
                 r.update(next(good))
     return results
 
 
-def read_files(run: RunDir, patterns: list[str], annotate: str | None = None) -> list[dict]:
+def read_files(run: RunDir, patterns: list[str], annotate: str | None = None, tta: int = 1) -> list[dict]:
     """`mnistlab read`: one entry per file with the number read, or an `error` sentence."""
     from .images import ImageError, load_gray_file
     from .reading import read_gray
 
-    predictor = Predictor(run)
+    predictor = Predictor(run, tta)
     results = []
     for f in expand_paths(patterns):
         try:
@@ -133,5 +142,7 @@ def read_files(run: RunDir, patterns: list[str], annotate: str | None = None) ->
             from .annotate import annotate_file
 
             r["annotated"] = str(annotate_file(f, r, annotate))
+        if predictor.tta > 1:
+            r["tta"] = predictor.tta
         results.append({"file": str(f), **r})
     return results

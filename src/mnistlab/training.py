@@ -7,6 +7,8 @@ per-epoch test-set probe (`TestProbe`), which only records accuracy for the curv
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import platform
 import random
@@ -60,6 +62,22 @@ def enable_determinism(before_compile: bool) -> None:
     has_gpu = bool(tf.config.list_physical_devices("GPU"))
     if before_compile == has_gpu:
         tf.config.experimental.enable_op_determinism()
+
+
+@contextlib.contextmanager
+def quiet_garbage_collector():
+    """Keep Python's cycle collector off the objects that exist before `fit` while it runs.
+
+    TensorFlow and Keras leave millions of long-lived objects behind after import and tracing; a full
+    collection that walks them all can stall a short fit for seconds (measured: 2.7-4.4 s of a 19 s
+    epoch). Freezing moves them out of the collector's view; they are handed back afterwards.
+    """
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def library_versions() -> dict:
@@ -351,8 +369,9 @@ def train(opts: TrainOptions, recipe: Recipe | None = None, resume: RunDir | Non
     val = (x_val, y_val) if x_val is not None else None
     callbacks, probe = _callbacks(run, x_test, ds.y_test, prior, probe=strategy.num_replicas_in_sync == 1)
     try:
-        model.fit(train_ds, epochs=recipe.epochs, validation_data=val, callbacks=callbacks, shuffle=False,
-                  verbose=opts.verbose)
+        with quiet_garbage_collector():
+            model.fit(train_ds, epochs=recipe.epochs, validation_data=val, callbacks=callbacks, shuffle=False,
+                      verbose=opts.verbose)
     except KeyboardInterrupt:
         print(f"\ntraining interrupted; every finished epoch is saved. Continue with "
               f"`mnistlab train --resume {run.path}`", file=sys.stderr)

@@ -19,6 +19,7 @@ from ..images import ImageError, decode_gray, image_bytes_to_array, pixels_to_ar
 from ..prediction import Predictor
 from ..reading import read_gray
 from ..runs import RunDir
+from ..tta import CHOICES as TTA_CHOICES
 
 STATIC = Path(__file__).parent / "static"
 MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -31,6 +32,7 @@ class Prediction(BaseModel):
     confidence: float
     accepted: bool
     probabilities: list[float]
+    tta: int | None = None
 
 
 class BatchItem(BaseModel):
@@ -39,6 +41,7 @@ class BatchItem(BaseModel):
     confidence: float | None = None
     accepted: bool | None = None
     probabilities: list[float] | None = None
+    tta: int | None = None
     error: str | None = None
 
 
@@ -54,6 +57,7 @@ class ReadResponse(BaseModel):
     accepted: bool
     digits: list[ReadDigit]
     note: str | None = None
+    tta: int | None = None
     inputs: list[list[list[int]]] | None = None
 
 
@@ -111,8 +115,9 @@ async def _send_json(send, status: int, detail: str):
     await send({"type": "http.response.body", "body": body})
 
 
-def create_app(run: RunDir) -> FastAPI:
-    predictor = Predictor(run)
+def create_app(run: RunDir, tta: int = 1) -> FastAPI:
+    """The app for `run`'s model; `tta` is the default number of views, `?tta=N` overrides it."""
+    predictor = Predictor(run, tta)
     cfg, metrics = run.config, run.metrics
     classes = run.class_names
     predictor.judge(np.zeros((1, 28, 28), np.float32))  # compile before the first request
@@ -124,8 +129,15 @@ def create_app(run: RunDir) -> FastAPI:
     async def _validation(request, exc):
         return JSONResponse(status_code=422, content={"detail": _validation_message(exc)})
 
-    async def _classify(arrays: list[np.ndarray]) -> list[dict]:
-        return await run_in_threadpool(predictor.entries, np.stack(arrays))
+    async def _classify(arrays: list[np.ndarray], views: int) -> list[dict]:
+        return await run_in_threadpool(predictor.entries, np.stack(arrays), views)
+
+    def _views(tta: int | None) -> int:
+        if tta is None:
+            return predictor.tta
+        if tta not in TTA_CHOICES:
+            raise HTTPException(422, f"tta must be one of {', '.join(map(str, TTA_CHOICES))} views, not {tta}")
+        return tta
 
     async def _upload(request: Request) -> tuple[bytes, str]:
         """The bytes of the one uploaded file of a multipart body."""
@@ -192,38 +204,46 @@ def create_app(run: RunDir) -> FastAPI:
                 "params": metrics.get("params"), "epochs": metrics.get("epochs"),
                 "calibration": {"temperature": predictor.calibration.temperature,
                                 "threshold": predictor.calibration.threshold},
+                "tta": {"default": predictor.tta, "choices": list(TTA_CHOICES),
+                        "how": "?tta=N averages the image and its 1-px (5) or 1- and 2-px (9) shifts"},
                 "input": {"pixels": "28x28 numbers 0..255, bright ink on black (MNIST polarity)",
                           "file": "any image (PNG, JPEG, BMP, GIF, ...); prepared like MNIST: "
                                   "polarity, contrast, crop, 20x20 fit, centre of mass"}}
 
-    @app.post("/api/predict", response_model=Prediction, openapi_extra=_openapi_body(batch=False))
-    async def predict(request: Request):
+    @app.post("/api/predict", response_model=Prediction, response_model_exclude_none=True,
+              openapi_extra=_openapi_body(batch=False))
+    async def predict(request: Request, tta: int | None = None):
+        views = _views(tta)
         (array,) = await _inputs(request, batch=False)
-        return (await _classify([array]))[0]
+        return (await _classify([array], views))[0]
 
     @app.post("/api/predict/batch", response_model=BatchResponse, response_model_exclude_none=True,
               openapi_extra=_openapi_body(batch=True))
-    async def predict_batch(request: Request):
+    async def predict_batch(request: Request, tta: int | None = None):
+        views = _views(tta)
         items = await _inputs(request, batch=True)
         good = [a for a in items if not isinstance(a, ImageError)]
-        preds = iter(await _classify(good)) if good else iter(())
+        preds = iter(await _classify(good, views)) if good else iter(())
         return {"results": [{"error": str(a)} if isinstance(a, ImageError) else next(preds) for a in items]}
 
     @app.post("/api/read", response_model=ReadResponse, response_model_exclude_none=True,
               openapi_extra=_openapi_read_body())
-    async def read(request: Request, inputs: bool = False):
+    async def read(request: Request, inputs: bool = False, tta: int | None = None):
         """Read a whole number (1-20 digits on one line) in an uploaded picture.
 
         `text` has `?` where a mark is not a digit the model accepts; `inputs=true` adds the 28x28
-        images the model saw, in reading order.
+        images the model saw, in reading order; `tta=5` or `9` averages shifted views of each digit.
         """
+        views = _views(tta)
         data, name = await _upload(request)
         try:
             gray = decode_gray(data)
         except ImageError as exc:
             raise HTTPException(400, f"{name}: {exc}") from None
-        result = await run_in_threadpool(read_gray, gray, predictor.judge)
+        result = await run_in_threadpool(read_gray, gray, lambda arrays: predictor.judge(arrays, views))
         arrays = result.pop("inputs")
+        if views > 1:
+            result["tta"] = views
         if inputs:
             result["inputs"] = [np.round(a).astype(int).tolist() for a in arrays]
         return result
@@ -276,10 +296,11 @@ def _openapi_body(batch: bool) -> dict:
         "application/json": {"schema": json_schema}, "multipart/form-data": {"schema": form}}}}
 
 
-def serve(run: RunDir, host: str = "127.0.0.1", port: int = 8000) -> None:
+def serve(run: RunDir, host: str = "127.0.0.1", port: int = 8000, tta: int = 1) -> None:
     import uvicorn
 
-    app = create_app(run)
-    print(f"serving {run.path} on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)", flush=True)
+    app = create_app(run, tta)
+    views = f", test-time augmentation {tta} views" if tta > 1 else ""
+    print(f"serving {run.path}{views} on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
