@@ -42,7 +42,10 @@ def _compiled(model):
 
     key = id(model)
     if key not in _COMPILED:
-        _COMPILED[key] = tf.function(lambda x: model(x, training=False), jit_compile=True,
+        def infer(x):
+            return model(x, training=False)
+
+        _COMPILED[key] = tf.function(tf.autograph.experimental.do_not_convert(infer), jit_compile=True,
                                      reduce_retracing=True)
     return _COMPILED[key]
 
