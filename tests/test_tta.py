@@ -68,6 +68,10 @@ def test_evaluate_records_tta_beside_the_plain_numbers(real_run, mnist, tmp_path
     assert metrics["test_accuracy"] == plain  # the single-view number is not overwritten
     assert metrics["tta"]["5"]["test_accuracy"] == report["test_accuracy"]
     assert metrics["tta"]["5"]["test_errors"] == report["test_errors"]
+    from mnistlab.report import write_report
+
+    page = write_report(run).read_text()  # the report's plain evaluation keeps the TTA record
+    assert "test accuracy, TTA 5 views" in page and run.metrics["tta"]["5"] == metrics["tta"]["5"]
 
 
 def test_cli_predict_read_evaluate_take_tta(real_run, mnist, tmp_path):

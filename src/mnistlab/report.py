@@ -70,6 +70,8 @@ def write_report(run: RunDir) -> Path:
             ("fit time", f"{m['train_seconds']:.1f} s"), ("parameters", f"{m['params']:,}")]
     if m.get("time_to_99_seconds") is not None:
         kpis.append(("time to 99%", f"{m['time_to_99_seconds']:.1f} s"))
+    for views, rec in sorted(m.get("tta", {}).items(), key=lambda kv: int(kv[0])):
+        kpis.append((f"test accuracy, TTA {views} views", f"{rec['test_accuracy']:.4f}"))
     recipe_rows = [{"setting": k, "value": v} for k, v in cfg["recipe"].items()]
     recipe_rows += [{"setting": "seed", "value": cfg["seed"]},
                     {"setting": "deterministic", "value": cfg["deterministic"]},
