@@ -35,12 +35,13 @@ test: setup system-deps
 	$(BIN)/mnistlab data fetch
 	$(BIN)/python -m pytest -q
 
-# Under 10 minutes: the references once, `seed` against the tutorial in alternating pairs, `fast` x5.
+# The references once, `seed` against the tutorial in 3 alternating pairs, `fast` x5: about 16 minutes
+# on a 2-core machine that fits keras-io's convnet in 7 of them.
 bench-quick: setup system-deps
 	$(BIN)/mnistlab data fetch
 	$(BIN)/python benchmarks/bench.py --quick
 
-# Everything, `best` x3 included (long on 2 CPU cores), then the reading benchmark.
+# Everything: adds `best` x3 and their ensemble read with TTA (37 minutes on a 2-core machine).
 bench: setup system-deps
 	$(BIN)/mnistlab data fetch
 	$(BIN)/python benchmarks/bench.py

@@ -53,6 +53,9 @@ def main() -> int:
         if not np.array_equal(predict_proba(model, x), predict_proba(copy, x)):
             raise SystemExit("the re-saved model does not predict exactly like the run's")
         reading = _reading(run, args.reading)
+        ds = load_dataset(run.config["dataset"]["spec"])
+        reading["mnist_test_tta"] = {str(v): float((predict_proba(model, ds.x_test, tta=v).argmax(1) == ds.y_test).mean())
+                                     for v in (5, 9)}
         (staging / "MODEL_CARD.md").write_text(model_card(run, reading, size, args.command))
         (staging / "reading.json").write_text(json.dumps(reading, indent=2) + "\n")
         for f in staging.iterdir():
@@ -112,6 +115,7 @@ works the moment mnistlab is installed, without training.
 | measure | value |
 |---|---|
 | MNIST test accuracy | {100 * m['test_accuracy']:.2f}% |
+| MNIST test accuracy with `--tta 5` / `--tta 9` (shifted views averaged) | {100 * r['mnist_test_tta']['5']:.2f}% / {100 * r['mnist_test_tta']['9']:.2f}% |
 | printed digits (DejaVu, {r['sizes']['printed']:,}) | {pct(r['printed']['accuracy'])} |
 | handwriting-style font digits ({r['sizes']['handwriting_fonts']:,}) | {pct(r['handwriting_fonts']['accuracy'])} |
 | UCI handwritten digits (other writers, {r['sizes']['uci']:,}) | {pct(r['uci']['accuracy'])} |
