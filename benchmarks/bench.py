@@ -275,7 +275,8 @@ def main() -> int:
     md = table(results, ref_fit)
     readme = HERE / "README.md"
     text = readme.read_text() if readme.exists() else ""
-    start, end = "<!-- bench:start -->", "<!-- bench:end -->"
+    kind = "bench-quick" if args.quick else "bench"  # each keeps its own table in the README
+    start, end = f"<!-- {kind}:start -->", f"<!-- {kind}:end -->"
     block = (f"{start}\nResults of `{out.relative_to(HERE.parent)}` — {report['machine']['cpu']}, "
              f"{report['machine']['cores']} cores, TF {report['machine']['tensorflow']}, "
              f"threads intra={report['machine']['tf_intra_op_threads']}:\n\n{md}\n\n"

@@ -99,3 +99,18 @@ def test_readme_python_example_runs_as_written(tmp_path, monkeypatch, capsys):
     exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
     out = capsys.readouterr().out
     assert "2026" in out and "[7, 2, 1, 0, 4]" in out
+
+
+def test_cli_output_into_a_closed_pipe_stops_quietly(real_run):
+    """`mnistlab predict RUN --test-index 0:2000 | head -1`: no error message when head leaves."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "mnistlab.cli", "predict", str(real_run.path),
+                             "--test-index", "0:2000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=300)
+    assert first.startswith(b"test[0]: 7")
+    assert "error" not in err and "Traceback" not in err

@@ -74,7 +74,7 @@ def test_evaluate_records_tta_beside_the_plain_numbers(real_run, mnist, tmp_path
     assert "test accuracy, TTA 5 views" in page and run.metrics["tta"]["5"] == metrics["tta"]["5"]
 
 
-def test_cli_predict_read_evaluate_take_tta(real_run, mnist, tmp_path):
+def test_cli_predict_and_read_take_tta(real_run, mnist, tmp_path):
     from PIL import Image
 
     img = tmp_path / "seven.png"

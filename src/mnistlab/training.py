@@ -68,7 +68,7 @@ def enable_determinism(before_compile: bool) -> None:
 def quiet_garbage_collector():
     """Keep Python's cycle collector off the objects that exist before `fit` while it runs.
 
-    TensorFlow and Keras leave millions of long-lived objects behind after import and tracing; a full
+    TensorFlow and Keras leave a great many long-lived objects behind after import and tracing; a full
     collection that walks them all can stall a short fit for seconds (measured: 2.7-4.4 s of a 19 s
     epoch). Freezing moves them out of the collector's view; they are handed back afterwards.
     """
