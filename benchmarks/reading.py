@@ -124,7 +124,6 @@ def evaluate(run_path: str, sets: dict) -> dict:
     from mnistlab.calibration import auroc, expected_calibration_error
     from mnistlab.data import load_dataset
     from mnistlab.prediction import Predictor
-    from mnistlab.reading import read_gray
     from mnistlab.runs import open_run
 
     run = open_run(run_path)
@@ -135,8 +134,11 @@ def evaluate(run_path: str, sets: dict) -> dict:
                  "temperature": pred.calibration.temperature, "threshold": round(pred.calibration.threshold, 5)}
     conf_real, probs_real, y_real = [], [], []
     singles = {"mnist_test": (ds.x_test.astype(np.float32), ds.y_test), **sets["singles"]}
+    conf_mnist = None
     for name, (x, y) in singles.items():
         probs, conf, acc = pred.judge(x)
+        if name == "mnist_test":
+            conf_mnist = conf
         res[name] = {"images": int(len(y)), "accuracy": round(float((probs.argmax(1) == y).mean()), 4),
                      "accepted": round(float(acc.mean()), 4),
                      "accuracy_of_accepted": round(float((probs.argmax(1) == y)[acc].mean()), 4) if acc.any() else None,
@@ -147,7 +149,6 @@ def evaluate(run_path: str, sets: dict) -> dict:
             y_real.append(y)
     _, conf_neg, acc_neg = pred.judge(sets["nondigits"])
     conf_real_all = np.concatenate(conf_real)
-    _, conf_mnist, acc_mnist = pred.judge(ds.x_test.astype(np.float32))
     res["nondigits"] = {"images": int(len(conf_neg)), "rejected": round(float(1 - acc_neg.mean()), 4)}
     res["real_nonmnist_digits_accepted"] = round(float((conf_real_all >= pred.calibration.threshold).mean()), 4)
     res["auroc_nonmnist_digits_vs_nondigits"] = round(auroc(conf_real_all, conf_neg), 4)
@@ -157,7 +158,7 @@ def evaluate(run_path: str, sets: dict) -> dict:
     seconds = []
     for picture, text, source in sets["numbers"]:
         t0 = time.perf_counter()
-        r = read_gray(picture, pred.judge)
+        r = pred.read(picture)
         seconds.append(time.perf_counter() - t0)
         got = "".join(str(d["digit"]) for d in r["digits"])
         s = per_source.setdefault(source, {"numbers": 0, "exact": 0, "exact_and_accepted": 0})

@@ -48,12 +48,12 @@ def main() -> int:
             raise SystemExit(f"the model is {size / 1e6:.1f} MB, over the {MAX_BYTES / 1e6:.0f} MB a bundle may be")
         from mnistlab.data import load_dataset
 
-        x = load_dataset(run.config["dataset"]["spec"]).x_test[:1000].astype(np.float32)
+        ds = load_dataset(run.config["dataset"]["spec"])
+        x = ds.x_test[:1000].astype(np.float32)
         copy = open_run(staging).load_model()
         if not np.array_equal(predict_proba(model, x), predict_proba(copy, x)):
             raise SystemExit("the re-saved model does not predict exactly like the run's")
         reading = _reading(run, args.reading)
-        ds = load_dataset(run.config["dataset"]["spec"])
         reading["mnist_test_tta"] = {str(v): float((predict_proba(model, ds.x_test, tta=v).argmax(1) == ds.y_test).mean())
                                      for v in (5, 9)}
         (staging / "MODEL_CARD.md").write_text(model_card(run, reading, size, args.command))

@@ -117,17 +117,14 @@ class Run:
         `images`: a path, a PIL image, a grayscale array of any size, or a list of them. `tta=5` or
         `9` averages shifted views of each digit.
         """
-        from .reading import read_gray
         from .tta import check
 
         tta = check(tta)
         predictor = self._get_predictor()
         out = []
         for item, name in _pictures(images):
-            result = read_gray(item, lambda arrays: predictor.judge(arrays, tta))
+            result = predictor.read(item, tta)
             result.pop("inputs")
-            if tta > 1:
-                result["tta"] = tta
             out.append(({"file": name} if name else {}) | result)
         return out
 

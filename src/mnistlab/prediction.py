@@ -69,6 +69,17 @@ class Predictor:
         probs, conf, accepted = self.judge(arrays, views)
         return [self.entry(p, c, a, views) for p, c, a in zip(probs, conf, accepted, strict=True)]
 
+    def read(self, gray: np.ndarray, tta: int | None = None) -> dict:
+        """The number in a grayscale picture (`reading.read_gray`), judged by this model; like every
+        answer, it says how many views it averaged when more than one."""
+        from .reading import read_gray
+
+        views = self.tta if tta is None else tta
+        result = read_gray(gray, lambda arrays: self.judge(arrays, views))
+        if views > 1:
+            result["tta"] = views
+        return result
+
     def entry(self, probs: np.ndarray, confidence: float, accepted: bool, tta: int = 1) -> dict:
         k = int(probs.argmax())
         out = {"digit": k, "label": self.class_names[k], "confidence": round(float(confidence), 4),
@@ -126,7 +137,6 @@ def predict_files(run: RunDir, patterns: list[str], tta: int = 1) -> list[dict]:
 def read_files(run: RunDir, patterns: list[str], annotate: str | None = None, tta: int = 1) -> list[dict]:
     """`mnistlab read`: one entry per file with the number read, or an `error` sentence."""
     from .images import ImageError, load_gray_file
-    from .reading import read_gray
 
     predictor = Predictor(run, tta)
     results = []
@@ -136,13 +146,11 @@ def read_files(run: RunDir, patterns: list[str], annotate: str | None = None, tt
         except ImageError as exc:
             results.append({"file": str(f), "error": str(exc)})
             continue
-        r = read_gray(gray, predictor.judge)
+        r = predictor.read(gray)
         r.pop("inputs")  # the 28x28 images are for the page; files get boxes and readings
         if annotate:
             from .annotate import annotate_file
 
             r["annotated"] = str(annotate_file(f, r, annotate))
-        if predictor.tta > 1:
-            r["tta"] = predictor.tta
         results.append({"file": str(f), **r})
     return results

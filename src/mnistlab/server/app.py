@@ -17,7 +17,6 @@ from pydantic import BaseModel
 
 from ..images import ImageError, decode_gray, image_bytes_to_array, pixels_to_array
 from ..prediction import Predictor
-from ..reading import read_gray
 from ..runs import RunDir
 from ..tta import CHOICES as TTA_CHOICES
 
@@ -240,10 +239,8 @@ def create_app(run: RunDir, tta: int = 1) -> FastAPI:
             gray = decode_gray(data)
         except ImageError as exc:
             raise HTTPException(400, f"{name}: {exc}") from None
-        result = await run_in_threadpool(read_gray, gray, lambda arrays: predictor.judge(arrays, views))
+        result = await run_in_threadpool(predictor.read, gray, views)
         arrays = result.pop("inputs")
-        if views > 1:
-            result["tta"] = views
         if inputs:
             result["inputs"] = [np.round(a).astype(int).tolist() for a in arrays]
         return result
