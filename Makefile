@@ -12,7 +12,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[train,dev]'
 	touch $(STAMP)
 
 # The tutorial end to end: fetch + verify MNIST, train the `seed` preset, evaluate, predict, plot.
@@ -23,7 +23,8 @@ run: setup
 	$(BIN)/mnistlab predict runs/latest --test-index 0:5
 	$(BIN)/mnistlab read examples/number-2026.png
 	@echo
-	@echo "Everything is in runs/latest/ (model.keras, metrics.json, history.json, plots/, logs/)."
+	@echo "The report: $$($(BIN)/mnistlab report runs/latest)"
+	@echo "Everything is in runs/latest/ (model.keras, model.onnx, metrics.json, history.json, plots/, logs/)."
 	@echo "The last line was read by the model that ships with mnistlab: try mnistlab read YOUR-PICTURE.png"
 
 # Debian packages the tests use (Chromium, Fashion-MNIST, fonts): installed when run as root,

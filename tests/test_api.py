@@ -64,6 +64,7 @@ def test_train_evaluate_plot_from_python(tmp_path):
 
     run = ml.train(preset="seed", limit=1000, epochs=1, out=tmp_path / "r", verbose=0)
     assert isinstance(run, ml.Run) and run.path == tmp_path / "r"
+    assert not (tmp_path / "latest").exists()  # only the CLI, or link_latest=True, moves `latest`
     report = run.evaluate()
     assert 0.5 < report["test_accuracy"] <= 1 and len(report["confusion_matrix"]) == 10
     for fig in (run.plot_curves(), run.plot_samples(), run.plot_confusion()):

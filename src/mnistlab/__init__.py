@@ -11,7 +11,7 @@ See `help(ml.Run)` and the README's "From Python" section.
 from .api import Run, bundled_path, load_dataset, open_run, predict, presets, read, train
 from .errors import MnistlabError
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = ["MnistlabError", "Run", "bundled_path", "load_dataset", "open_run", "predict", "presets", "read",
            "train", "__version__"]

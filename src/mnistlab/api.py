@@ -30,11 +30,14 @@ BUNDLED = Path(__file__).parent / "bundled"
 class Run:
     """A finished training run (or the bundled model): its files, its model and what it can do."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, engine: str = "onnx"):
+        from .inference import check_engine
         from .runs import open_run
 
         self._dir = open_run(path)
+        self._engine = check_engine(engine)
         self._predictor = None
+        self._keras = None
 
     def __repr__(self) -> str:
         m = self.metrics
@@ -72,14 +75,19 @@ class Run:
 
     @property
     def model(self):
-        """The Keras model (loaded once, in safe mode)."""
-        return self._get_predictor().model
+        """The Keras model (loaded once, in safe mode; needs mnistlab[train])."""
+        if self._keras is None:
+            from .extras import require
+
+            require("keras", "train")
+            self._keras = self._dir.load_model()
+        return self._keras
 
     def _get_predictor(self):
         from .prediction import Predictor
 
         if self._predictor is None:
-            self._predictor = Predictor(self._dir)
+            self._predictor = Predictor(self._dir, engine=self._engine)
         return self._predictor
 
     # --- what it does ---
@@ -178,9 +186,13 @@ class Run:
         return self.path.resolve() == BUNDLED.resolve()
 
 
-def open_run(path: str | os.PathLike | None = None) -> Run:
-    """A finished run; with no path, the trained reader that ships with mnistlab."""
-    return Run(bundled_path() if path is None else path)
+def open_run(path: str | os.PathLike | None = None, engine: str = "onnx") -> Run:
+    """A finished run; with no path, the trained reader that ships with mnistlab.
+
+    Its answers come from onnxruntime (`engine="onnx"`, no TensorFlow needed) or from the Keras
+    model itself (`engine="keras"`, for checking; needs mnistlab[train]).
+    """
+    return Run(bundled_path() if path is None else path, engine)
 
 
 def bundled_path() -> Path:
@@ -191,14 +203,17 @@ def bundled_path() -> Path:
 
 def train(preset: str = "seed", epochs: int | None = None, limit: int | None = None, seed: int = 0,
           out: str | os.PathLike | None = None, dataset: str = "mnist", batch_size: int | None = None,
-          verbose: int | str = "auto") -> Run:
-    """Train a preset into a run directory (evaluated, calibrated, plotted) and return it."""
+          verbose: int | str = "auto", link_latest: bool = False) -> Run:
+    """Train a preset into a run directory (evaluated, calibrated, plotted) and return it.
+
+    `link_latest=True` also points `runs/latest` at it, as `mnistlab train` does.
+    """
     from .training import TrainOptions
     from .training import train as _train
 
     opts = TrainOptions(preset=preset, dataset=dataset, epochs=epochs, batch_size=batch_size, limit=limit,
                         seed=seed, out=None if out is None else str(out), verbose=verbose)
-    return Run(_train(opts).path)
+    return Run(_train(opts, link_latest=link_latest).path)
 
 
 def load_dataset(name: str = "mnist"):
@@ -216,14 +231,14 @@ def presets() -> list[dict]:
              "expected_seconds": p.expected_seconds, "recipe": p.recipe.to_dict()} for p in PRESETS.values()]
 
 
-def predict(images, run: str | os.PathLike | None = None, tta: int = 1) -> list[dict]:
-    """`open_run(run).predict(images, tta)`: the bundled model unless a run is named."""
-    return open_run(run).predict(images, tta)
+def predict(images, run: str | os.PathLike | None = None, tta: int = 1, engine: str = "onnx") -> list[dict]:
+    """`open_run(run, engine).predict(images, tta)`: the bundled model unless a run is named."""
+    return open_run(run, engine).predict(images, tta)
 
 
-def read(images, run: str | os.PathLike | None = None, tta: int = 1) -> list[dict]:
-    """`open_run(run).read(images, tta)`: the bundled model unless a run is named."""
-    return open_run(run).read(images, tta)
+def read(images, run: str | os.PathLike | None = None, tta: int = 1, engine: str = "onnx") -> list[dict]:
+    """`open_run(run, engine).read(images, tta)`: the bundled model unless a run is named."""
+    return open_run(run, engine).read(images, tta)
 
 
 # --- inputs ---------------------------------------------------------------------------------------

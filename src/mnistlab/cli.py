@@ -12,24 +12,57 @@ def _quiet_tensorflow(debug: bool) -> None:
     """Import TensorFlow with its C++ start-up chatter (oneDNN notes, missing CUDA) hidden.
 
     Those lines are printed before TF's log-level setting applies and say nothing a user can act on.
+    Raises MissingExtra (one sentence: what to install) where TensorFlow is not installed.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    if not debug:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+        os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
+    from .extras import require
+
     if debug:
+        require("tensorflow", "train")
         return
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, 2)
-        import tensorflow  # noqa: F401
-    except ImportError:
-        pass  # commands that need it will say so
+        require("tensorflow", "train")
     finally:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+    import logging
+
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    try:
+        from absl import logging as absl_logging
+
+        absl_logging.set_verbosity(absl_logging.ERROR)
+    except ImportError:
+        pass
 
 
-NEEDS_TENSORFLOW = {"presets", "train", "evaluate", "predict", "read", "export", "serve"}
+# Commands that always import TensorFlow; predict, read and serve do so only with --engine keras.
+NEEDS_TENSORFLOW = {"presets", "train", "evaluate", "export", "plot", "compare", "report"}
+
+
+class _Formatter(argparse.HelpFormatter):
+    """Help that shows every option's default (when it has one worth showing)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "%(default)" in text or "default" in text or action.default in (None, False, argparse.SUPPRESS) \
+                or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def _engine_option(p):
+    from .inference import ENGINES
+
+    p.add_argument("--engine", default="onnx", choices=ENGINES,
+                   help="onnx answers through onnxruntime (fast, no TensorFlow); keras runs the Keras "
+                        "model itself, for checking (needs mnistlab[train])")
 
 
 def _dataset_arg(p, default="mnist"):
@@ -55,10 +88,16 @@ def _tta_option(p):
 def build_parser() -> argparse.ArgumentParser:
     from .distribute import STRATEGIES
 
+    from . import __version__
+
     parser = argparse.ArgumentParser(
-        prog="mnistlab", description="Train, judge, use and ship MNIST-style classifiers.")
-    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+        prog="mnistlab", description="Train, judge, use and ship MNIST-style classifiers.",
+        formatter_class=_Formatter)
+    parser.add_argument("--debug", action="store_true",
+                        help="show full tracebacks and TensorFlow's own log lines")
+    parser.add_argument("--version", action="version", version=f"mnistlab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub._parser_class = _subparser_class(parser)
 
     p = sub.add_parser("data", help="fetch or describe a dataset")
     dsub = p.add_subparsers(dest="data_command", required=True, metavar="ACTION")
@@ -67,79 +106,96 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--force", action="store_true", help="rebuild the cache even if it is valid")
     i = dsub.add_parser("info", help="sizes, class counts and cache path")
     _dataset_arg(i)
-    i.add_argument("--json", action="store_true")
+    i.add_argument("--json", action="store_true", help="print JSON instead of lines")
 
     p = sub.add_parser("presets", help="list the training presets")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     p = sub.add_parser("train", help="train a preset into a run directory")
     p.add_argument("--preset", default="seed", help="seed, fast or best (see `mnistlab presets`)")
     _dataset_arg(p)
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int, help="per-replica batch size")
-    p.add_argument("--limit", type=int, metavar="N", help="train on the first N training images")
+    p.add_argument("--epochs", type=int, help="epochs to train (default: the preset's)")
+    p.add_argument("--batch-size", type=int, help="per-replica batch size (default: the preset's)")
+    p.add_argument("--limit", type=int, metavar="N", help="train on the first N training images (default: all)")
     p.add_argument("--seed", type=int, help="seed for Python, NumPy, TF and Keras (default 0, or RUN's with --from)")
     p.add_argument("--out", help="run directory (default: runs/<UTC time>-<preset>)")
     p.add_argument("--resume", metavar="RUN", help="finish an interrupted run from its last epoch")
+    p.add_argument("--no-latest", action="store_true", help="do not point runs/latest at the new run")
     p.add_argument("--from", dest="from_run", metavar="RUN", help="re-run the recipe recorded in RUN")
     p.add_argument("--ensemble", type=int, default=1, metavar="N",
                    help="train N members (seeds seed..seed+N-1) and average them")
     p.add_argument("--no-determinism", action="store_true",
                    help="allow non-deterministic TF ops (may be faster on GPUs)")
-    p.add_argument("--strategy", default="auto", choices=STRATEGIES)
+    p.add_argument("--strategy", default="auto", choices=STRATEGIES,
+                   help="tf.distribute strategy: auto picks one device or mirrors across local GPUs")
 
     p = sub.add_parser("evaluate", help="test metrics, confusion matrix, per-class scores")
-    p.add_argument("run")
+    p.add_argument("run", help="a run directory, or runs/latest")
     _dataset_arg(p, default=None)
     _tta_option(p)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the full report as JSON")
 
     p = sub.add_parser("predict", help="classify single digits: test images by index, or image files")
     p.add_argument("inputs", nargs="*", metavar="[RUN] FILE|DIR|GLOB",
                    help="image files, optionally after a run directory (default: the bundled model)")
     _run_option(p)
-    p.add_argument("--test-index", metavar="RANGE", help="e.g. 0:5, 7 or 3,9,12")
+    p.add_argument("--test-index", metavar="RANGE", help="test images by index, e.g. 0:5, 7 or 3,9,12")
     _dataset_arg(p, default=None)
     _tta_option(p)
-    p.add_argument("--json", action="store_true")
+    _engine_option(p)
+    p.add_argument("--json", action="store_true", help="print JSON instead of lines")
     p.add_argument("--csv", metavar="FILE", help="also write file,digit,confidence,accepted rows to FILE")
 
     p = sub.add_parser("read", help="read whole numbers (1-20 digits on a line) in image files")
     p.add_argument("inputs", nargs="+", metavar="[RUN] FILE|DIR|GLOB",
                    help="image files, optionally after a run directory (default: the bundled model)")
     _run_option(p)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print JSON (text, accepted, digits with boxes) instead of lines")
     p.add_argument("--csv", metavar="FILE", help="also write file,text,confidence,accepted rows to FILE")
     p.add_argument("--annotate", metavar="DIR", help="write each picture with boxes and readings into DIR")
     _tta_option(p)
+    _engine_option(p)
 
     p = sub.add_parser("plot", help="write samples.png and curves.png into RUN/plots")
-    p.add_argument("run")
+    p.add_argument("run", help="a run directory, or runs/latest")
 
     p = sub.add_parser("runs", help="list runs, newest first")
-    p.add_argument("root", nargs="?", default="runs")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("root", nargs="?", default="runs", help="the folder holding runs (default: runs)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     p = sub.add_parser("compare", help="curves and metrics of several runs side by side")
-    p.add_argument("runs", nargs="+")
-    p.add_argument("--out", default="compare.png")
+    p.add_argument("runs", nargs="+", help="run directories")
+    p.add_argument("--out", help="where to write the curves (default: compare.png beside the first run)")
 
     p = sub.add_parser("report", help="write a self-contained report.html for a run")
-    p.add_argument("run")
+    p.add_argument("run", help="a run directory, or runs/latest")
 
     p = sub.add_parser("export", help="export a run's model for other runtimes")
-    p.add_argument("run")
-    p.add_argument("--format", required=True, choices=("savedmodel", "tflite", "onnx"))
+    p.add_argument("run", help="a run directory, or runs/latest")
+    p.add_argument("--format", required=True, choices=("savedmodel", "tflite", "onnx"), help="what to write")
     p.add_argument("--quantize", choices=("float16", "dynamic", "int8"),
                    help="tflite only: smaller weights, judged by test accuracy (at most 0.3 points lost)")
     p.add_argument("--out", help="destination (default: RUN/export/<format>)")
 
     p = sub.add_parser("serve", help="web page and REST API for a run's model (default: the bundled model)")
     p.add_argument("run", nargs="?", help="a run directory (default: the bundled model)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument("--port", type=int, default=8000, help="port to listen on")
     _tta_option(p)
+    _engine_option(p)
     return parser
+
+
+def _subparser_class(parent):
+    """Sub-commands share the top-level formatter, so every command's help shows its defaults."""
+    base = type(parent)
+
+    class Sub(base):
+        def __init__(self, *a, **kw):
+            kw.setdefault("formatter_class", _Formatter)
+            super().__init__(*a, **kw)
+
+    return Sub
 
 
 # --- commands -------------------------------------------------------------------------------------
@@ -202,9 +258,9 @@ def cmd_train(args) -> None:
         if run.is_complete:
             print(f"{run.path} is already complete; nothing to resume")
             return
-        run = train(opts, resume=run)
+        run = train(opts, resume=run, link_latest=not args.no_latest)
     elif args.ensemble > 1:
-        run = train_ensemble(opts, args.ensemble)
+        run = train_ensemble(opts, args.ensemble, link_latest=not args.no_latest)
     else:
         recipe = None
         if args.from_run:
@@ -215,7 +271,7 @@ def cmd_train(args) -> None:
             if args.seed is None:
                 opts.seed = cfg["seed"]
             opts.deterministic = cfg["deterministic"]
-        run = train(opts, recipe=recipe)
+        run = train(opts, recipe=recipe, link_latest=not args.no_latest)
     _print_run_summary(run)
 
 
@@ -228,7 +284,7 @@ def _print_run_summary(run) -> None:
     print(f"test accuracy {m['test_accuracy']:.4f}   test loss {m['test_loss']:.4f}   "
           f"fit {m['train_seconds']:.1f} s   {m['params']:,} params")
     print(f"run           {run.path}")
-    print(f"  model       {run.model_path}")
+    print(f"  model       {run.model_path} (answers come from model.onnx beside it)")
     print(f"  metrics     {run.metrics_path}")
     print(f"  plots       {run.plots_dir}/samples.png, curves.png")
     print(f"  tensorboard tensorboard --logdir {run.path}")
@@ -289,9 +345,9 @@ def cmd_predict(args) -> None:
     if bool(files) == bool(args.test_index):
         raise MnistlabError("give either --test-index RANGE or image files, not both or neither")
     if args.test_index:
-        results = predict_test(run, args.test_index, args.dataset, tta=args.tta)
+        results = predict_test(run, args.test_index, args.dataset, tta=args.tta, engine=args.engine)
     else:
-        results = predict_files(run, files, tta=args.tta)
+        results = predict_files(run, files, tta=args.tta, engine=args.engine)
     if args.csv:
         _write_csv(args.csv, ["file", "index", "true", "digit", "confidence", "accepted", "error"], results)
     if args.json:
@@ -321,8 +377,20 @@ def _write_csv(path: str, columns: list[str], rows: list[dict]) -> None:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({k: _csv_cell(v) for k, v in r.items()} for r in rows)
     atomic.write_text(path, buf.getvalue())
+
+
+def _csv_cell(value):
+    """A cell a spreadsheet shows as text, never runs: text starting with = + - @ tab or CR (a file
+    name, an error) gets a leading ' as OWASP recommends; plain numbers ("-3") are left as they are."""
+    if not isinstance(value, str) or not value or value[0] not in "=+-@\t\r":
+        return value
+    try:
+        float(value)
+        return value
+    except ValueError:
+        return "'" + value
 
 
 def _noun(run) -> str:
@@ -344,7 +412,7 @@ def cmd_read(args) -> None:
         raise MnistlabError("name at least one image file to read")
     if args.annotate:
         os.makedirs(args.annotate, exist_ok=True)
-    results = read_files(run, files, annotate=args.annotate, tta=args.tta)
+    results = read_files(run, files, annotate=args.annotate, tta=args.tta, engine=args.engine)
     if args.csv:
         rows = [{**r, "confidence": min((d["confidence"] for d in r.get("digits", [])), default="")}
                 for r in results]
@@ -413,6 +481,7 @@ def cmd_compare(args) -> None:
     from .runs import open_run
 
     runs = [open_run(r) for r in args.runs]
+    out_path = Path(args.out) if args.out else runs[0].path.resolve().parent / "compare.png"
     keys = ["preset", "dataset", "epochs", "params", "test_accuracy", "test_loss", "train_seconds",
             "time_to_99_seconds"]
     width = max(len(r.name) for r in runs)
@@ -420,7 +489,7 @@ def cmd_compare(args) -> None:
     for r in runs:
         m = r.metrics
         print(f"{r.name:{width}} " + " ".join(f"{_fmt(m.get(k)):>14}" for k in keys))
-    out = plot_compare(Path(args.out), [(r.name, r.history, r.metrics) for r in runs])
+    out = plot_compare(out_path, [(r.name, r.history, r.metrics) for r in runs])
     print(f"\ncurves: {out}")
 
 
@@ -462,7 +531,7 @@ def cmd_serve(args) -> None:
     from .runs import open_run
     from .server.app import serve
 
-    serve(open_run(args.run or bundled_path()), host=args.host, port=args.port, tta=args.tta)
+    serve(open_run(args.run or bundled_path()), host=args.host, port=args.port, tta=args.tta, engine=args.engine)
 
 
 COMMANDS = {"data": cmd_data, "presets": cmd_presets, "train": cmd_train, "evaluate": cmd_evaluate,
@@ -471,12 +540,16 @@ COMMANDS = {"data": cmd_data, "presets": cmd_presets, "train": cmd_train, "evalu
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.command in NEEDS_TENSORFLOW:
-        _quiet_tensorflow(args.debug)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
     from .errors import MnistlabError
 
     try:
+        if args.command in NEEDS_TENSORFLOW or getattr(args, "engine", "onnx") == "keras":
+            _quiet_tensorflow(args.debug)
         COMMANDS[args.command](args)
     except MnistlabError as exc:
         if args.debug:

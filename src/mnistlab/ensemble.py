@@ -31,7 +31,7 @@ def average_models(models: list):
     return keras.Model(inputs, keras.layers.Average(name="average")(outputs), name=f"ensemble_{len(models)}")
 
 
-def train_ensemble(opts, n: int) -> RunDir:
+def train_ensemble(opts, n: int, link_latest: bool = False) -> RunDir:
     from .training import train
 
     root = RunDir(Path(opts.out) if opts.out else runs_mod.new_run_path(f"{opts.preset}-x{n}"))
@@ -72,7 +72,11 @@ def train_ensemble(opts, n: int) -> RunDir:
         "member_test_accuracy": [m["test_accuracy"] for m in member_metrics],
         "calibration": calibration,
     })
-    runs_mod.point_latest(root)
+    from .inference import ensure_onnx
+
+    ensure_onnx(root, model)
+    if link_latest:
+        runs_mod.point_latest(root)
     from .plots import plot_run
 
     plot_run(root, ds)

@@ -8,9 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import load_dataset
 from .errors import MnistlabError
-from .evaluate import predict_proba
 from .runs import RunDir
 
 
@@ -47,22 +45,25 @@ class Predictor:
 
     Loaded once and shared by `predict`, `read` and the server, so every consumer gives the same
     confidence and the same accept / reject decision. `tta` > 1 averages shifted views (tta.py) and
-    every answer then says how many it averaged.
+    every answer then says how many it averaged. `engine` is "onnx" (onnxruntime, no TensorFlow) or
+    "keras" (the Keras model itself, for checking; needs the `train` extra).
     """
 
-    def __init__(self, run: RunDir, tta: int = 1):
+    def __init__(self, run: RunDir, tta: int = 1, engine: str = "onnx"):
+        from . import inference
         from .tta import check
 
         self.tta = check(tta)
         self.run = run
-        self.model = run.load_model()
         self.calibration = run.calibration
         self.class_names = list(run.class_names)
+        self.engine = inference.check_engine(engine)
+        self.model = inference.load(run, engine)
 
     def judge(self, arrays: np.ndarray, tta: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(N, 28, 28) pixels 0..255 -> (calibrated probabilities, confidence, accepted)."""
         views = self.tta if tta is None else tta
-        return self.calibration.judge(predict_proba(self.model, np.asarray(arrays, np.float32), tta=views))
+        return self.calibration.judge(self.model.predict_proba(np.asarray(arrays, np.float32), tta=views))
 
     def entries(self, arrays: np.ndarray, tta: int | None = None) -> list[dict]:
         views = self.tta if tta is None else tta
@@ -89,12 +90,15 @@ class Predictor:
         return out
 
 
-def predict_test(run: RunDir, index_text: str, dataset: str | None = None, tta: int = 1) -> list[dict]:
+def predict_test(run: RunDir, index_text: str, dataset: str | None = None, tta: int = 1,
+                 engine: str = "onnx") -> list[dict]:
     """Predictions for test images by index, from the run's own dataset unless another is named."""
+    from .data import load_dataset
+
     ds = load_dataset(dataset or run.config["dataset"]["spec"])
     indices = parse_index_range(index_text, len(ds.y_test))
     return [{"index": i, "true": int(ds.y_test[i]), **e}
-            for i, e in zip(indices, Predictor(run, tta).entries(ds.x_test[indices]), strict=True)]
+            for i, e in zip(indices, Predictor(run, tta, engine).entries(ds.x_test[indices]), strict=True)]
 
 
 def expand_paths(patterns: list[str]) -> list[Path]:
@@ -114,7 +118,7 @@ def expand_paths(patterns: list[str]) -> list[Path]:
     return files
 
 
-def predict_files(run: RunDir, patterns: list[str], tta: int = 1) -> list[dict]:
+def predict_files(run: RunDir, patterns: list[str], tta: int = 1, engine: str = "onnx") -> list[dict]:
     """One entry per file: the prediction, or an `error` sentence for a file that is not a usable image."""
     from .images import ImageError, load_image_file
 
@@ -127,18 +131,19 @@ def predict_files(run: RunDir, patterns: list[str], tta: int = 1) -> list[dict]:
         except ImageError as exc:
             results.append({"file": str(f), "error": str(exc)})
     if arrays:
-        good = iter(Predictor(run, tta).entries(np.stack(arrays)))
+        good = iter(Predictor(run, tta, engine).entries(np.stack(arrays)))
         for r in results:
             if "error" not in r:
                 r.update(next(good))
     return results
 
 
-def read_files(run: RunDir, patterns: list[str], annotate: str | None = None, tta: int = 1) -> list[dict]:
+def read_files(run: RunDir, patterns: list[str], annotate: str | None = None, tta: int = 1,
+               engine: str = "onnx") -> list[dict]:
     """`mnistlab read`: one entry per file with the number read, or an `error` sentence."""
     from .images import ImageError, load_gray_file
 
-    predictor = Predictor(run, tta)
+    predictor = Predictor(run, tta, engine)
     results = []
     for f in expand_paths(patterns):
         try:

@@ -42,6 +42,17 @@ class TrainOptions:
     verbose: int | str = "auto"
 
 
+def resolve_verbose(verbose: int | str) -> int:
+    """Keras verbosity: "auto" is a live progress bar on a terminal and one plain line per epoch
+    when the output goes to a file or a pipe (no carriage returns, no colour codes)."""
+    if verbose == "auto":
+        return 1 if sys.stdout.isatty() else 2
+    try:
+        return int(verbose)
+    except (TypeError, ValueError):
+        raise MnistlabError(f"verbose must be auto, 0, 1 or 2, not {verbose!r}") from None
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy, TF and Keras."""
     os.environ["PYTHONHASHSEED"] = str(seed)
@@ -339,8 +350,10 @@ class HistoryWriter(keras.callbacks.Callback):
 
 
 def train(opts: TrainOptions, recipe: Recipe | None = None, resume: RunDir | None = None,
-          link_latest: bool = True) -> RunDir:
-    """Train into a new run directory (or finish `resume`) and return it, evaluated and plotted."""
+          link_latest: bool = False) -> RunDir:
+    """Train into a new run directory (or finish `resume`) and return it, evaluated and plotted.
+
+    `link_latest` also points `<runs folder>/latest` at it (the CLI's `train` asks for that)."""
     if resume is not None:
         cfg = resume.config
         recipe = Recipe.from_dict(cfg["recipe"])
@@ -354,6 +367,10 @@ def train(opts: TrainOptions, recipe: Recipe | None = None, resume: RunDir | Non
     if opts.batch_size is not None:
         recipe.batch_size = opts.batch_size
     _check_recipe(recipe, opts)
+    verbose = resolve_verbose(opts.verbose)
+    say = (lambda msg: print(msg, flush=True)) if verbose else (lambda msg: None)
+    say(f"{'resuming' if resume is not None else 'training'} preset {recipe.preset}: {recipe.epochs} epochs, "
+        f"seed {opts.seed}, on {opts.dataset}")
 
     ds = load_dataset(opts.dataset)
     if resume is not None and ds.sha256 != cfg["dataset"]["sha256"]:
@@ -366,12 +383,14 @@ def train(opts: TrainOptions, recipe: Recipe | None = None, resume: RunDir | Non
     if recipe.rendered_digits:
         from .synth import training_digits
 
+        say(f"  rendering {recipe.rendered_digits:,} font digits for training")
         x_font, y_font = training_digits(recipe.rendered_digits, NEGATIVES_SEED + 2)
         x_train = np.concatenate([x_train, x_font])
         y_train = np.concatenate([y_train, y_font.astype(y_train.dtype)])
     if recipe.negatives:
         from .negatives import training_negatives
 
+        say(f"  drawing {recipe.negatives:,} synthetic non-digits (letters, scribbles, shapes)")
         x_neg = training_negatives(recipe.negatives, NEGATIVES_SEED, x_train[:10000])
         x_train = np.concatenate([x_train, x_neg])
         y_train = np.concatenate([y_train, np.full(len(x_neg), ds.num_classes, y_train.dtype)])
@@ -392,6 +411,7 @@ def train(opts: TrainOptions, recipe: Recipe | None = None, resume: RunDir | Non
         run.path.mkdir(parents=True, exist_ok=True)
         run.write_config(_config(recipe, opts, ds, strategy))
     prior = run.history
+    say(f"  run directory {run.path}; building the model and compiling its first step")
 
     steps_per_epoch = -(-len(x_train) // (recipe.batch_size * strategy.num_replicas_in_sync))
     multiworker = is_multiworker(strategy)
@@ -424,7 +444,7 @@ def train(opts: TrainOptions, recipe: Recipe | None = None, resume: RunDir | Non
     try:
         with quiet_garbage_collector():
             trainer.fit(train_ds, epochs=recipe.epochs, validation_data=val, callbacks=callbacks,
-                        shuffle=False, verbose=opts.verbose)
+                        shuffle=False, verbose=verbose)
     except KeyboardInterrupt:
         print(f"\ntraining interrupted; every finished epoch is saved. Continue with "
               f"`mnistlab train --resume {run.path}`", file=sys.stderr)
@@ -438,6 +458,7 @@ def train(opts: TrainOptions, recipe: Recipe | None = None, resume: RunDir | Non
         return run
     from .evaluate import evaluate_model
 
+    say("  evaluating, calibrating, writing the ONNX model and the plots")
     test = evaluate_model(model, x_test, ds.y_test)
     metrics = {
         "preset": recipe.preset,
@@ -457,6 +478,10 @@ def train(opts: TrainOptions, recipe: Recipe | None = None, resume: RunDir | Non
         metrics["train_negatives"] = int(recipe.negatives)
     metrics["calibration"] = calibrate_run(run, model, ds, recipe, x_train, y_train, x_val, y_val,
                                            test["probabilities"])
+    from .inference import ensure_onnx
+
+    # The model every later answer comes from (onnxruntime), checked against Keras on the test set.
+    ensure_onnx(run, model, x_test[:1000])
     run.write_metrics(metrics)
     _clear_backup(run)
     if link_latest:

@@ -114,9 +114,9 @@ async def _send_json(send, status: int, detail: str):
     await send({"type": "http.response.body", "body": body})
 
 
-def create_app(run: RunDir, tta: int = 1) -> FastAPI:
+def create_app(run: RunDir, tta: int = 1, engine: str = "onnx") -> FastAPI:
     """The app for `run`'s model; `tta` is the default number of views, `?tta=N` overrides it."""
-    predictor = Predictor(run, tta)
+    predictor = Predictor(run, tta, engine)
     cfg, metrics = run.config, run.metrics
     classes = run.class_names
     predictor.judge(np.zeros((1, 28, 28), np.float32))  # compile before the first request
@@ -293,10 +293,10 @@ def _openapi_body(batch: bool) -> dict:
         "application/json": {"schema": json_schema}, "multipart/form-data": {"schema": form}}}}
 
 
-def serve(run: RunDir, host: str = "127.0.0.1", port: int = 8000, tta: int = 1) -> None:
+def serve(run: RunDir, host: str = "127.0.0.1", port: int = 8000, tta: int = 1, engine: str = "onnx") -> None:
     import uvicorn
 
-    app = create_app(run, tta)
+    app = create_app(run, tta, engine)
     views = f", test-time augmentation {tta} views" if tta > 1 else ""
     print(f"serving {run.path}{views} on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
