@@ -27,7 +27,7 @@ def _venv(path: Path) -> tuple[Path, Path]:
 
 
 def _runner(work: Path):
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "MNISTLAB_VERBOSE")}
 
     def run(*args, ok=True):
         res = subprocess.run([str(a) for a in args], cwd=work, env=env, capture_output=True, text=True, timeout=600)
