@@ -259,12 +259,12 @@ def _is_pil(obj) -> bool:
 
 def _gray(item) -> tuple[np.ndarray, str | None]:
     """Any one picture -> (grayscale array, its file name or None)."""
-    from .images import ImageError, _to_gray, load_gray_file
+    from .images import ImageError, _to_gray, _upright, load_gray_file
 
     if isinstance(item, (str, os.PathLike)):
         return load_gray_file(item), str(item)
     if _is_pil(item):
-        return _to_gray(item), None
+        return _to_gray(_upright(item)), None
     arr = np.asarray(item, dtype=np.float64)
     if arr.ndim != 2 or arr.size == 0:
         raise ImageError(f"an image array must be 2-D (height, width), got shape {list(arr.shape)}")

@@ -67,6 +67,7 @@ def decode_gray(data: bytes) -> np.ndarray:
                 raise ImageError("the image has no pixels")
             img.seek(0)  # first frame of an animation
             img.load()
+            img = _upright(img)
     except ImageError:
         raise
     except UnidentifiedImageError:
@@ -79,6 +80,16 @@ def decode_gray(data: bytes) -> np.ndarray:
         return _to_gray(img)
     except (ValueError, OSError) as exc:
         raise ImageError(f"the image's colour mode {img.mode} cannot be read ({exc})") from None
+
+
+def _upright(img):
+    """The picture as it was taken: a phone stores a sideways photo with an EXIF orientation tag."""
+    from PIL import ImageOps
+
+    try:
+        return ImageOps.exif_transpose(img) or img
+    except (ValueError, OSError, SyntaxError, KeyError, TypeError):
+        return img  # a damaged EXIF block: the pixels as stored
 
 
 def _to_gray(img) -> np.ndarray:

@@ -1,0 +1,318 @@
+"""Ink -> marks grouped into text lines, each mark a digit candidate or a separator.
+
+1. Connected ink components; specks dropped.
+2. Lines: the full-height components are grouped by their vertical extent, top to bottom; small
+   components join the line they sit in. Lines whose bands overlap are ambiguous (interleaved).
+3. In each line: underlines go, pieces that share most of their columns merge (a 5's flag, a 7's bar,
+   a broken stroke, the two dots of a colon), and each piece is judged by its size, shape and place
+   against the line's digits: `.` `,` `:` `-` `/` are separators, other small dots are dropped, and
+   everything else is a digit candidate for the classifier.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+MAX_COMPONENTS = 20_000      # more raw ink fragments than this: noise, refused at once
+MAX_PIECES = 60              # more candidate marks than this in a line: not a line of digits
+MAX_LINES = 8
+SEPARATORS = ".,/-:"
+
+
+@dataclass
+class Piece:
+    x0: int
+    y0: int
+    x1: int  # exclusive
+    y1: int
+    labels: list[int] = field(default_factory=list)
+    labels_mask: np.ndarray | None = None  # which pixels of the box belong to this piece
+    cut: tuple[int, int] | None = None      # for a split candidate: its cut points (from, to)
+    points: int = 0                          # for a split candidate: how many cut points its piece has
+    char: str | None = None                  # a separator's character; None for a digit candidate
+    slope: float = 0.0                       # for a thin diagonal stroke: columns leftwards per row
+
+    @property
+    def width(self) -> int:
+        return self.x1 - self.x0
+
+    @property
+    def height(self) -> int:
+        return self.y1 - self.y0
+
+    @property
+    def cy(self) -> float:
+        return (self.y0 + self.y1) / 2
+
+
+@dataclass
+class Line:
+    pieces: list[Piece]
+    y0: int
+    y1: int
+
+
+@dataclass
+class Marks:
+    lines: list[Line]
+    labels: np.ndarray | None
+    note: str | None = None
+    dropped: bool = False
+    ambiguous: bool = False
+
+
+def find(ink: np.ndarray, stroke: float) -> Marks:
+    """Ink (0..1) -> lines of pieces, or a note saying why the picture is refused."""
+    from scipy import ndimage
+
+    labels, n = ndimage.label(ink > 0, structure=np.ones((3, 3), dtype=bool))
+    if n == 0:
+        return Marks([], None)
+    if n > MAX_COMPONENTS:
+        return Marks([], None, note=f"{n:,} separate ink fragments: this looks like noise or texture, "
+                                    "not a line of digits")
+    areas = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+    slices = ndimage.find_objects(labels)
+    biggest = areas.max()
+    keep = [i for i in range(n) if areas[i] >= max(3, 0.01 * biggest)]
+    dropped = len(keep) < n
+    if len(keep) > 4 * MAX_PIECES * MAX_LINES:
+        return Marks([], None, note=f"{len(keep):,} separate marks: too many for lines of digits", dropped=dropped)
+    comps = [Piece(slices[i][1].start, slices[i][0].start, slices[i][1].stop, slices[i][0].stop, [i + 1])
+             for i in keep]
+    lines, ambiguous = group_lines(comps)
+    if len(lines) > MAX_LINES:
+        return Marks([], None, note=f"{len(lines)} lines of marks: mnistlab reads at most {MAX_LINES}",
+                     dropped=dropped)
+    out = []
+    for members in lines:
+        pieces, line_dropped = _line_pieces(members, labels, stroke)
+        dropped |= line_dropped
+        if len(pieces) > MAX_PIECES:
+            return Marks([], None, note=f"{len(pieces)} separate marks: too many for a line of at most 20 digits",
+                         dropped=dropped)
+        if pieces:
+            out.append(Line(pieces, min(p.y0 for p in pieces), max(p.y1 for p in pieces)))
+    return Marks(out, labels, dropped=dropped, ambiguous=ambiguous)
+
+
+def group_lines(comps: list[Piece]) -> tuple[list[list[Piece]], bool]:
+    """Components -> lines (top to bottom), and whether the layout is ambiguous: two lines whose bands
+    overlap, or full-height marks stacked one above the other inside one line (interleaved lines)."""
+    tall = float(np.percentile([c.height for c in comps], 90))
+    big = sorted((c for c in comps if c.height >= 0.5 * tall), key=lambda c: c.cy)
+    # Full-height marks that share a quarter of their height belong to one line (handwriting wanders
+    # up and down along a line; a second line starts below the first).
+    parent = list(range(len(big)))
+
+    def root(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, a in enumerate(big):
+        for j in range(i + 1, len(big)):
+            b = big[j]
+            if b.y0 >= a.y1:
+                break  # sorted by centre: nothing further down overlaps a... unless it is taller
+            if min(a.y1, b.y1) - max(a.y0, b.y0) >= 0.25 * min(a.height, b.height):
+                parent[root(j)] = root(i)
+    groups: dict[int, list[Piece]] = {}
+    for i, c in enumerate(big):
+        groups.setdefault(root(i), []).append(c)
+    # Groups side by side (no shared columns) and near in height are one wandering line: a second line
+    # of writing lies under the first, not beside it.
+    merged = list(groups.values())
+    joined = True
+    while joined:
+        joined = False
+        for i in range(len(merged)):
+            for j in range(i + 1, len(merged)):
+                a, b = merged[i], merged[j]
+                ax0, ax1 = min(c.x0 for c in a), max(c.x1 for c in a)
+                bx0, bx1 = min(c.x0 for c in b), max(c.x1 for c in b)
+                ay0, ay1 = min(c.y0 for c in a), max(c.y1 for c in a)
+                by0, by1 = min(c.y0 for c in b), max(c.y1 for c in b)
+                if min(ax1, bx1) <= max(ax0, bx0) and max(ay0, by0) - min(ay1, by1) < 0.5 * tall:
+                    merged[i] = a + b
+                    del merged[j]
+                    joined = True
+                    break
+            if joined:
+                break
+    bands = sorted(([min(c.y0 for c in g), max(c.y1 for c in g), g] for g in merged), key=lambda b: b[0])
+    for c in comps:
+        if c.height >= 0.5 * tall:
+            continue
+        inside = [b for b in bands if b[0] - 0.3 * (b[1] - b[0]) <= c.cy <= b[1] + 0.3 * (b[1] - b[0])]
+        pool = inside or bands
+        min(pool, key=lambda b: abs((b[0] + b[1]) / 2 - c.cy))[2].append(c)
+    ambiguous = False
+    for a, b in zip(bands, bands[1:]):
+        overlap = min(a[1], b[1]) - max(a[0], b[0])
+        if overlap > 0.25 * min(a[1] - a[0], b[1] - b[0]):
+            ambiguous = True
+    for band in bands:
+        members = [c for c in band[2] if c.height >= 0.5 * tall]
+        for i, a in enumerate(members):
+            for b in members[i + 1:]:
+                x_overlap = min(a.x1, b.x1) - max(a.x0, b.x0)
+                y_overlap = min(a.y1, b.y1) - max(a.y0, b.y0)
+                if x_overlap > 0.5 * min(a.width, b.width) and y_overlap < 0.25 * min(a.height, b.height):
+                    ambiguous = True  # one full-height mark above another: two lines woven together
+    return [b[2] for b in bands], ambiguous
+
+
+def _line_pieces(comps: list[Piece], labels: np.ndarray, stroke: float) -> tuple[list[Piece], bool]:
+    """One line's components -> cleaned, merged pieces left to right, separators marked."""
+    dropped = False
+    line_h = float(np.percentile([c.height for c in comps], 90))
+    # Underlines (flat, wider than a digit) go before merging, or they would join every digit above.
+    flat = [c for c in comps if c.height < 0.25 * line_h and c.width > 1.5 * line_h and c.width > 6 * c.height]
+    if flat and len(flat) < len(comps):
+        comps = [c for c in comps if c not in flat]
+        dropped = True
+        line_h = float(np.percentile([c.height for c in comps], 90))
+
+    # Merge pieces that share most of their columns (a 5's flag, a 7's bar, a broken stroke, a colon),
+    # or that almost touch when one of them is a small fragment.
+    comps = sorted(comps, key=lambda c: c.x0)
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(comps)):
+            for j in range(i + 1, len(comps)):
+                a, b = comps[i], comps[j]
+                overlap = min(a.x1, b.x1) - max(a.x0, b.x0)
+                narrow = min(a.width, b.width)
+                small = min(a.height, b.height) < 0.45 * line_h
+                gap = max(a.x0, b.x0) - min(a.x1, b.x1)
+                # Two full-height pieces side by side are two slanted or crowded digits unless they
+                # share nearly all their columns; a small piece joins what it sits over or touches,
+                # unless it is a dash or a dot beside a digit.
+                shared = overlap >= (0.5 if min(a.height, b.height) < 0.6 * line_h else 0.8) * narrow
+                if shared or (small and gap <= max(1, 0.04 * line_h) and not _is_mark_beside(a, b, line_h) and
+                              abs((a.y0 + a.y1) - (b.y0 + b.y1)) < line_h):
+                    comps[i] = Piece(min(a.x0, b.x0), min(a.y0, b.y0), max(a.x1, b.x1), max(a.y1, b.y1),
+                                     a.labels + b.labels)
+                    del comps[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    for c in comps:
+        c.labels_mask = np.isin(labels[c.y0:c.y1, c.x0:c.x1], c.labels)
+    digits_like = [c for c in comps if c.height >= 0.6 * line_h]
+    if not digits_like:
+        return [], True
+    height = float(np.median([c.height for c in digits_like]))
+    top = float(np.median([c.y0 for c in digits_like]))
+    base = float(np.median([c.y1 for c in digits_like]))
+    for c in comps:
+        c.char = separator(c, height, top, base, stroke)
+        alone = not any(min(c.x1, d.x1) - max(c.x0, d.x0) > 0 for d in digits_like if d is not c)
+        between = any(d.x1 <= c.x0 + 1 for d in digits_like) and any(d.x0 >= c.x1 - 1 for d in digits_like)
+        if c.char is not None and c.char in ".,:" and not (between and alone):
+            c.char = None if c.height >= 0.3 * height else "drop"
+        if c.char == "-" and not (alone and any(d.x0 >= c.x1 - 1 for d in digits_like)):
+            c.char = "drop"  # a dash after the last digit, or over a digit, is a stroke, not a minus sign
+        if c.char is None and c.height < 0.3 * height and c.width < 0.5 * height:
+            c.char = "drop"  # a dot that is no separator
+    _slashes(comps)
+    pieces = [c for c in comps if c.char != "drop"]
+    return pieces, dropped or len(pieces) < len(comps)
+
+
+# A handwritten 1 leans: a tenth of MNIST's training 1s lean more than 0.59 columns per row, one in
+# 1,000 more than 0.97. A thin diagonal between digits leaning more than STEEP_SLASH is a slash; a
+# gentler one is a slash only where reading it so makes the line a date (day, month, year groups),
+# and a 1 everywhere else.
+STEEP_SLASH = 1.2
+DATE_GROUPS = ({1, 2}, {1, 2}, {2, 4})
+
+
+def _slashes(comps: list[Piece]) -> None:
+    cands = [c for c in comps if c.char == "/"]
+    for c in cands:
+        c.char = None
+    digits = [c for c in comps if c.char is None and c not in cands]
+    for c in cands:
+        between = any(d.x1 <= c.x0 + 1 for d in digits) and any(d.x0 >= c.x1 - 1 for d in digits)
+        if c.slope >= STEEP_SLASH and between:
+            c.char = "/"
+    gentle = [c for c in cands if c.slope < STEEP_SLASH][:6]
+    if not gentle:
+        return
+    fits = []
+    for mask in range(1, 1 << len(gentle)):
+        chosen = {id(c) for k, c in enumerate(gentle) if mask >> k & 1}
+        groups, run = [], 0
+        for c in comps:
+            if c.char == "drop":
+                continue
+            if c.char == "/" or id(c) in chosen:
+                groups.append(run)
+                run = 0
+            elif c.char is None:
+                run += 1
+        groups.append(run)
+        if len(groups) == 3 and all(g in allowed for g, allowed in zip(groups, DATE_GROUPS)):
+            fits.append(chosen)
+    if len(fits) == 1:
+        for c in gentle:
+            if id(c) in fits[0]:
+                c.char = "/"
+
+
+def _is_mark_beside(a: Piece, b: Piece, line_h: float) -> bool:
+    small = a if a.height < b.height else b
+    return small.height < 0.3 * line_h and small.width < 0.5 * line_h * 2
+
+
+def separator(p: Piece, height: float, top: float, base: float, stroke: float) -> str | None:
+    """Which separator a piece is, from its size, shape and place against the line's digits, or None."""
+    h, w = p.height / height, p.width / height
+    mid = (p.cy - top) / max(1.0, base - top)
+    solid = p.labels_mask.mean() if p.labels_mask is not None and p.labels_mask.size else 0.0
+    dotlike = max(p.height, p.width) >= 0.5 * stroke and max(h, w) < 0.3
+    if len(p.labels) >= 2 and w < 0.35 and 0.25 <= h <= 0.8 and mid > 0.2 and mid < 0.9 and \
+            _two_dots(p):
+        return ":"
+    if dotlike and p.y1 >= base - 0.2 * height and mid > 0.7 and solid >= 0.45 and \
+            0.4 <= p.width / max(1, p.height) <= 2.5:
+        return "."
+    if h < 0.55 and w < 0.35 and p.height >= 1.3 * p.width and p.y0 > top + 0.55 * height and \
+            p.y1 >= base - 0.1 * height:
+        return ","
+    if h < 0.3 and 0.2 <= w <= 1.4 and p.width >= 2 * p.height and 0.2 < mid < 0.8:
+        return "-"
+    if h >= 0.6 and w >= 0.25 and solid < 0.4:
+        p.slope = _diagonal(p)
+        if p.slope >= 0.3:
+            return "/"
+    return None
+
+
+def _two_dots(p: Piece) -> bool:
+    rows = np.flatnonzero(p.labels_mask.any(axis=1))
+    if len(rows) < 3:
+        return False
+    gaps = np.flatnonzero(~p.labels_mask.any(axis=1)[rows[0]:rows[-1] + 1])
+    return len(gaps) >= max(1, 0.2 * p.height)
+
+
+def _diagonal(p: Piece) -> float:
+    """For a thin stroke from lower left to upper right (x falls steadily as y grows, one short run of
+    ink per row: no bar, no loop), how many columns it leans per row; 0 for anything else."""
+    ys, xs = np.nonzero(p.labels_mask)
+    if len(ys) < 10 or xs.std() == 0 or ys.std() == 0:
+        return 0.0
+    r = float(np.corrcoef(xs, ys)[0, 1])
+    slope = -float(np.polyfit(ys, xs, 1)[0])
+    per_row = p.labels_mask.sum(axis=1)
+    if r < -0.9 and slope <= 2.0 and np.median(per_row[per_row > 0]) <= 0.35 * p.width:
+        return slope
+    return 0.0

@@ -1,0 +1,126 @@
+"""A picture -> lines of digits and separators, every digit candidate judged in one batch.
+
+The picture's journey (one module each): `page` (size, the sheet, light, ruled lines) -> `marks`
+(components, lines, separators) -> `cuts` (touching digits) -> here: one batch through the model,
+then the answer assembled line by line, top to bottom.
+
+A picture with exactly one mark, nothing cleaned away and nothing dropped is prepared from the whole
+picture, so `read` and `predict` give the same answer for a single digit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..images import ImageError, to_mnist_array
+from . import cuts, marks, page
+
+MAX_DIGITS = 20              # per line
+
+
+def read_gray(gray: np.ndarray, judge) -> dict:
+    """Read the lines of digits in a grayscale picture (H, W, 0..255).
+
+    `judge(arrays)` takes (N, 28, 28) prepared images and returns (calibrated probabilities,
+    confidence, accepted) per image, as `prediction.Predictor.judge` does.
+    Returns {"text", "accepted", "digits": [{"digit", "confidence", "accepted", "box"}],
+    "separators": [{"char", "box"}], "lines": [{"text", "box", "digits", "separators"}], "note"?}
+    plus "inputs" (the 28x28 images the model saw) for callers that show them. `text` joins lines
+    with a newline; it is accepted only when every digit is and the layout is clear.
+    """
+    gray = np.asarray(gray, dtype=np.float64)
+    try:
+        pg = page.prepare(gray)
+    except ImageError:
+        return _empty("no ink: the picture is blank or has almost no contrast")
+    found = marks.find(pg.ink, cuts.stroke_width(pg.ink))
+    if found.note:
+        return _empty(found.note)
+    if not found.lines:
+        return _empty("no marks big enough to be digits")
+
+    # Every digit candidate and every split candidate of wide ones, all in one batch. One mark with
+    # nothing cleaned away is prepared from the whole picture, exactly as `predict` prepares a file.
+    only = [p for line in found.lines for p in line.pieces]
+    whole_picture = len(only) == 1 and only[0].char is None and not found.dropped and not pg.cleaned
+    arrays: list[np.ndarray] = []
+    plan = []  # per line: [(piece, start row or None, candidates)]
+    for line in found.lines:
+        entries = []
+        for p in line.pieces:
+            if p.char is not None:
+                entries.append((p, None, []))
+                continue
+            own = to_mnist_array(gray) if whole_picture else cuts.prepare(pg.ink, p)
+            cands = cuts.split_candidates(p, pg.ink)
+            entries.append((p, len(arrays), cands))
+            arrays.append(own)
+            arrays.extend(a for _, a in cands)
+        plan.append(entries)
+    if arrays:
+        probs, conf, acc = judge(np.stack(arrays))
+    lines_out, inputs = [], []
+    for entries in plan:
+        items = []  # (x0, kind, box, row or char)
+        for p, start, cands in entries:
+            if start is None:
+                items.append((p.x0, "sep", p, p.char))
+                continue
+            window = slice(start + 1, start + 1 + len(cands))
+            chosen = cuts.choose(cands, conf[window], acc[window], whole_conf=conf[start])
+            if chosen is None:
+                items.append((p.x0, "digit", p, start))
+            else:
+                for k in chosen:
+                    box, _ = cands[k]
+                    items.append((box.x0, "digit", box, start + 1 + k))
+        items.sort(key=lambda it: it[0])
+        n_digits = sum(kind == "digit" for _, kind, _, _ in items)
+        if n_digits > MAX_DIGITS:
+            return _empty(f"{n_digits} marks found; mnistlab reads at most {MAX_DIGITS} digits on a line")
+        digits, seps, text = [], [], []
+        for _, kind, box, ref in items:
+            where = pg.box_to_picture(box.x0, box.y0, box.x1, box.y1)
+            if kind == "sep":
+                seps.append({"char": ref, "box": where})
+                text.append(ref)
+                continue
+            d = {"digit": int(np.argmax(probs[ref])), "confidence": round(float(conf[ref]), 4),
+                 "accepted": bool(acc[ref]), "box": where}
+            digits.append(d)
+            inputs.append(np.asarray(arrays[ref], np.float32))
+            text.append(str(d["digit"]) if d["accepted"] else "?")
+        if not digits:
+            continue  # separators alone are no line of digits
+        boxes = np.array([d["box"] for d in digits] + [s["box"] for s in seps])
+        lines_out.append({"text": "".join(text), "box": [int(boxes[:, 0].min()), int(boxes[:, 1].min()),
+                                                         int(boxes[:, 2].max()), int(boxes[:, 3].max())],
+                          "digits": digits, "separators": seps})
+    if not lines_out:
+        return _empty("no marks big enough to be digits")
+    all_digits = [d for line in lines_out for d in line["digits"]]
+    out = {"text": "\n".join(line["text"] for line in lines_out),
+           "accepted": all(d["accepted"] for d in all_digits) and not found.ambiguous,
+           "digits": all_digits,
+           "separators": [s for line in lines_out for s in line["separators"]],
+           "lines": lines_out,
+           "inputs": inputs}
+    if found.ambiguous:
+        out["note"] = "the lines overlap: which marks belong to which line is not clear"
+    return out
+
+
+def digits_only(result: dict) -> dict:
+    """The same reading with the separators left out of `text` (`--digits-only`)."""
+    out = dict(result)
+    lines = []
+    for line in result.get("lines", []):
+        lines.append({**line, "text": "".join(ch for ch in line["text"] if ch not in marks.SEPARATORS)})
+    if lines:
+        out["lines"] = lines
+        out["text"] = "\n".join(line["text"] for line in lines)
+    return out
+
+
+def _empty(note: str) -> dict:
+    return {"text": "", "accepted": False, "digits": [], "separators": [], "lines": [], "inputs": [], "note": note}
