@@ -27,8 +27,8 @@ PAPER_WINDOW = 1 / 6         # the local paper estimate looks this far (of the p
 SHEET_MIN, SHEET_MAX = 0.15, 0.93   # a sheet covers this share of the photo (else: no table around it)
 SHEET_CONTRAST = 30.0        # the sheet is at least this much brighter than what surrounds it
 SHEET_INSET = 0.025          # what is cut from each side of a found sheet (its edge, its shadow)
-LINE_SPAN = 0.4              # a straight run of ink this long (of the page's side) is a ruled line,
-LINE_MARKS = 2.5             # ... if it is also this many times as long as a typical mark is tall
+LINE_SPAN = 0.75             # a straight run of ink this long (of the page's side) may be a ruled line,
+LINE_GAPS = 3.0              # ... in a family of parallel runs each this many times their spacing
 
 
 @dataclass
@@ -103,7 +103,8 @@ def flatten(gray: np.ndarray) -> tuple[np.ndarray, bool]:
     f = max(1, int(min(h, w) / 120))
     small = np.asarray(Image.fromarray(np.clip(g, 0, 255).astype(np.uint8)).resize(
         (max(1, w // f), max(1, h // f)), Image.Resampling.BOX), np.float64)
-    k = max(3, int(round(max(small.shape) * PAPER_WINDOW)))
+    # The window must be wider than any pen stroke, or the strokes would count as paper.
+    k = max(3, int(round(max(small.shape) * PAPER_WINDOW)), int(4 * _stroke_estimate(small)))
     paper = ndimage.grey_closing(small, size=(k, k), mode="nearest")
     paper = ndimage.uniform_filter(paper, size=k, mode="nearest")
     paper = np.asarray(Image.fromarray(paper.astype(np.float32), mode="F").resize((w, h), Image.Resampling.BILINEAR),
@@ -114,6 +115,15 @@ def flatten(gray: np.ndarray) -> tuple[np.ndarray, bool]:
     if not uneven:
         return g, False
     return np.clip(255.0 * g / paper, 0, 255), True
+
+
+def _stroke_estimate(g: np.ndarray) -> float:
+    """A generous pen width in pixels: the 90th percentile of the dark horizontal runs."""
+    dark = g < min(_otsu(g), float(np.median(g)) - 20)
+    on = np.pad(dark, ((0, 0), (1, 1)))
+    edges = np.diff(on.astype(np.int8), axis=1)
+    runs = np.nonzero(edges == -1)[1] - np.nonzero(edges == 1)[1]
+    return float(np.percentile(runs, 90)) if len(runs) else 1.0
 
 
 def find_sheet(gray: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -140,6 +150,10 @@ def find_sheet(gray: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
     if not SHEET_MIN <= share <= SHEET_MAX:
         return None, None
     if small[sheet].mean() - small[~sheet].mean() < SHEET_CONTRAST:
+        return None, None
+    # A table surrounds a sheet: much of the photo's border lies outside it (ink on paper does not).
+    border = np.concatenate([sheet[0], sheet[-1], sheet[:, 0], sheet[:, -1]])
+    if border.mean() > 0.6:
         return None, None
     ys, xs = np.nonzero(sheet)
     pts = np.stack([xs, ys], axis=1).astype(np.float64) * f
@@ -191,21 +205,20 @@ def _otsu(x: np.ndarray) -> float:
 def remove_lines(ink: np.ndarray) -> tuple[np.ndarray, bool]:
     """Ink without ruled or squared paper lines and without form-box frames: (ink, anything removed).
 
-    A ruled line is a straight run of ink longer than LINE_SPAN of the page and than LINE_MARKS
-    times the height of a typical mark, so a 1 or a 7's bar is never one.
+    Ruled lines come in families: straight runs of ink longer than LINE_SPAN of the page, at least two
+    of them parallel, each longer than LINE_GAPS times the spacing between them. The stems of a 1 and
+    a 7 side by side are never that (they are as long as they are far apart).
     """
     from scipy import ndimage
 
     on = ink > 0
     h, w = on.shape
-    typical = _typical_mark(on)
     removed = np.zeros_like(on)
-    span_h, span_v = max(LINE_SPAN * w, LINE_MARKS * typical), max(LINE_SPAN * h, LINE_MARKS * typical)
-    if w > span_h:
-        removed |= ndimage.binary_opening(on, structure=np.ones((1, int(span_h)), bool))
-    if h > span_v:
-        removed |= ndimage.binary_opening(on, structure=np.ones((int(span_v), 1), bool))
-    removed |= _frames(on & ~removed, typical)
+    if w >= 40:
+        removed |= _ruled(on, int(LINE_SPAN * w))
+    if h >= 40:
+        removed |= _ruled(on.T, int(LINE_SPAN * h)).T
+    removed |= _frames(on & ~removed)
     if not removed.any():
         return ink, False
     if removed.sum() >= 0.9 * on.sum():  # nothing but lines: leave it to the reader to say so
@@ -215,28 +228,35 @@ def remove_lines(ink: np.ndarray) -> tuple[np.ndarray, bool]:
     return out, True
 
 
-def _typical_mark(on: np.ndarray) -> float:
-    """The height of a typical mark: the median of the sizeable components that are not page-long."""
+def _ruled(on: np.ndarray, length: int) -> np.ndarray:
+    """The horizontal ruled lines of a binary picture (a family of long parallel runs)."""
     from scipy import ndimage
 
-    labels, n = ndimage.label(on, structure=np.ones((3, 3), bool))
-    if n == 0:
-        return float(on.shape[0])
-    if n > 20_000:
-        return float(on.shape[0]) / 4
+    runs = ndimage.binary_opening(on, structure=np.ones((1, max(20, length)), bool))
+    labels, n = ndimage.label(runs, structure=np.ones((3, 3), bool))
+    if n < 2:
+        return np.zeros_like(on)
     slices = ndimage.find_objects(labels)
-    areas = np.bincount(labels.ravel())[1:]
-    h, w = on.shape
-    sizes = [(sl[0].stop - sl[0].start, a) for sl, a in zip(slices, areas, strict=True)
-             if (sl[0].stop - sl[0].start) < 0.5 * h and (sl[1].stop - sl[1].start) < 0.3 * w]
-    if not sizes:
-        return float(h) / 4
-    biggest = max(a for _, a in sizes)
-    heights = [hh for hh, a in sizes if a >= 0.05 * biggest]
-    return float(np.median(heights))
+    centres = np.array([(sl[0].start + sl[0].stop) / 2 for sl in slices])
+    lengths = np.array([sl[1].stop - sl[1].start for sl in slices])
+    order = np.sort(centres)
+    gaps = np.diff(order)
+    gaps = gaps[gaps > 2]
+    if len(gaps) == 0:
+        return np.zeros_like(on)
+    spacing = float(np.median(gaps))
+    thickness = float(np.median([sl[0].stop - sl[0].start for sl in slices]))
+    # Ruled lines are thin and well apart; the strips an opening leaves of one thick slanted stroke
+    # are neither.
+    if spacing < max(3 * thickness, 0.04 * on.shape[1]):
+        return np.zeros_like(on)
+    keep = [i + 1 for i in range(n) if lengths[i] >= LINE_GAPS * spacing]
+    if len(keep) < 2:
+        return np.zeros_like(on)
+    return np.isin(labels, keep)
 
 
-def _frames(on: np.ndarray, typical: float) -> np.ndarray:
+def _frames(on: np.ndarray) -> np.ndarray:
     """The rows and columns of rectangle outlines (form boxes), whatever is written inside them."""
     from scipy import ndimage
 
@@ -246,16 +266,23 @@ def _frames(on: np.ndarray, typical: float) -> np.ndarray:
         return frames
     for i, sl in enumerate(ndimage.find_objects(labels)):
         hh, ww = sl[0].stop - sl[0].start, sl[1].stop - sl[1].start
-        if hh < max(20, 0.8 * typical) or ww < max(20, 0.5 * typical):
+        if hh < 20 or ww < 20:
             continue
         comp = labels[sl] == i + 1
         rows = comp.sum(axis=1) >= 0.8 * ww
         cols = comp.sum(axis=0) >= 0.8 * hh
         band_r, band_c = max(2, hh // 6), max(2, ww // 6)
-        if rows[:band_r].any() and rows[-band_r:].any() and cols[:band_c].any() and cols[-band_c:].any():
+        sides = rows[:band_r].any() and rows[-band_r:].any() and cols[:band_c].any() and cols[-band_c:].any()
+        thin = rows.sum() <= 0.2 * hh and cols.sum() <= 0.2 * ww
+        # A rectangle has ink in its four corners; an oval 0 or a 1's stem does not pass all three.
+        if sides and thin and _corners(comp, band_r, band_c):
             mask = np.zeros_like(comp)
             mask[rows, :] = True
             mask[:, cols] = True
             frames[sl] |= comp & mask
     return frames
 
+
+def _corners(comp: np.ndarray, band_r: int, band_c: int) -> bool:
+    r, c = max(1, band_r // 2), max(1, band_c // 2)
+    return bool(comp[:r, :c].any() and comp[:r, -c:].any() and comp[-r:, :c].any() and comp[-r:, -c:].any())
