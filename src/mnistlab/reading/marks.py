@@ -19,6 +19,7 @@ MAX_COMPONENTS = 20_000      # more raw ink fragments than this: noise, refused 
 MAX_PIECES = 60              # more candidate marks than this in a line: not a line of digits
 MAX_LINES = 8
 SEPARATORS = ".,/-:"
+FAINT = 0.4                  # marks whose mean ink is under this share of the strongest marks' are dropped
 
 
 @dataclass
@@ -65,18 +66,19 @@ class Marks:
 
 def find(ink: np.ndarray, stroke: float) -> Marks:
     """Ink (0..1) -> lines of pieces, or a note saying why the picture is refused."""
-    from scipy import ndimage
+    from . import morph
 
-    labels, n = ndimage.label(ink > 0, structure=np.ones((3, 3), dtype=bool))
+    labels, n, slices, areas = morph.label(ink > 0)
     if n == 0:
         return Marks([], None)
     if n > MAX_COMPONENTS:
         return Marks([], None, note=f"{n:,} separate ink fragments: this looks like noise or texture, "
                                     "not a line of digits")
-    areas = np.bincount(labels.ravel(), minlength=n + 1)[1:]
-    slices = ndimage.find_objects(labels)
     biggest = areas.max()
-    keep = [i for i in range(n) if areas[i] >= max(3, 0.01 * biggest)]
+    # Pen strokes are the darkest marks on the page; a shadow's rim or a fold is a faint one.
+    strength = np.bincount(labels.ravel(), weights=ink.ravel(), minlength=n + 1)[1:] / np.maximum(areas, 1)
+    strong = float(np.percentile(strength[areas >= 0.05 * biggest], 90)) if n else 1.0
+    keep = [i for i in range(n) if areas[i] >= max(3, 0.01 * biggest) and strength[i] >= FAINT * strong]
     dropped = len(keep) < n
     if len(keep) > 4 * MAX_PIECES * MAX_LINES:
         return Marks([], None, note=f"{len(keep):,} separate marks: too many for lines of digits", dropped=dropped)

@@ -2,15 +2,15 @@
 
 1. The picture is shrunk so the work is bounded (at most `WORK_PIXELS`).
 2. A sheet lying on a darker table is found (the largest bright region, when there is a darker
-   surround) and warped flat from its four corners; its edges are cut away.
+   surround, as the bright quadrilateral that stays the same over most brightness cuts; everything
+   off it (the table, the sheet's edge and its shadow) becomes paper.
 3. The paper is estimated locally (a grey closing wider than any pen stroke, smoothed) and the
    picture is divided by it, so shadows, gradients, vignetting and tinted paper become plain paper
    and only marks darker than their own surroundings remain ink.
 4. Ruled and squared paper lines, page-wide underlines and the frames of form boxes are removed.
 
-SciPy's ndimage does the filtering and labelling: it is already the reader's one image dependency
-(OpenCV-headless would add 160 MB to a 300 MB install for the same operations here), and Pillow
-does the resampling and the perspective warp.
+`morph` does the labelling (cc3d) and the rectangle morphology; Pillow does the resampling and the
+shrinking (see morph.py for why not SciPy or OpenCV).
 """
 
 from __future__ import annotations
@@ -20,13 +20,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..images import ink_map
+from . import morph
 
 WORK_PIXELS = 2_000_000      # pictures are shrunk to at most this many pixels before segmenting
 MAX_SIDE = 4000              # ... and at most this long on either side
-PAPER_WINDOW = 1 / 6         # the local paper estimate looks this far (of the picture's long side)
-SHEET_MIN, SHEET_MAX = 0.15, 0.93   # a sheet covers this share of the photo (else: no table around it)
+PAPER_BLOCK = 1 / 24         # the paper is estimated in blocks this wide (of the long side), at least
+PAPER_PERCENTILE = 80        # ... 4 pen strokes, as this percentile of each block's brightness
+SHEET_MIN, SHEET_MAX = 0.1, 0.8     # a sheet covers this share of the photo (else: no table around it)
 SHEET_CONTRAST = 30.0        # the sheet is at least this much brighter than what surrounds it
-SHEET_INSET = 0.025          # what is cut from each side of a found sheet (its edge, its shadow)
+SHEET_INSET = 0.035          # what is cut from each side of a found sheet (its edge, its shadow)
 LINE_SPAN = 0.75             # a straight run of ink this long (of the page's side) may be a ruled line,
 LINE_GAPS = 3.0              # ... in a family of parallel runs each this many times their spacing
 
@@ -37,20 +39,13 @@ class Page:
 
     ink: np.ndarray
     gray: np.ndarray          # the working picture itself (flattened light), for the single-mark case
-    scale: float              # working pixel -> picture pixel, before any warp
+    scale: float              # working pixel -> picture pixel
     shape: tuple[int, int]    # the picture's (height, width)
-    warp: np.ndarray | None = None   # 8 perspective coefficients: page point -> working point
     cleaned: bool = False     # lines, frames, a table or uneven light were removed
 
     def box_to_picture(self, x0: float, y0: float, x1: float, y1: float) -> list[int]:
         """A box on the page -> [x0, y0, x1, y1] in the picture's own pixels."""
-        corners = np.array([[x0, y0], [x1, y0], [x0, y1], [x1, y1]], np.float64)
-        if self.warp is not None:
-            a, b, c, d, e, f, g, h = self.warp
-            den = g * corners[:, 0] + h * corners[:, 1] + 1
-            corners = np.stack([(a * corners[:, 0] + b * corners[:, 1] + c) / den,
-                                (d * corners[:, 0] + e * corners[:, 1] + f) / den], axis=1)
-        corners *= self.scale
+        corners = np.array([[x0, y0], [x1, y1]], np.float64) * self.scale
         hgt, wid = self.shape
         xs = np.clip(corners[:, 0], 0, wid)
         ys = np.clip(corners[:, 1], 0, hgt)
@@ -61,13 +56,41 @@ def prepare(gray: np.ndarray) -> Page:
     """Grayscale picture (H, W, 0..255) -> Page; raises ImageError for a blank picture."""
     gray = np.asarray(gray, dtype=np.float64)
     scale, small = shrink(gray)
-    warp, sheet = find_sheet(small)
-    work = sheet if sheet is not None else small
-    flat, uneven = flatten(work)
+    sheet = find_sheet(small)
+    flat, uneven = flatten(small, paper=sheet)
+    if sheet is not None:
+        # Everything off the sheet (the table, the sheet's own edge and its shadow) is paper.
+        inner = morph.min_filter(sheet, *(2 * [max(3, int(SHEET_INSET * min(small.shape)) | 1)]))
+        flat = np.where(inner, flat, 255.0)
+    flat, edges = clear_edges(flat)
     ink = ink_map(flat)
     ink, lines = remove_lines(ink)
-    return Page(ink=ink, gray=flat, scale=scale, shape=gray.shape, warp=warp,
-                cleaned=sheet is not None or uneven or lines)
+    return Page(ink=ink, gray=flat, scale=scale, shape=gray.shape,
+                cleaned=sheet is not None or uneven or lines or edges)
+
+
+def clear_edges(flat: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Paint as paper the dark bands along the picture's sides that are no writing: a table's edge,
+    a sheet's border, a shadow's rim."""
+    h, w = flat.shape
+    if min(h, w) < 40:
+        return flat, False
+    t = min(_otsu(flat), float(np.median(flat)) - 30)
+    labels, n, boxes, _ = morph.label(flat < t)
+    erase = []
+    for i, (ys, xs) in enumerate(boxes):
+        bh, bw = ys.stop - ys.start, xs.stop - xs.start
+        top, bottom, left, right = ys.start == 0, ys.stop == h, xs.start == 0, xs.stop == w
+        band = ((top or bottom) and bw >= 0.4 * w and bh <= 0.3 * h) or \
+               ((left or right) and bh >= 0.4 * h and bw <= 0.3 * w)
+        if band:
+            erase.append(i + 1)
+    if not erase:
+        return flat, False
+    mask = morph.max_filter(np.isin(labels, erase), 5, 5)
+    out = flat.copy()
+    out[mask] = float(np.median(flat[~mask])) if (~mask).any() else 255.0
+    return out, True
 
 
 def shrink(gray: np.ndarray) -> tuple[float, np.ndarray]:
@@ -90,24 +113,35 @@ def _dark_ink_on_light(gray: np.ndarray) -> tuple[np.ndarray, bool]:
     return 255.0 - gray, True
 
 
-def flatten(gray: np.ndarray) -> tuple[np.ndarray, bool]:
+def flatten(gray: np.ndarray, paper: np.ndarray | None = None) -> tuple[np.ndarray, bool]:
     """Divide the picture by a local estimate of its paper: (dark ink on even white paper, whether the
-    light was uneven enough to matter). Light ink on dark paper comes back inverted, as dark ink."""
-    from PIL import Image
-    from scipy import ndimage
+    light was uneven enough to matter). Light ink on dark paper comes back inverted, as dark ink.
 
-    g, _ = _dark_ink_on_light(gray)
+    The paper is a bright percentile of blocks a few pen strokes wide (ink covers little of each), so
+    it follows shadows, gradients and vignetting closely; the blocks are smoothed and upsampled.
+    """
+    from PIL import Image
+
+    g, _ = _dark_ink_on_light(gray) if paper is None else (gray, False)
     h, w = g.shape
     if min(h, w) < 16:
         return g, False
-    f = max(1, int(min(h, w) / 120))
+    f = max(1, int(min(h, w) / 160))
     small = np.asarray(Image.fromarray(np.clip(g, 0, 255).astype(np.uint8)).resize(
         (max(1, w // f), max(1, h // f)), Image.Resampling.BOX), np.float64)
-    # The window must be wider than any pen stroke, or the strokes would count as paper.
-    k = max(3, int(round(max(small.shape) * PAPER_WINDOW)), int(4 * _stroke_estimate(small)))
-    paper = ndimage.grey_closing(small, size=(k, k), mode="nearest")
-    paper = ndimage.uniform_filter(paper, size=k, mode="nearest")
-    paper = np.asarray(Image.fromarray(paper.astype(np.float32), mode="F").resize((w, h), Image.Resampling.BILINEAR),
+    sh, sw = small.shape
+    block = max(4, int(round(4 * _stroke_estimate(small))), int(max(sh, sw) * PAPER_BLOCK))
+    ny, nx = max(1, round(sh / block)), max(1, round(sw / block))
+    ys = np.linspace(0, sh, ny + 1).astype(int)
+    xs = np.linspace(0, sw, nx + 1).astype(int)
+    grid = np.array([[np.percentile(small[ys[i]:ys[i + 1], xs[j]:xs[j + 1]], PAPER_PERCENTILE)
+                      for j in range(nx)] for i in range(ny)])
+    # A block that is mostly ink (a thick stroke) reads darker than the paper around it: take the
+    # brighter of it and its neighbours' median.
+    if ny >= 3 and nx >= 3:
+        around = np.median(np.stack([np.roll(np.roll(grid, dy, 0), dx, 1) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]), 0)
+        grid = np.maximum(grid, np.where(np.abs(around - grid) > 30, around, grid))
+    paper = np.asarray(Image.fromarray(grid.astype(np.float32), mode="F").resize((w, h), Image.Resampling.BILINEAR),
                        np.float64)
     paper = np.maximum(paper, 1.0)
     lo, hi = np.percentile(paper, [2, 98])
@@ -126,70 +160,59 @@ def _stroke_estimate(g: np.ndarray) -> float:
     return float(np.percentile(runs, 90)) if len(runs) else 1.0
 
 
-def find_sheet(gray: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """A bright sheet on a darker surround -> (perspective coefficients, the sheet warped flat), else
-    (None, None)."""
+def find_sheet(gray: np.ndarray) -> np.ndarray | None:
+    """Where a bright sheet lies on a darker surround (a table): a mask at `gray`'s size, or None."""
     from PIL import Image
-    from scipy import ndimage
 
     h, w = gray.shape
     if min(h, w) < 64:
-        return None, None
+        return None
     f = max(1, int(max(h, w) / 300))
     small = gray[::f, ::f]
-    t = _otsu(small)
-    bright = small > t
-    bright = ndimage.binary_opening(bright, iterations=2)
-    labels, n = ndimage.label(bright)
+    # Under a shadow the paper can be darker than a lit table: cut the brightness at several levels.
+    # The sheet is the quadrilateral that stays the same over the most levels (a sharp-edged bright
+    # object); a region that grows with every lower cut is table joining it.
+    levels = sorted({round(float(t)) for t in [_otsu(small), *np.percentile(small, range(20, 95, 6))]})
+    found = [r for r in (_sheet_region(small, t) for t in levels) if r is not None]
+    if not found:
+        return None
+
+    def stability(r):
+        return sum(abs(o[1] - r[1]) <= 0.08 * r[1] for o in found), r[1]
+
+    mask, _ = max(found, key=stability)
+    return np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize((w, h), Image.Resampling.NEAREST)) > 0
+
+
+def _sheet_region(small: np.ndarray, t: float) -> tuple[np.ndarray, int] | None:
+    """(the mask, its area) of the sheet brighter than `t`: a bright quadrilateral, or None."""
+    bright = morph.opening(small > t, 5, 5)
+    labels, n, _, areas = morph.label(bright)
     if n == 0:
-        return None, None
-    areas = np.bincount(labels.ravel())[1:]
-    k = int(areas.argmax()) + 1
-    sheet = ndimage.binary_fill_holes(labels == k)
-    share = sheet.mean()
-    if not SHEET_MIN <= share <= SHEET_MAX:
-        return None, None
+        return None
+    sheet = morph.fill_holes(labels == int(areas.argmax()) + 1)
+    if not SHEET_MIN <= sheet.mean() <= SHEET_MAX:
+        return None
     if small[sheet].mean() - small[~sheet].mean() < SHEET_CONTRAST:
-        return None, None
+        return None
     # A table surrounds a sheet: much of the photo's border lies outside it (ink on paper does not).
     border = np.concatenate([sheet[0], sheet[-1], sheet[:, 0], sheet[:, -1]])
-    if border.mean() > 0.6:
-        return None, None
+    if border.mean() > 0.4:
+        return None
     ys, xs = np.nonzero(sheet)
-    pts = np.stack([xs, ys], axis=1).astype(np.float64) * f
+    pts = np.stack([xs, ys], axis=1).astype(np.float64)
     corners = np.array([pts[np.argmin(pts[:, 0] + pts[:, 1])], pts[np.argmax(pts[:, 0] - pts[:, 1])],
                         pts[np.argmax(pts[:, 0] + pts[:, 1])], pts[np.argmax(pts[:, 1] - pts[:, 0])]])
     tl, tr, br, bl = corners
-    out_w = int(round((np.linalg.norm(tr - tl) + np.linalg.norm(br - bl)) / 2))
-    out_h = int(round((np.linalg.norm(bl - tl) + np.linalg.norm(br - tr)) / 2))
-    if out_w < 32 or out_h < 32:
-        return None, None
-    # The quadrilateral must look like the sheet (its area close to the region's): else it is not one.
+    # The quadrilateral must look like the region (its area close to the region's): else no sheet.
     quad = 0.5 * abs(_cross(tr - tl, bl - tl)) + 0.5 * abs(_cross(tr - br, bl - br))
-    if not 0.85 <= quad / (sheet.sum() * f * f) <= 1.15:
-        return None, None
-    ix, iy = SHEET_INSET * out_w, SHEET_INSET * out_h
-    dst = np.array([[ix, iy], [out_w - ix, iy], [out_w - ix, out_h - iy], [ix, out_h - iy]])
-    size = (int(out_w - 2 * ix), int(out_h - 2 * iy))
-    coeffs = _perspective(dst - [ix, iy], corners)
-    img = Image.fromarray(np.clip(gray, 0, 255).astype(np.uint8))
-    warped = img.transform(size, Image.Transform.PERSPECTIVE, tuple(coeffs), Image.Resampling.BILINEAR,
-                           fillcolor=int(np.median(small[sheet])))
-    return coeffs, np.asarray(warped, np.float64)
+    if not 0.9 <= quad / sheet.sum() <= 1.1:
+        return None
+    return sheet, int(sheet.sum())
 
 
 def _cross(a: np.ndarray, b: np.ndarray) -> float:
     return float(a[0] * b[1] - a[1] * b[0])
-
-
-def _perspective(dst: np.ndarray, src: np.ndarray) -> np.ndarray:
-    """The 8 coefficients that take a point of `dst` to the matching point of `src` (PIL's order)."""
-    rows, rhs = [], []
-    for (x, y), (u, v) in zip(dst, src, strict=True):
-        rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
-        rows.append([0, 0, 0, x, y, 1, -v * x, -v * y])
-        rhs.extend([u, v])
-    return np.linalg.solve(np.array(rows, np.float64), np.array(rhs, np.float64))
 
 
 def _otsu(x: np.ndarray) -> float:
@@ -205,75 +228,91 @@ def _otsu(x: np.ndarray) -> float:
 def remove_lines(ink: np.ndarray) -> tuple[np.ndarray, bool]:
     """Ink without ruled or squared paper lines and without form-box frames: (ink, anything removed).
 
-    Ruled lines come in families: straight runs of ink longer than LINE_SPAN of the page, at least two
-    of them parallel, each longer than LINE_GAPS times the spacing between them. The stems of a 1 and
-    a 7 side by side are never that (they are as long as they are far apart).
+    Ruled lines come in families: nearly straight runs of ink across LINE_SPAN of the page, at least
+    two of them parallel, each longer than LINE_GAPS times the spacing between them. The stems of a 1
+    and a 7 side by side are never that (they are as long as they are far apart). Where a removed
+    line crossed a stroke, the stroke is joined again across the line's width.
     """
-    from scipy import ndimage
-
     on = ink > 0
     h, w = on.shape
-    removed = np.zeros_like(on)
-    if w >= 40:
-        removed |= _ruled(on, int(LINE_SPAN * w))
-    if h >= 40:
-        removed |= _ruled(on.T, int(LINE_SPAN * h)).T
-    removed |= _frames(on & ~removed)
+    horizontal = _ruled(on) if w >= 40 else np.zeros_like(on)
+    vertical = _ruled(on.T).T if h >= 40 else np.zeros_like(on)
+    frames = _frames(on & ~horizontal & ~vertical)
+    removed = horizontal | vertical | frames
     if not removed.any():
         return ink, False
     if removed.sum() >= 0.9 * on.sum():  # nothing but lines: leave it to the reader to say so
         return ink, False
-    out = ink.copy()
-    out[ndimage.binary_dilation(removed, iterations=1)] = 0.0
+    gone = morph.max_filter(removed, 3, 3)
+    keep = on & ~gone
+    # A stroke that crossed a line continues on both sides of it: close the gap the line leaves.
+    span = 2 * _thickness(gone) + 3
+    bridged = (morph.closing(keep, span, 1) & _near(gone, horizontal)) | \
+              (morph.closing(keep, 1, span) & _near(gone, vertical))
+    out = np.where(keep | (bridged & on), ink, 0.0)
     return out, True
 
 
-def _ruled(on: np.ndarray, length: int) -> np.ndarray:
-    """The horizontal ruled lines of a binary picture (a family of long parallel runs)."""
-    from scipy import ndimage
+def _near(gone: np.ndarray, lines: np.ndarray) -> np.ndarray:
+    """The removed pixels that belong to `lines`."""
+    return gone & morph.max_filter(lines, 3, 3) if lines.any() else np.zeros_like(gone)
 
-    runs = ndimage.binary_opening(on, structure=np.ones((1, max(20, length)), bool))
-    labels, n = ndimage.label(runs, structure=np.ones((3, 3), bool))
+
+def _thickness(mask: np.ndarray) -> int:
+    """The typical width of the removed lines, in pixels."""
+    on = np.pad(mask, ((1, 1), (0, 0)))
+    edges = np.diff(on.astype(np.int8), axis=0)
+    runs = np.nonzero(edges.T == -1)[1] - np.nonzero(edges.T == 1)[1]
+    return int(np.median(runs)) if len(runs) else 1
+
+
+def _ruled(on: np.ndarray) -> np.ndarray:
+    """The horizontal ruled lines of a binary picture (a family of long parallel runs), allowing the
+    slight slant and bow of a photographed page."""
+    h, w = on.shape
+    # Runs a fifth of the page long, on ink widened by two pixels up and down, so that a line that
+    # drifts by a pixel every so often still joins into one run.
+    widened = morph.max_filter(on, 5, 1)
+    runs = morph.long_runs(widened, max(20, w // 5)) & on
+    labels, n, slices, _ = morph.label(morph.max_filter(runs, 5, 3))
     if n < 2:
         return np.zeros_like(on)
-    slices = ndimage.find_objects(labels)
-    centres = np.array([(sl[0].start + sl[0].stop) / 2 for sl in slices])
-    lengths = np.array([sl[1].stop - sl[1].start for sl in slices])
-    order = np.sort(centres)
-    gaps = np.diff(order)
+    long = [i for i, sl in enumerate(slices) if sl[1].stop - sl[1].start >= LINE_SPAN * w]
+    if len(long) < 2:
+        return np.zeros_like(on)
+    centres = np.sort([(slices[i][0].start + slices[i][0].stop) / 2 for i in long])
+    gaps = np.diff(centres)
     gaps = gaps[gaps > 2]
     if len(gaps) == 0:
         return np.zeros_like(on)
     spacing = float(np.median(gaps))
-    thickness = float(np.median([sl[0].stop - sl[0].start for sl in slices]))
+    thickness = float(np.median([runs[slices[i]].any(axis=1).sum() for i in long]))
     # Ruled lines are thin and well apart; the strips an opening leaves of one thick slanted stroke
     # are neither.
-    if spacing < max(3 * thickness, 0.04 * on.shape[1]):
+    if spacing < max(3 * thickness, 0.04 * h) or w < LINE_GAPS * spacing:
         return np.zeros_like(on)
-    keep = [i + 1 for i in range(n) if lengths[i] >= LINE_GAPS * spacing]
-    if len(keep) < 2:
-        return np.zeros_like(on)
-    return np.isin(labels, keep)
+    return runs & np.isin(labels, [i + 1 for i in long])
 
 
 def _frames(on: np.ndarray) -> np.ndarray:
     """The rows and columns of rectangle outlines (form boxes), whatever is written inside them."""
-    from scipy import ndimage
-
-    labels, n = ndimage.label(on, structure=np.ones((3, 3), bool))
+    labels, n, slices, _ = morph.label(on)
     frames = np.zeros_like(on)
     if n == 0 or n > 2000:
         return frames
-    for i, sl in enumerate(ndimage.find_objects(labels)):
+    for i, sl in enumerate(slices):
         hh, ww = sl[0].stop - sl[0].start, sl[1].stop - sl[1].start
         if hh < 20 or ww < 20:
             continue
         comp = labels[sl] == i + 1
-        rows = comp.sum(axis=1) >= 0.8 * ww
-        cols = comp.sum(axis=0) >= 0.8 * hh
+        # A photographed box is a little rotated: its sides are found on the component widened by a
+        # few pixels across them.
+        dy, dx = max(2, hh // 20), max(2, ww // 20)
+        rows = morph.max_filter(comp, 2 * dy + 1, 1).sum(axis=1) >= 0.8 * ww
+        cols = morph.max_filter(comp, 1, 2 * dx + 1).sum(axis=0) >= 0.8 * hh
         band_r, band_c = max(2, hh // 6), max(2, ww // 6)
         sides = rows[:band_r].any() and rows[-band_r:].any() and cols[:band_c].any() and cols[-band_c:].any()
-        thin = rows.sum() <= 0.2 * hh and cols.sum() <= 0.2 * ww
+        thin = rows.sum() <= 0.25 * hh and cols.sum() <= 0.25 * ww
         # A rectangle has ink in its four corners; an oval 0 or a 1's stem does not pass all three.
         if sides and thin and _corners(comp, band_r, band_c):
             mask = np.zeros_like(comp)
