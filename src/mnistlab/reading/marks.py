@@ -84,6 +84,8 @@ def find(ink: np.ndarray, stroke: float) -> Marks:
         return Marks([], None, note=f"{len(keep):,} separate marks: too many for lines of digits", dropped=dropped)
     comps = [Piece(slices[i][1].start, slices[i][0].start, slices[i][1].stop, slices[i][0].stop, [i + 1])
              for i in keep]
+    if not comps:
+        return Marks([], None, dropped=dropped)
     lines, ambiguous = group_lines(comps)
     if len(lines) > MAX_LINES:
         return Marks([], None, note=f"{len(lines)} lines of marks: mnistlab reads at most {MAX_LINES}",

@@ -24,13 +24,13 @@ from . import morph
 
 WORK_PIXELS = 2_000_000      # pictures are shrunk to at most this many pixels before segmenting
 MAX_SIDE = 4000              # ... and at most this long on either side
-PAPER_BLOCK = 1 / 24         # the paper is estimated in blocks this wide (of the long side), at least
-PAPER_PERCENTILE = 80        # ... 4 pen strokes, as this percentile of each block's brightness
+PAPER_STROKES = 3.0          # the paper estimate looks this many pen widths around each pixel
 SHEET_MIN, SHEET_MAX = 0.1, 0.8     # a sheet covers this share of the photo (else: no table around it)
 SHEET_CONTRAST = 30.0        # the sheet is at least this much brighter than what surrounds it
 SHEET_INSET = 0.035          # what is cut from each side of a found sheet (its edge, its shadow)
-LINE_SPAN = 0.75             # a straight run of ink this long (of the page's side) may be a ruled line,
-LINE_GAPS = 3.0              # ... in a family of parallel runs each this many times their spacing
+LINE_SPAN = 0.15             # ruled lines: straight runs of ink this long (of the page's width) or more,
+LINE_FAMILY = 3              # ... at least this many of them,
+LINE_MARKS = 3.0             # ... each this many times as long as the other marks are tall
 
 
 @dataclass
@@ -59,12 +59,20 @@ def prepare(gray: np.ndarray) -> Page:
     sheet = find_sheet(small)
     flat, uneven = flatten(small, paper=sheet)
     if sheet is not None:
-        # Everything off the sheet (the table, the sheet's own edge and its shadow) is paper.
+        # Everything off the sheet (the table, the sheet's own edge and its shadow) is paper, and so
+        # is any mark reaching the sheet's edge (once ruled lines are gone): writing stays clear of
+        # it, the table showing past an imperfect outline does not.
         inner = morph.min_filter(sheet, *(2 * [max(3, int(SHEET_INSET * min(small.shape)) | 1)]))
         flat = np.where(inner, flat, 255.0)
     flat, edges = clear_edges(flat)
     ink = ink_map(flat)
     ink, lines = remove_lines(ink)
+    if sheet is not None:
+        rim = inner & ~morph.min_filter(inner, 5, 5)
+        labels, _, _, _ = morph.label(ink > 0)
+        touching = np.unique(labels[rim & (labels > 0)])
+        if len(touching):
+            ink = np.where(np.isin(labels, touching), 0.0, ink)
     return Page(ink=ink, gray=flat, scale=scale, shape=gray.shape,
                 cleaned=sheet is not None or uneven or lines or edges)
 
@@ -117,8 +125,8 @@ def flatten(gray: np.ndarray, paper: np.ndarray | None = None) -> tuple[np.ndarr
     """Divide the picture by a local estimate of its paper: (dark ink on even white paper, whether the
     light was uneven enough to matter). Light ink on dark paper comes back inverted, as dark ink.
 
-    The paper is a bright percentile of blocks a few pen strokes wide (ink covers little of each), so
-    it follows shadows, gradients and vignetting closely; the blocks are smoothed and upsampled.
+    The paper is a grey closing a few pen strokes wide, smoothed and upsampled: it follows shadows,
+    their edges, gradients and vignetting closely.
     """
     from PIL import Image
 
@@ -130,17 +138,15 @@ def flatten(gray: np.ndarray, paper: np.ndarray | None = None) -> tuple[np.ndarr
     small = np.asarray(Image.fromarray(np.clip(g, 0, 255).astype(np.uint8)).resize(
         (max(1, w // f), max(1, h // f)), Image.Resampling.BOX), np.float64)
     sh, sw = small.shape
-    block = max(4, int(round(4 * _stroke_estimate(small))), int(max(sh, sw) * PAPER_BLOCK))
-    ny, nx = max(1, round(sh / block)), max(1, round(sw / block))
-    ys = np.linspace(0, sh, ny + 1).astype(int)
-    xs = np.linspace(0, sw, nx + 1).astype(int)
-    grid = np.array([[np.percentile(small[ys[i]:ys[i + 1], xs[j]:xs[j + 1]], PAPER_PERCENTILE)
-                      for j in range(nx)] for i in range(ny)])
-    # A block that is mostly ink (a thick stroke) reads darker than the paper around it: take the
-    # brighter of it and its neighbours' median.
-    if ny >= 3 and nx >= 3:
-        around = np.median(np.stack([np.roll(np.roll(grid, dy, 0), dx, 1) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]), 0)
-        grid = np.maximum(grid, np.where(np.abs(around - grid) > 30, around, grid))
+    where = None
+    if paper is not None:
+        where = np.asarray(Image.fromarray(paper.astype(np.uint8)).resize((sw, sh), Image.Resampling.NEAREST)) > 0
+    # A closing a few pen strokes wide wipes out the strokes and keeps everything broader (shadows,
+    # their edges, gradients, vignetting); a box mean of the same width smooths it.
+    k = max(5, int(round(PAPER_STROKES * _stroke_estimate(small, where))) | 1)
+    if min(sh, sw) < 4 * k:
+        return g, False  # a picture a few strokes wide: nothing to learn about its light
+    grid = morph.box_mean(morph.closing(small, k, k), k)
     paper = np.asarray(Image.fromarray(grid.astype(np.float32), mode="F").resize((w, h), Image.Resampling.BILINEAR),
                        np.float64)
     paper = np.maximum(paper, 1.0)
@@ -151,13 +157,17 @@ def flatten(gray: np.ndarray, paper: np.ndarray | None = None) -> tuple[np.ndarr
     return np.clip(255.0 * g / paper, 0, 255), True
 
 
-def _stroke_estimate(g: np.ndarray) -> float:
-    """A generous pen width in pixels: the 90th percentile of the dark horizontal runs."""
-    dark = g < min(_otsu(g), float(np.median(g)) - 20)
+def _stroke_estimate(g: np.ndarray, where: np.ndarray | None = None) -> float:
+    """A pen's width in pixels: the 75th percentile of the dark horizontal runs (on the sheet, when
+    one was found) short enough to be strokes; a table or a shadow makes long runs."""
+    dark = g < min(_otsu(g if where is None else g[where]), float(np.median(g)) - 20)
+    if where is not None:
+        dark &= where
     on = np.pad(dark, ((0, 0), (1, 1)))
     edges = np.diff(on.astype(np.int8), axis=1)
     runs = np.nonzero(edges == -1)[1] - np.nonzero(edges == 1)[1]
-    return float(np.percentile(runs, 90)) if len(runs) else 1.0
+    runs = runs[runs <= max(3, 0.12 * g.shape[1])]
+    return float(np.percentile(runs, 75)) if len(runs) else 1.0
 
 
 def find_sheet(gray: np.ndarray) -> np.ndarray | None:
@@ -228,10 +238,9 @@ def _otsu(x: np.ndarray) -> float:
 def remove_lines(ink: np.ndarray) -> tuple[np.ndarray, bool]:
     """Ink without ruled or squared paper lines and without form-box frames: (ink, anything removed).
 
-    Ruled lines come in families: nearly straight runs of ink across LINE_SPAN of the page, at least
-    two of them parallel, each longer than LINE_GAPS times the spacing between them. The stems of a 1
-    and a 7 side by side are never that (they are as long as they are far apart). Where a removed
-    line crossed a stroke, the stroke is joined again across the line's width.
+    Ruled lines come in families of long straight runs, much longer than the writing is tall; the
+    strokes of a digit never are. Where a removed line crossed a stroke, the stroke is joined again
+    across the line's width.
     """
     on = ink > 0
     h, w = on.shape
@@ -267,31 +276,35 @@ def _thickness(mask: np.ndarray) -> int:
 
 
 def _ruled(on: np.ndarray) -> np.ndarray:
-    """The horizontal ruled lines of a binary picture (a family of long parallel runs), allowing the
-    slight slant and bow of a photographed page."""
+    """The horizontal ruled lines of a binary picture, allowing the slight slant and bow of a
+    photographed page: at least LINE_FAMILY long parallel runs, each LINE_MARKS times as long as the
+    marks left beside them are tall."""
     h, w = on.shape
     # Runs a fifth of the page long, on ink widened by two pixels up and down, so that a line that
     # drifts by a pixel every so often still joins into one run.
     widened = morph.max_filter(on, 5, 1)
-    runs = morph.long_runs(widened, max(20, w // 5)) & on
+    runs = morph.long_runs(widened, max(20, int(LINE_SPAN * w))) & on
     labels, n, slices, _ = morph.label(morph.max_filter(runs, 5, 3))
-    if n < 2:
+    if n < LINE_FAMILY:
         return np.zeros_like(on)
-    long = [i for i, sl in enumerate(slices) if sl[1].stop - sl[1].start >= LINE_SPAN * w]
-    if len(long) < 2:
+    extent = np.array([sl[1].stop - sl[1].start for sl in slices])
+    candidates = runs & (labels > 0)
+    rest = on & ~morph.max_filter(candidates, 3, 3)
+    _, m, boxes, areas = morph.label(rest)
+    if m:
+        sizeable = [b[0].stop - b[0].start for b, a in zip(boxes, areas, strict=True) if a >= 0.1 * areas.max()]
+        typical = float(np.median(sizeable))
+    else:
+        typical = 0.0
+    keep = [i for i in range(n) if extent[i] >= LINE_MARKS * typical]
+    if len(keep) < LINE_FAMILY:
         return np.zeros_like(on)
-    centres = np.sort([(slices[i][0].start + slices[i][0].stop) / 2 for i in long])
-    gaps = np.diff(centres)
-    gaps = gaps[gaps > 2]
-    if len(gaps) == 0:
+    # Ruled lines are thin and well apart; the strips an opening leaves of one thick stroke are not.
+    centres = np.sort([(slices[i][0].start + slices[i][0].stop) / 2 for i in keep])
+    thickness = float(np.median([runs[slices[i]].any(axis=1).sum() for i in keep]))
+    if float(np.median(np.diff(centres))) < max(4 * thickness, 0.03 * h):
         return np.zeros_like(on)
-    spacing = float(np.median(gaps))
-    thickness = float(np.median([runs[slices[i]].any(axis=1).sum() for i in long]))
-    # Ruled lines are thin and well apart; the strips an opening leaves of one thick slanted stroke
-    # are neither.
-    if spacing < max(3 * thickness, 0.04 * h) or w < LINE_GAPS * spacing:
-        return np.zeros_like(on)
-    return runs & np.isin(labels, [i + 1 for i in long])
+    return runs & np.isin(labels, [i + 1 for i in keep])
 
 
 def _frames(on: np.ndarray) -> np.ndarray:
@@ -314,14 +327,40 @@ def _frames(on: np.ndarray) -> np.ndarray:
         sides = rows[:band_r].any() and rows[-band_r:].any() and cols[:band_c].any() and cols[-band_c:].any()
         thin = rows.sum() <= 0.25 * hh and cols.sum() <= 0.25 * ww
         # A rectangle has ink in its four corners; an oval 0 or a 1's stem does not pass all three.
-        if sides and thin and _corners(comp, band_r, band_c):
-            mask = np.zeros_like(comp)
-            mask[rows, :] = True
-            mask[:, cols] = True
-            frames[sl] |= comp & mask
+        if sides and thin and _corners(comp, rows, cols, dy, dx):
+            near_rows = morph.max_filter(rows[:, None], 2 * dy + 1, 1)[:, 0]
+            near_cols = morph.max_filter(cols[None, :], 1, 2 * dx + 1)[0]
+            mask = near_rows[:, None] | near_cols[None, :]
+            # The frame's own pixels: those of the component near its sides and outside the writing
+            # (the writing inside is a separate component unless it touches the frame).
+            frames[sl] |= comp & mask & ~_inside(rows, cols, dy, dx)
     return frames
 
 
-def _corners(comp: np.ndarray, band_r: int, band_c: int) -> bool:
-    r, c = max(1, band_r // 2), max(1, band_c // 2)
-    return bool(comp[:r, :c].any() and comp[:r, -c:].any() and comp[-r:, :c].any() and comp[-r:, -c:].any())
+def _corners(comp: np.ndarray, rows: np.ndarray, cols: np.ndarray, dy: int, dx: int) -> bool:
+    """Whether the component has ink where its top and bottom sides meet its left and right ones."""
+    r, c = np.flatnonzero(rows), np.flatnonzero(cols)
+    half_r, half_c = len(rows) / 2, len(cols) / 2
+    sides_r = [r[r < half_r], r[r >= half_r]]
+    sides_c = [c[c < half_c], c[c >= half_c]]
+    if any(len(x) == 0 for x in sides_r + sides_c):
+        return False
+    for rr in sides_r:
+        for cc in sides_c:
+            corner = comp[max(0, rr.min() - dy): rr.max() + dy + 1, max(0, cc.min() - dx): cc.max() + dx + 1]
+            if not corner.any():
+                return False
+    return True
+
+
+def _inside(rows: np.ndarray, cols: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """The area strictly inside a frame whose side rows and columns are flagged."""
+    inside = np.zeros((len(rows), len(cols)), bool)
+    r, c = np.flatnonzero(rows), np.flatnonzero(cols)
+    top = r[r < len(rows) / 2]
+    bottom = r[r >= len(rows) / 2]
+    left = c[c < len(cols) / 2]
+    right = c[c >= len(cols) / 2]
+    if len(top) and len(bottom) and len(left) and len(right):
+        inside[top.max() + dy + 1: bottom.min() - dy, left.max() + dx + 1: right.min() - dx] = True
+    return inside
