@@ -181,8 +181,18 @@ def _line_pieces(comps: list[Piece], labels: np.ndarray, stroke: float) -> tuple
         dropped = True
         line_h = float(np.percentile([c.height for c in comps], 90))
 
-    # Merge pieces that share most of their columns (a 5's flag, a 7's bar, a broken stroke, a colon),
-    # or that almost touch when one of them is a small fragment.
+    # Two dots one above the other are a colon, even written slanted.
+    comps = sorted(comps, key=lambda c: c.y0)
+    for i, a in enumerate(comps):
+        for b in comps[i + 1:]:
+            if a.labels and b.labels and _dot(a, line_h) and _dot(b, line_h) and \
+                    0 < b.y0 - a.y1 < 0.7 * line_h and abs((a.x0 + a.x1) - (b.x0 + b.x1)) / 2 < 0.35 * line_h:
+                a.x0, a.y0, a.x1, a.y1 = min(a.x0, b.x0), min(a.y0, b.y0), max(a.x1, b.x1), max(a.y1, b.y1)
+                a.labels, b.labels = a.labels + b.labels, []
+    comps = [c for c in comps if c.labels]
+
+    # Merge pieces that share most of their columns (a 5's flag, a 7's bar, a broken stroke), or that
+    # almost touch when one of them is a small fragment.
     comps = sorted(comps, key=lambda c: c.x0)
     merged = True
     while merged:
@@ -217,7 +227,7 @@ def _line_pieces(comps: list[Piece], labels: np.ndarray, stroke: float) -> tuple
     base = float(np.median([c.y1 for c in digits_like]))
     for c in comps:
         c.char = separator(c, height, top, base, stroke)
-        alone = not any(min(c.x1, d.x1) - max(c.x0, d.x0) > 0 for d in digits_like if d is not c)
+        alone = not any(_ink_above_or_below(c, d, height) for d in digits_like if d is not c)
         between = any(d.x1 <= c.x0 + 1 for d in digits_like) and any(d.x0 >= c.x1 - 1 for d in digits_like)
         if c.char is not None and c.char in ".,:" and not (between and alone):
             c.char = None if c.height >= 0.3 * height else "drop"
@@ -271,6 +281,22 @@ def _slashes(comps: list[Piece]) -> None:
                 c.char = "/"
 
 
+def _dot(c: Piece, line_h: float) -> bool:
+    return c.height < 0.3 * line_h and c.width < 0.3 * line_h
+
+
+def _ink_above_or_below(c: Piece, d: Piece, height: float) -> bool:
+    """Whether digit `d` has ink in `c`'s columns near `c` (a dot under a 5's hook, a 7's bar over a
+    dash), rather than merely a box that leans over it (italic writing)."""
+    x0, x1 = max(c.x0, d.x0), min(c.x1, d.x1)
+    if x1 <= x0:
+        return False
+    y0, y1 = max(d.y0, int(c.y0 - 0.3 * height)), min(d.y1, int(c.y1 + 0.1 * height))
+    if y1 <= y0:
+        return False
+    return bool(d.labels_mask[y0 - d.y0: y1 - d.y0, x0 - d.x0: x1 - d.x0].any())
+
+
 def _is_mark_beside(a: Piece, b: Piece, line_h: float) -> bool:
     small = a if a.height < b.height else b
     return small.height < 0.3 * line_h and small.width < 0.5 * line_h * 2
@@ -282,8 +308,7 @@ def separator(p: Piece, height: float, top: float, base: float, stroke: float) -
     mid = (p.cy - top) / max(1.0, base - top)
     solid = p.labels_mask.mean() if p.labels_mask is not None and p.labels_mask.size else 0.0
     dotlike = max(p.height, p.width) >= 0.5 * stroke and max(h, w) < 0.3
-    if len(p.labels) >= 2 and w < 0.35 and 0.25 <= h <= 0.8 and mid > 0.2 and mid < 0.9 and \
-            _two_dots(p):
+    if w < 0.4 and 0.25 <= h <= 0.8 and 0.2 < mid < 0.9 and _two_dots(p):
         return ":"
     if dotlike and p.y1 >= base - 0.2 * height and mid > 0.7 and solid >= 0.45 and \
             0.4 <= p.width / max(1, p.height) <= 2.5:
@@ -301,11 +326,16 @@ def separator(p: Piece, height: float, top: float, base: float, stroke: float) -
 
 
 def _two_dots(p: Piece) -> bool:
-    rows = np.flatnonzero(p.labels_mask.any(axis=1))
-    if len(rows) < 3:
+    """Two blobs one above the other: rows without ink between them, or a narrow waist."""
+    widths = p.labels_mask.sum(axis=1)
+    rows = np.flatnonzero(widths)
+    if len(rows) < 5:
         return False
-    gaps = np.flatnonzero(~p.labels_mask.any(axis=1)[rows[0]:rows[-1] + 1])
-    return len(gaps) >= max(1, 0.2 * p.height)
+    widths = widths[rows[0]:rows[-1] + 1]
+    n = len(widths)
+    middle = widths[int(0.3 * n): max(int(0.3 * n) + 1, int(0.7 * n))]
+    ends = max(widths[: n // 3].max(), widths[-(n // 3 or 1):].max())
+    return bool(middle.min() <= 0.35 * ends)
 
 
 def _diagonal(p: Piece) -> float:

@@ -288,14 +288,13 @@ def _ruled(on: np.ndarray) -> np.ndarray:
     if n < LINE_FAMILY:
         return np.zeros_like(on)
     extent = np.array([sl[1].stop - sl[1].start for sl in slices])
-    candidates = runs & (labels > 0)
-    rest = on & ~morph.max_filter(candidates, 3, 3)
-    _, m, boxes, areas = morph.label(rest)
-    if m:
-        sizeable = [b[0].stop - b[0].start for b, a in zip(boxes, areas, strict=True) if a >= 0.1 * areas.max()]
-        typical = float(np.median(sizeable))
-    else:
-        typical = 0.0
+    # How tall the writing is: the sizeable marks that are neither long (lines, or writing joined to
+    # one) nor as big as the page (a grid joining everything).
+    _, m, boxes, areas = morph.label(on)
+    marks = [(b[0].stop - b[0].start, b[1].stop - b[1].start) for b, a in zip(boxes, areas, strict=True)
+             if a >= 0.05 * areas.max()]
+    marks = [(bh, bw) for bh, bw in marks if max(bh, bw) <= 4 * min(bh, bw) and not (bh > 0.5 * h and bw > 0.5 * w)]
+    typical = float(np.median([bh for bh, _ in marks])) if marks else 0.0
     keep = [i for i in range(n) if extent[i] >= LINE_MARKS * typical]
     if len(keep) < LINE_FAMILY:
         return np.zeros_like(on)
