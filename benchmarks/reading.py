@@ -8,9 +8,14 @@ Every set is built here, from sources no preset trains on:
 - numbers: 2-6 digits composed from the eval fonts and from UCI digits, gaps from wide to touching,
   baseline jitter, uneven light, JPEG;
 - non-digits: `negatives.make_negatives` with the `eval` fonts, UCI digits for fragments and pairs, and
-  a seed the training never uses.
+  a seed the training never uses;
+- photos (`photos.py`): sheets on tables in perspective, shadows, vignetting, plain, ruled and squared
+  paper, form boxes, EXIF-rotated JPEGs; numbers, dates, times, prices, negative numbers and two
+  lines, written in the eval fonts or by UCI writers. The same files are read by Tesseract and
+  RapidOCR (`engines.py`) when they are installed.
 
     python benchmarks/reading.py RUN [RUN ...] [--out results/reading-DATE.json]
+    python benchmarks/reading.py --photos 500 [RUN ...]      # the photo set alone, with the engines
 
 Per run: single-digit accuracy per source, exact whole-number match, non-digits rejected, real digits
 accepted, AUROC of the confidence (real digits vs non-digits), calibration error (ECE).
@@ -27,6 +32,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 SEED = 20261125  # no training seed is near this
 
@@ -175,6 +182,103 @@ def evaluate(run_path: str, sets: dict) -> dict:
     return res
 
 
+PHOTO_SEED = SEED + 11  # the photo set; development used other seeds
+
+
+def photo_set(n: int, seed: int = PHOTO_SEED) -> list[tuple[bytes, str, dict]]:
+    from mnistlab.fonts import FONT_PACKAGES, font_files
+    from photos import make_photo
+
+    fonts = font_files("eval")
+    if not fonts:
+        raise SystemExit("no eval fonts installed: apt-get install " + " ".join(FONT_PACKAGES["eval"]))
+    uci_x, uci_y = uci_images()
+    rng = np.random.default_rng(seed)
+    return [make_photo(rng, fonts, uci_x, uci_y) for _ in range(n)]
+
+
+def _digits(text: str) -> str:
+    return "".join(ch for ch in text if ch.isdigit() or ch == "\n")
+
+
+def score_photos(photos, readers: dict) -> dict:
+    """Each reader on every photo file: exact text, digits-only match, accepted-but-wrong, seconds."""
+    import tempfile
+
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = []
+        for k, (jpeg, _, _) in enumerate(photos):
+            path = Path(tmp) / f"photo{k:04d}.jpg"
+            path.write_bytes(jpeg)
+            paths.append(str(path))
+        for name, read in readers.items():
+            rows = []
+            for path, (_, truth, meta) in zip(paths, photos, strict=True):
+                t0 = time.perf_counter()
+                text, accepted = read(path)
+                rows.append({"seconds": time.perf_counter() - t0, "exact": text == truth,
+                             "digits": _digits(text) == _digits(truth), "accepted": accepted,
+                             "kind": meta["kind"], "paper": meta["paper"],
+                             "writer": "uci" if meta["writer"] == "uci" else "fonts"})
+            n = len(rows)
+
+            def share(key, sel=lambda r: True):
+                chosen = [r for r in rows if sel(r)]
+                return round(sum(r[key] for r in chosen) / len(chosen), 4) if chosen else None
+
+            out[name] = {
+                "photos": n, "exact": share("exact"), "digits_only": share("digits"),
+                "accepted": share("accepted"),
+                "accepted_but_wrong": round(sum(r["accepted"] and not r["exact"] for r in rows) / n, 4),
+                "median_seconds": round(float(np.median([r["seconds"] for r in rows])), 3),
+                "p90_seconds": round(float(np.percentile([r["seconds"] for r in rows], 90)), 3),
+                "exact_by_kind": {k: share("exact", lambda r, k=k: r["kind"] == k) for k in sorted({r["kind"] for r in rows})},
+                "exact_by_paper": {k: share("exact", lambda r, k=k: r["paper"] == k) for k in sorted({r["paper"] for r in rows})},
+                "exact_by_writer": {k: share("exact", lambda r, k=k: r["writer"] == k) for k in ("fonts", "uci")},
+            }
+            print(f"{name}: exact {out[name]['exact']:.3f}, accepted-but-wrong {out[name]['accepted_but_wrong']:.3f}, "
+                  f"median {out[name]['median_seconds']:.3f} s", file=sys.stderr)
+    return out
+
+
+def photo_readers(runs: list[str], psm: int) -> dict:
+    """mnistlab (each run, or the bundled reader) and whichever engines are installed."""
+    import engines
+
+    from mnistlab.images import load_gray_file
+    from mnistlab.prediction import Predictor
+    from mnistlab.runs import open_run
+
+    readers = {}
+    for run in runs or [None]:
+        from mnistlab.api import bundled_path
+
+        pred = Predictor(open_run(run or bundled_path()))
+
+        def read(path, pred=pred):
+            r = pred.read(load_gray_file(path))
+            return r["text"], r["accepted"]
+        readers[f"mnistlab ({Path(run).name if run else 'bundled'})"] = read
+    if engines.tesseract_available():
+        readers[f"Tesseract (psm {psm})"] = lambda path: engines.tesseract(path, psm)
+    if engines.rapidocr_available():
+        readers["RapidOCR"] = engines.RapidOCR()
+    return readers
+
+
+def photo_table(results: dict) -> str:
+    kinds = sorted({k for r in results.values() for k in r["exact_by_kind"]})
+    rows = ["| reader | exact | digits only | accepted but wrong | " + " | ".join(kinds) + " | s / photo (median) |",
+            "|---|---|---|---|" + "---|" * len(kinds) + "---|"]
+    for name, r in results.items():
+        rows.append(f"| {name} | {100 * r['exact']:.1f}% | {100 * r['digits_only']:.1f}% | "
+                    f"{100 * r['accepted_but_wrong']:.1f}% | "
+                    + " | ".join(f"{100 * r['exact_by_kind'][k]:.0f}%" for k in kinds)
+                    + f" | {r['median_seconds']:.3f} |")
+    return "\n".join(rows)
+
+
 def build_sets(n_numbers: int = 300, n_nondigits: int = 2000) -> dict:
     from mnistlab.fonts import FONT_PACKAGES, font_files, is_handwriting
     from mnistlab.images import to_mnist_array
@@ -215,21 +319,39 @@ def table(report: dict) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("runs", nargs="+")
+    parser.add_argument("runs", nargs="*")
     parser.add_argument("--out", help="write the JSON report here")
     parser.add_argument("--numbers", type=int, default=300)
     parser.add_argument("--nondigits", type=int, default=2000)
+    parser.add_argument("--photos", type=int, default=0, help="read this many photos (mnistlab and the engines) "
+                                                              "instead of the other sets")
+    parser.add_argument("--psm", type=int, default=6, help="Tesseract's page mode for the photos")
     args = parser.parse_args()
     start = time.perf_counter()
-    sets = build_sets(args.numbers, args.nondigits)
-    report = {"date": dt.date.today().isoformat(), "seed": SEED, "fonts": sets["fonts"],
-              "sizes": {**{k: int(len(v[1])) for k, v in sets["singles"].items()},
-                        "nondigits": int(len(sets["nondigits"])), "numbers": len(sets["numbers"])},
-              "runs": {run: evaluate(run, sets) for run in args.runs}}
-    report["seconds"] = round(time.perf_counter() - start, 1)
-    print(json.dumps(report, indent=2))
-    print()
-    print(table(report))
+    if args.photos:
+        import engines
+
+        photos = photo_set(args.photos)
+        report = {"date": dt.date.today().isoformat(), "seed": PHOTO_SEED, "photos": len(photos),
+                  "kinds": {k: sum(m["kind"] == k for _, _, m in photos) for k in sorted({m["kind"] for _, _, m in photos})},
+                  "engines": {"tesseract": engines.tesseract_version() if engines.tesseract_available() else None},
+                  "readers": score_photos(photos, photo_readers(args.runs, args.psm))}
+        report["seconds"] = round(time.perf_counter() - start, 1)
+        print(json.dumps(report, indent=2))
+        print()
+        print(photo_table(report["readers"]))
+    else:
+        if not args.runs:
+            parser.error("name at least one RUN (or use --photos)")
+        sets = build_sets(args.numbers, args.nondigits)
+        report = {"date": dt.date.today().isoformat(), "seed": SEED, "fonts": sets["fonts"],
+                  "sizes": {**{k: int(len(v[1])) for k, v in sets["singles"].items()},
+                            "nondigits": int(len(sets["nondigits"])), "numbers": len(sets["numbers"])},
+                  "runs": {run: evaluate(run, sets) for run in args.runs}}
+        report["seconds"] = round(time.perf_counter() - start, 1)
+        print(json.dumps(report, indent=2))
+        print()
+        print(table(report))
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(report, indent=2) + "\n")

@@ -19,6 +19,7 @@ MAX_COMPONENTS = 20_000      # more raw ink fragments than this: noise, refused 
 MAX_PIECES = 60              # more candidate marks than this in a line: not a line of digits
 MAX_LINES = 8
 SEPARATORS = ".,/-:"
+UNEXPLAINED = 0.04           # a dropped mark this big (of a digit's ink) leaves the reading unsure
 FAINT = 0.4                  # marks whose mean ink is under this share of the strongest marks' are dropped
 
 
@@ -53,6 +54,7 @@ class Line:
     pieces: list[Piece]
     y0: int
     y1: int
+    unexplained: int = 0   # marks dropped that were too big to be specks: the reading is not sure
 
 
 @dataclass
@@ -92,13 +94,13 @@ def find(ink: np.ndarray, stroke: float) -> Marks:
                      dropped=dropped)
     out = []
     for members in lines:
-        pieces, line_dropped = _line_pieces(members, labels, stroke)
+        pieces, line_dropped, unexplained = _line_pieces(members, labels, stroke, areas)
         dropped |= line_dropped
         if len(pieces) > MAX_PIECES:
             return Marks([], None, note=f"{len(pieces)} separate marks: too many for a line of at most 20 digits",
                          dropped=dropped)
         if pieces:
-            out.append(Line(pieces, min(p.y0 for p in pieces), max(p.y1 for p in pieces)))
+            out.append(Line(pieces, min(p.y0 for p in pieces), max(p.y1 for p in pieces), unexplained))
     return Marks(out, labels, dropped=dropped, ambiguous=ambiguous)
 
 
@@ -170,8 +172,10 @@ def group_lines(comps: list[Piece]) -> tuple[list[list[Piece]], bool]:
     return [b[2] for b in bands], ambiguous
 
 
-def _line_pieces(comps: list[Piece], labels: np.ndarray, stroke: float) -> tuple[list[Piece], bool]:
-    """One line's components -> cleaned, merged pieces left to right, separators marked."""
+def _line_pieces(comps: list[Piece], labels: np.ndarray, stroke: float,
+                 areas: np.ndarray) -> tuple[list[Piece], bool, int]:
+    """One line's components -> (cleaned, merged pieces left to right with separators marked,
+    whether anything was dropped, how many dropped marks were too big to be specks)."""
     dropped = False
     line_h = float(np.percentile([c.height for c in comps], 90))
     # Underlines (flat, wider than a digit) go before merging, or they would join every digit above.
@@ -221,7 +225,7 @@ def _line_pieces(comps: list[Piece], labels: np.ndarray, stroke: float) -> tuple
         c.labels_mask = np.isin(labels[c.y0:c.y1, c.x0:c.x1], c.labels)
     digits_like = [c for c in comps if c.height >= 0.6 * line_h]
     if not digits_like:
-        return [], True
+        return [], True, 0
     height = float(np.median([c.height for c in digits_like]))
     top = float(np.median([c.y0 for c in digits_like]))
     base = float(np.median([c.y1 for c in digits_like]))
@@ -237,7 +241,10 @@ def _line_pieces(comps: list[Piece], labels: np.ndarray, stroke: float) -> tuple
             c.char = "drop"  # a dot that is no separator
     _slashes(comps)
     pieces = [c for c in comps if c.char != "drop"]
-    return pieces, dropped or len(pieces) < len(comps)
+    digit_area = float(np.median([sum(areas[k - 1] for k in d.labels) for d in digits_like]))
+    unexplained = sum(1 for c in comps if c.char == "drop" and
+                      sum(areas[k - 1] for k in c.labels) >= UNEXPLAINED * digit_area)
+    return pieces, dropped or len(pieces) < len(comps), unexplained
 
 
 # A handwritten 1 leans: a tenth of MNIST's training 1s lean more than 0.59 columns per row, one in
@@ -286,15 +293,15 @@ def _dot(c: Piece, line_h: float) -> bool:
 
 
 def _ink_above_or_below(c: Piece, d: Piece, height: float) -> bool:
-    """Whether digit `d` has ink in `c`'s columns near `c` (a dot under a 5's hook, a 7's bar over a
-    dash), rather than merely a box that leans over it (italic writing)."""
+    """Whether digit `d` has ink right above or below `c`, over a third of its width (a dot under a
+    5's hook, a 7's bar over a dash), rather than beside it or a box leaning over it (italics)."""
     x0, x1 = max(c.x0, d.x0), min(c.x1, d.x1)
-    if x1 <= x0:
+    if x1 - x0 < max(1, c.width / 3):
         return False
-    y0, y1 = max(d.y0, int(c.y0 - 0.3 * height)), min(d.y1, int(c.y1 + 0.1 * height))
-    if y1 <= y0:
-        return False
-    return bool(d.labels_mask[y0 - d.y0: y1 - d.y0, x0 - d.x0: x1 - d.x0].any())
+    cols = d.labels_mask[:, x0 - d.x0: x1 - d.x0]
+    above = cols[max(0, int(c.y0 - 0.3 * height) - d.y0): max(0, c.y0 - d.y0)]
+    below = cols[max(0, c.y1 - d.y0): max(0, int(c.y1 + 0.1 * height) - d.y0)]
+    return bool(above.any() or below.any())
 
 
 def _is_mark_beside(a: Piece, b: Piece, line_h: float) -> bool:
@@ -316,7 +323,7 @@ def separator(p: Piece, height: float, top: float, base: float, stroke: float) -
     if h < 0.55 and w < 0.35 and p.height >= 1.3 * p.width and p.y0 > top + 0.55 * height and \
             p.y1 >= base - 0.1 * height:
         return ","
-    if h < 0.3 and 0.2 <= w <= 1.4 and p.width >= 2 * p.height and 0.2 < mid < 0.8:
+    if h < 0.3 and 0.2 <= w <= 1.4 and p.width >= 1.5 * p.height and 0.2 < mid < 0.8:
         return "-"
     if h >= 0.6 and w >= 0.25 and solid < 0.4:
         p.slope = _diagonal(p)

@@ -86,3 +86,22 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
     border = np.unique(np.concatenate([background[0], background[-1], background[:, 0], background[:, -1]]))
     outside = np.isin(background, border[border > 0])
     return ~outside
+
+
+def slanted_runs(mask: np.ndarray, length: int, slopes) -> np.ndarray:
+    """Runs at least `length` long along lines of every slope in `slopes` (rows down per column
+    across): each slope shears the mask so its lines lie flat, takes `long_runs`, and shears back."""
+    h, w = mask.shape
+    ys, xs = np.mgrid[0:h, 0:w]
+    out = np.zeros_like(mask, dtype=bool)
+    for s in slopes:
+        shift = np.round(s * np.arange(w)).astype(int)
+        src = ys + shift[None, :]
+        valid = (src >= 0) & (src < h)
+        sheared = np.zeros_like(mask, dtype=bool)
+        sheared[valid] = mask[src[valid], xs[valid]]
+        runs = long_runs(sheared, length)
+        back = np.zeros_like(out)
+        back[src[valid], xs[valid]] = runs[valid]
+        out |= back
+    return out

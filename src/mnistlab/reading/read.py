@@ -16,6 +16,7 @@ from ..images import ImageError, to_mnist_array
 from . import cuts, marks, page
 
 MAX_DIGITS = 20              # per line
+HEIGHT_SPREAD = (0.55, 1.35)  # a digit outside this share of its line's median height: not sure
 
 
 def read_gray(gray: np.ndarray, judge) -> dict:
@@ -45,7 +46,10 @@ def read_gray(gray: np.ndarray, judge) -> dict:
     whole_picture = len(only) == 1 and only[0].char is None and not found.dropped and not pg.cleaned
     arrays: list[np.ndarray] = []
     plan = []  # per line: [(piece, start row or None, candidates)]
+    unsure: list[str] = []
     for line in found.lines:
+        if line.unexplained:
+            unsure.append("a mark on the line is neither a digit nor a separator")
         entries = []
         for p in line.pieces:
             if p.char is not None:
@@ -92,6 +96,10 @@ def read_gray(gray: np.ndarray, judge) -> dict:
             text.append(str(d["digit"]) if d["accepted"] else "?")
         if not digits:
             continue  # separators alone are no line of digits
+        heights = np.array([d["box"][3] - d["box"][1] for d in digits], np.float64)
+        if len(heights) > 1 and ((heights > HEIGHT_SPREAD[1] * np.median(heights)).any() or
+                                 (heights < HEIGHT_SPREAD[0] * np.median(heights)).any()):
+            unsure.append("the digits of a line differ too much in height")
         boxes = np.array([d["box"] for d in digits] + [s["box"] for s in seps])
         lines_out.append({"text": "".join(text), "box": [int(boxes[:, 0].min()), int(boxes[:, 1].min()),
                                                          int(boxes[:, 2].max()), int(boxes[:, 3].max())],
@@ -99,14 +107,16 @@ def read_gray(gray: np.ndarray, judge) -> dict:
     if not lines_out:
         return _empty("no marks big enough to be digits")
     all_digits = [d for line in lines_out for d in line["digits"]]
+    if found.ambiguous:
+        unsure.insert(0, "the lines overlap: which marks belong to which line is not clear")
     out = {"text": "\n".join(line["text"] for line in lines_out),
-           "accepted": all(d["accepted"] for d in all_digits) and not found.ambiguous,
+           "accepted": all(d["accepted"] for d in all_digits) and not unsure,
            "digits": all_digits,
            "separators": [s for line in lines_out for s in line["separators"]],
            "lines": lines_out,
            "inputs": inputs}
-    if found.ambiguous:
-        out["note"] = "the lines overlap: which marks belong to which line is not clear"
+    if unsure:
+        out["note"] = unsure[0]
     return out
 
 

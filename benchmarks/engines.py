@@ -1,0 +1,80 @@
+"""The OCR engines people use instead of mnistlab, as benchmark references (never runtime dependencies).
+
+- Tesseract 5 (Debian `tesseract-ocr`), restricted to digits and separators, in the page mode chosen
+  on a development set of photos (`--psm`);
+- RapidOCR (PyPI `rapidocr-onnxruntime`, PP-OCR detection + recognition, its ONNX models ship in the
+  wheel), its lines ordered top to bottom and its text restricted the same way.
+
+Each reads the picture file as a user would hand it over and returns (text, accepted): text with
+lines joined by "\\n"; accepted is True whenever the engine gave an answer (neither says "not sure").
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+KEEP = re.compile(r"[^0-9./:,\-\n]")
+WHITELIST = "0123456789./:,-"
+
+
+def normalize(text: str) -> str:
+    lines = [KEEP.sub("", line) for line in text.replace("\r", "").split("\n")]
+    return "\n".join(line for line in lines if line)
+
+
+def tesseract_available() -> bool:
+    return shutil.which("tesseract") is not None
+
+
+def tesseract_version() -> str:
+    out = subprocess.run(["tesseract", "--version"], capture_output=True, text=True).stdout
+    return out.splitlines()[0] if out else "?"
+
+
+def tesseract(path: str, psm: int = 6) -> tuple[str, bool]:
+    res = subprocess.run(["tesseract", path, "stdout", "--psm", str(psm), "-c",
+                          f"tessedit_char_whitelist={WHITELIST}"], capture_output=True, text=True, timeout=60)
+    text = normalize(res.stdout)
+    return text, bool(text)
+
+
+class RapidOCR:
+    def __init__(self):
+        from rapidocr_onnxruntime import RapidOCR as Engine
+
+        self.engine = Engine()
+
+    def __call__(self, path: str) -> tuple[str, bool]:
+        result, _ = self.engine(path)
+        if not result:
+            return "", False
+        # Boxes -> lines: a box joins the line whose vertical middle it shares, then left to right.
+        items = []
+        for box, text, _score in result:
+            ys = [p[1] for p in box]
+            xs = [p[0] for p in box]
+            items.append((min(ys), max(ys), min(xs), normalize(text)))
+        items.sort(key=lambda it: (it[0] + it[1]) / 2)
+        lines: list[list] = []
+        for y0, y1, x0, text in items:
+            if not text:
+                continue
+            mid = (y0 + y1) / 2
+            for line in lines:
+                if line[0] <= mid <= line[1]:
+                    line[2].append((x0, text))
+                    break
+            else:
+                lines.append([y0, y1, [(x0, text)]])
+        text = "\n".join("".join(t for _, t in sorted(line[2])) for line in lines)
+        return text, bool(text)
+
+
+def rapidocr_available() -> bool:
+    try:
+        import rapidocr_onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
