@@ -146,13 +146,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of lines")
     p.add_argument("--csv", metavar="FILE", help="also write file,digit,confidence,accepted rows to FILE")
 
-    p = sub.add_parser("read", help="read whole numbers (1-20 digits on a line) in image files")
+    p = sub.add_parser("read", help="read whole numbers in pictures and photos: lines of 1-20 digits, "
+                                    "dates, times, prices")
     p.add_argument("inputs", nargs="+", metavar="[RUN] FILE|DIR|GLOB",
                    help="image files, optionally after a run directory (default: the bundled model)")
     _run_option(p)
     p.add_argument("--json", action="store_true", help="print JSON (text, accepted, digits with boxes) instead of lines")
     p.add_argument("--csv", metavar="FILE", help="also write file,text,confidence,accepted rows to FILE")
     p.add_argument("--annotate", metavar="DIR", help="write each picture with boxes and readings into DIR")
+    p.add_argument("--digits-only", action="store_true",
+                   help="leave the separators (. , / - :) out of the text: 26/11/2026 -> 26112026")
     _tta_option(p)
     _engine_option(p)
 
@@ -413,6 +416,10 @@ def cmd_read(args) -> None:
     if args.annotate:
         os.makedirs(args.annotate, exist_ok=True)
     results = read_files(run, files, annotate=args.annotate, tta=args.tta, engine=args.engine)
+    if args.digits_only:
+        from .reading import digits_only
+
+        results = [digits_only(r) for r in results]
     if args.csv:
         rows = [{**r, "confidence": min((d["confidence"] for d in r.get("digits", [])), default="")}
                 for r in results]
@@ -429,7 +436,14 @@ def cmd_read(args) -> None:
                 lowest = min(d["confidence"] for d in r["digits"])
                 rejected = sum(not d["accepted"] for d in r["digits"])
                 extra = f", {rejected} not read (?)" if rejected else ""
-                print(f"{r['file']}: {r['text']}  (lowest confidence {lowest:.2f}{extra})")
+                if r["accepted"] or rejected:
+                    status = f"lowest confidence {lowest:.2f}{extra}"
+                else:
+                    status = f"not sure: {r.get('note', 'the layout is not clear')}"
+                lines = r["text"].split("\n")
+                print(f"{r['file']}: {lines[0]}  ({status})")
+                for line in lines[1:]:  # one line each, under the first
+                    print(f"{' ' * (len(r['file']) + 2)}{line}")
             if r.get("annotated"):
                 print(f"  annotated: {r['annotated']}")
     _exit_for_errors(results)

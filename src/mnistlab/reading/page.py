@@ -24,6 +24,7 @@ from . import morph
 
 WORK_PIXELS = 2_000_000      # pictures are shrunk to at most this many pixels before segmenting
 MAX_SIDE = 4000              # ... and at most this long on either side
+PHOTO_INK = 0.45             # on an evened-out photo, ink under this share of the darkest is dropped
 PAPER_STROKES = 3.0          # the paper estimate looks this many pen widths around each pixel
 SHEET_MIN, SHEET_MAX = 0.1, 0.8     # a sheet covers this share of the photo (else: no table around it)
 SHEET_CONTRAST = 30.0        # the sheet is at least this much brighter than what surrounds it
@@ -43,6 +44,7 @@ class Page:
     scale: float              # working pixel -> picture pixel
     shape: tuple[int, int]    # the picture's (height, width)
     cleaned: bool = False     # lines, frames, a table or uneven light were removed
+    lost: int = 0             # digit-like marks removed along the sheet's edge: the reading is unsure
 
     def box_to_picture(self, x0: float, y0: float, x1: float, y1: float) -> list[int]:
         """A box on the page -> [x0, y0, x1, y1] in the picture's own pixels."""
@@ -67,26 +69,44 @@ def prepare(gray: np.ndarray) -> Page:
         flat = np.where(inner, flat, 255.0)
     flat, edges = clear_edges(flat)
     ink = ink_map(flat)
+    if uneven:
+        # On a photo whose light was evened out, what stays faint is the rim of a shadow or a fold,
+        # not a pen: ink must be nearly as dark as the writing's.
+        ink[ink < PHOTO_INK] = 0.0
     ink, lines = remove_lines(ink)
+    lost = 0
     if sheet is not None:
-        ink = _clear_rim(ink, inner)
+        ink, lost = _clear_rim(ink, inner)
     return Page(ink=ink, gray=flat, scale=scale, shape=gray.shape,
-                cleaned=sheet is not None or uneven or lines or edges)
+                cleaned=sheet is not None or uneven or lines or edges, lost=lost)
 
 
-def _clear_rim(ink: np.ndarray, inner: np.ndarray) -> np.ndarray:
+def _clear_rim(ink: np.ndarray, inner: np.ndarray) -> tuple[np.ndarray, int]:
     """Ink without the marks that reach the sheet's edge and lie mostly along it (the table past an
-    imperfect outline, the sheet's own rim). A mark reaching the edge but spreading inwards (writing
-    joined to a grid) stays, for the reader to refuse rather than to lose silently."""
+    imperfect outline, the sheet's own rim), and how many of those were shaped like the writing (a
+    digit cut by a shadow's edge that the outline followed): the reader must not be sure then. A mark
+    reaching the edge but spreading inwards (writing joined to a grid) stays, for the reader to refuse
+    rather than to lose silently."""
     rim = inner & ~morph.min_filter(inner, 5, 5)
     band = inner & ~morph.min_filter(inner, *(2 * [max(5, int(0.08 * min(inner.shape)) | 1)]))
-    labels, n, _, areas = morph.label(ink > 0)
+    labels, n, boxes, areas = morph.label(ink > 0)
     touching = np.unique(labels[rim & (labels > 0)])
     if not len(touching):
-        return ink
+        return ink, 0
     in_band = np.bincount(labels[band].ravel(), minlength=n + 1)
-    edge = [k for k in touching if in_band[k] >= 0.6 * areas[k - 1]]
-    return np.where(np.isin(labels, edge), 0.0, ink) if edge else ink
+    edge = [int(k) for k in touching if in_band[k] >= 0.6 * areas[k - 1]]
+    if not edge:
+        return ink, 0
+    others = [k for k in range(1, n + 1) if k not in set(edge) and areas[k - 1] >= 0.05 * areas.max()]
+    lost = 0
+    if others:
+        height = float(np.median([boxes[k - 1][0].stop - boxes[k - 1][0].start for k in others]))
+        area = float(np.median([areas[k - 1] for k in others]))
+        for k in edge:
+            bh = boxes[k - 1][0].stop - boxes[k - 1][0].start
+            bw = boxes[k - 1][1].stop - boxes[k - 1][1].start
+            lost += bool(0.5 * height <= bh <= 1.5 * height and bw <= 1.5 * height and areas[k - 1] >= 0.3 * area)
+    return np.where(np.isin(labels, edge), 0.0, ink), lost
 
 
 def clear_edges(flat: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -345,7 +365,7 @@ def _frames(on: np.ndarray) -> np.ndarray:
         sides = rows[:band_r].any() and rows[-band_r:].any() and cols[:band_c].any() and cols[-band_c:].any()
         thin = rows.sum() <= 0.35 * hh and cols.sum() <= 0.35 * ww
         # A rectangle has ink in its four corners; an oval 0 or a 1's stem does not pass all three.
-        if sides and thin and _corners(comp, rows, cols, dy, dx):
+        if sides and thin and _corners(comp):
             near_rows = morph.max_filter(rows[:, None], 2 * dy + 1, 1)[:, 0]
             near_cols = morph.max_filter(cols[None, :], 1, 2 * dx + 1)[0]
             mask = near_rows[:, None] | near_cols[None, :]
@@ -355,20 +375,12 @@ def _frames(on: np.ndarray) -> np.ndarray:
     return frames
 
 
-def _corners(comp: np.ndarray, rows: np.ndarray, cols: np.ndarray, dy: int, dx: int) -> bool:
-    """Whether the component has ink where its top and bottom sides meet its left and right ones."""
-    r, c = np.flatnonzero(rows), np.flatnonzero(cols)
-    half_r, half_c = len(rows) / 2, len(cols) / 2
-    sides_r = [r[r < half_r], r[r >= half_r]]
-    sides_c = [c[c < half_c], c[c >= half_c]]
-    if any(len(x) == 0 for x in sides_r + sides_c):
-        return False
-    for rr in sides_r:
-        for cc in sides_c:
-            corner = comp[max(0, rr.min() - dy): rr.max() + dy + 1, max(0, cc.min() - dx): cc.max() + dx + 1]
-            if not corner.any():
-                return False
-    return True
+def _corners(comp: np.ndarray) -> bool:
+    """Whether each corner of the component's box holds ink: a rectangle's do (a little rotated, near
+    them), an oval 0's or a 1's do not."""
+    hh, ww = comp.shape
+    r, c = max(3, int(0.12 * hh)), max(3, int(0.12 * ww))
+    return bool(comp[:r, :c].any() and comp[:r, -c:].any() and comp[-r:, :c].any() and comp[-r:, -c:].any())
 
 
 def _inside(rows: np.ndarray, cols: np.ndarray, dy: int, dx: int) -> np.ndarray:

@@ -51,10 +51,24 @@ class ReadDigit(BaseModel):
     box: list[int]
 
 
+class ReadSeparator(BaseModel):
+    char: str
+    box: list[int]
+
+
+class ReadLine(BaseModel):
+    text: str
+    box: list[int]
+    digits: list[ReadDigit]
+    separators: list[ReadSeparator]
+
+
 class ReadResponse(BaseModel):
     text: str
     accepted: bool
     digits: list[ReadDigit]
+    separators: list[ReadSeparator] = []
+    lines: list[ReadLine] = []
     note: str | None = None
     tta: int | None = None
     inputs: list[list[list[int]]] | None = None
@@ -227,19 +241,35 @@ def create_app(run: RunDir, tta: int = 1, engine: str = "onnx") -> FastAPI:
 
     @app.post("/api/read", response_model=ReadResponse, response_model_exclude_none=True,
               openapi_extra=_openapi_read_body())
-    async def read(request: Request, inputs: bool = False, tta: int | None = None):
-        """Read a whole number (1-20 digits on one line) in an uploaded picture.
+    async def read(request: Request, inputs: bool = False, tta: int | None = None, digits_only: bool = False):
+        """Read the numbers in an uploaded picture or photo: lines of 1-20 digits with `.` `,` `/` `-`
+        `:` between them (a date, a time, a price), top to bottom.
 
-        `text` has `?` where a mark is not a digit the model accepts; `inputs=true` adds the 28x28
-        images the model saw, in reading order; `tta=5` or `9` averages shifted views of each digit.
+        `text` joins the lines with a newline and has `?` where a mark is not a digit the model
+        accepts; `accepted` is true only when every digit is and the layout is clear (else `note`
+        says why). `lines` gives each line's text, box, digits and separators; `digits_only=true`
+        leaves the separators out of `text`; `inputs=true` adds the 28x28 images the model saw, in
+        reading order; `tta=5` or `9` averages shifted views of each digit.
         """
         views = _views(tta)
         data, name = await _upload(request)
-        try:
-            gray = decode_gray(data)
-        except ImageError as exc:
-            raise HTTPException(400, f"{name}: {exc}") from None
-        result = await run_in_threadpool(predictor.read, gray, views)
+
+        def work():
+            # Decoding and reading both run off the event loop: a large picture never stalls the
+            # other requests.
+            try:
+                gray = decode_gray(data)
+            except ImageError as exc:
+                return exc
+            return predictor.read(gray, views)
+
+        result = await run_in_threadpool(work)
+        if isinstance(result, ImageError):
+            raise HTTPException(400, f"{name}: {result}")
+        if digits_only:
+            from ..reading import digits_only as strip_separators
+
+            result = strip_separators(result)
         arrays = result.pop("inputs")
         if inputs:
             result["inputs"] = [np.round(a).astype(int).tolist() for a in arrays]
