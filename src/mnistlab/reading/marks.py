@@ -239,8 +239,11 @@ def _line_pieces(comps: list[Piece], labels: np.ndarray, stroke: float,
             c.char = "drop"  # a dash after the last digit, or over a digit, is a stroke, not a minus sign
         if c.char is None and c.height < 0.3 * height and c.width < 0.5 * height:
             c.char = "drop"  # a dot that is no separator
+        if c.char is None and c.height < 0.15 * height and c.width > 4 * c.height and \
+                not top + 0.2 * height < c.cy < base - 0.15 * height:
+            c.char = "rule"  # a sliver of a line or a frame above or below the writing
     _slashes(comps)
-    pieces = [c for c in comps if c.char != "drop"]
+    pieces = [c for c in comps if c.char not in ("drop", "rule")]
     digit_area = float(np.median([sum(areas[k - 1] for k in d.labels) for d in digits_like]))
     unexplained = sum(1 for c in comps if c.char == "drop" and
                       sum(areas[k - 1] for k in c.labels) >= UNEXPLAINED * digit_area)

@@ -26,6 +26,7 @@ WORK_PIXELS = 2_000_000      # pictures are shrunk to at most this many pixels b
 MAX_SIDE = 4000              # ... and at most this long on either side
 PHOTO_INK = 0.45             # on an evened-out photo, ink under this share of the darkest is dropped
 PAPER_STROKES = 3.0          # the paper estimate looks this many pen widths around each pixel
+SHEET_PHOTO = 200            # a sheet is looked for in pictures at least this big on both sides
 SHEET_MIN, SHEET_MAX = 0.1, 0.8     # a sheet covers this share of the photo (else: no table around it)
 SHEET_CONTRAST = 30.0        # the sheet is at least this much brighter than what surrounds it
 SHEET_INSET = 0.035          # what is cut from each side of a found sheet (its edge, its shadow)
@@ -175,7 +176,7 @@ def flatten(gray: np.ndarray, paper: np.ndarray | None = None) -> tuple[np.ndarr
         where = np.asarray(Image.fromarray(paper.astype(np.uint8)).resize((sw, sh), Image.Resampling.NEAREST)) > 0
     # A closing a few pen strokes wide wipes out the strokes and keeps everything broader (shadows,
     # their edges, gradients, vignetting); a box mean of the same width smooths it.
-    k = max(5, int(round(PAPER_STROKES * _stroke_estimate(small, where))) | 1)
+    k = max(5, int(round(PAPER_STROKES * _stroke_estimate(small, where))), min(sh, sw) // 6) | 1
     if min(sh, sw) < 4 * k:
         return g, False  # a picture a few strokes wide: nothing to learn about its light
     grid = morph.box_mean(morph.closing(small, k, k), k)
@@ -207,8 +208,8 @@ def find_sheet(gray: np.ndarray) -> np.ndarray | None:
     from PIL import Image
 
     h, w = gray.shape
-    if min(h, w) < 64:
-        return None
+    if min(h, w) < SHEET_PHOTO:
+        return None  # a strip or a crop of writing, not a photo of a sheet
     f = max(1, int(max(h, w) / 300))
     small = gray[::f, ::f]
     # Under a shadow the paper can be darker than a lit table: cut the brightness at several levels.

@@ -1,0 +1,79 @@
+"""Pictures with a known answer, drawn here: printed numbers on a sheet, ruled or squared paper, a form
+box, a table around the sheet, a shadow across it, light falling off towards one side."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+
+
+def sheet(lines: list[str], size: int = 64, paper: str = "plain", box: bool = False, pad: int = 60,
+          offsets: list[int] | None = None) -> np.ndarray:
+    """Dark print on light paper (grayscale 0..255); `offsets` shifts each line right by that much."""
+    font = ImageFont.truetype(FONT, size)
+    offsets = offsets or [0] * len(lines)
+    spacing = int(size * 1.8)
+    width = max(font.getbbox(t)[2] + o for t, o in zip(lines, offsets, strict=True)) + 2 * pad
+    height = int((len(lines) - 1) * spacing + size * 1.4 + 2 * pad)
+    img = Image.new("L", (width, height), 245)
+    d = ImageDraw.Draw(img)
+    if paper == "ruled":
+        for k in range(-1, len(lines) + 2):
+            y = pad + k * spacing + int(size * 1.25)
+            d.line([(0, y), (width, y)], fill=170, width=2)
+    elif paper == "squared":
+        step = size // 2 + 8
+        for y in range(0, height, step):
+            d.line([(0, y), (width, y)], fill=180, width=1)
+        for x in range(0, width, step):
+            d.line([(x, 0), (x, height)], fill=180, width=1)
+    for k, (text, off) in enumerate(zip(lines, offsets, strict=True)):
+        at = (pad + off, pad + k * spacing)
+        d.text(at, text, fill=20, font=font)
+        if box:
+            x0, y0, x1, y1 = d.textbbox(at, text, font=font)
+            d.rectangle([x0 - 18, y0 - 18, x1 + 18, y1 + 18], outline=20, width=4)
+    return np.asarray(img, np.float64)
+
+
+def on_table(page: np.ndarray, shadow: str | None = "corner") -> np.ndarray:
+    """The sheet on a darker, grained table; `shadow` "corner" darkens the table and the sheet's lower
+    right corner (clear of the writing), "half" the whole right half with the writing under it."""
+    h, w = page.shape
+    H, W = int(h * 1.8), int(w * 1.6)
+    rng = np.random.default_rng(0)
+    table = 90 + 15 * np.sin(np.linspace(0, 40, H))[:, None] + rng.normal(0, 4, (H, W))
+    y0, x0 = (H - h) // 2, (W - w) // 2
+    table[y0:y0 + h, x0:x0 + w] = page
+    yy, xx = np.mgrid[0:H, 0:W]
+    if shadow == "corner":
+        table = table * np.where(xx + yy > x0 + w + y0 + 0.55 * h, 0.55, 1.0)
+    elif shadow == "half":
+        table = table * np.where(xx > x0 + 0.3 * w, 0.6, 1.0)
+    img = Image.fromarray(np.clip(table, 0, 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(2))
+    return np.asarray(img, np.float64)
+
+
+def light_falling_off(page: np.ndarray, strength: float = 0.6) -> np.ndarray:
+    """Light that fades towards the right edge (a lamp on the left), plus vignetting."""
+    h, w = page.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    r = np.hypot((xx - w / 2) / (w / 2), (yy - h / 2) / (h / 2))
+    return np.clip(page * (1 - strength * xx / w) * (1 - 0.3 * np.clip(r - 0.4, 0, None) ** 2), 0, 255)
+
+
+def jpeg(gray: np.ndarray, orientation: int = 1) -> bytes:
+    """JPEG bytes; orientation 6 or 8 stores the pixels turned, with the EXIF tag a phone would write."""
+    img = Image.fromarray(np.clip(gray, 0, 255).astype(np.uint8))
+    exif = Image.Exif()
+    if orientation != 1:
+        img = img.transpose({6: Image.Transpose.ROTATE_90, 8: Image.Transpose.ROTATE_270,
+                             3: Image.Transpose.ROTATE_180}[orientation])
+        exif[0x0112] = orientation
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=90, exif=exif.tobytes())
+    return buf.getvalue()
