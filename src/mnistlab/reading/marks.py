@@ -89,6 +89,7 @@ def find(ink: np.ndarray, stroke: float) -> Marks:
     if not comps:
         return Marks([], None, dropped=dropped)
     lines, ambiguous = group_lines(comps)
+    dropped |= sum(len(members) for members in lines) < len(comps)
     if len(lines) > MAX_LINES:
         return Marks([], None, note=f"{len(lines)} lines of marks: mnistlab reads at most {MAX_LINES}",
                      dropped=dropped)
@@ -154,8 +155,8 @@ def group_lines(comps: list[Piece]) -> tuple[list[list[Piece]], bool]:
         if c.height >= 0.5 * tall:
             continue
         inside = [b for b in bands if b[0] - 0.3 * (b[1] - b[0]) <= c.cy <= b[1] + 0.3 * (b[1] - b[0])]
-        pool = inside or bands
-        min(pool, key=lambda b: abs((b[0] + b[1]) / 2 - c.cy))[2].append(c)
+        if inside:  # a small mark far from every line (a sliver of the sheet's edge) belongs to none
+            min(inside, key=lambda b: abs((b[0] + b[1]) / 2 - c.cy))[2].append(c)
     ambiguous = False
     for a, b in zip(bands, bands[1:]):
         overlap = min(a[1], b[1]) - max(a[0], b[0])

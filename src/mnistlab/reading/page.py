@@ -88,7 +88,8 @@ def _clear_rim(ink: np.ndarray, inner: np.ndarray) -> tuple[np.ndarray, int]:
     digit cut by a shadow's edge that the outline followed): the reader must not be sure then. A mark
     reaching the edge but spreading inwards (writing joined to a grid) stays, for the reader to refuse
     rather than to lose silently."""
-    rim = inner & ~morph.min_filter(inner, 5, 5)
+    ring = max(5, int(0.03 * min(inner.shape)) | 1)
+    rim = inner & ~morph.min_filter(inner, ring, ring)
     band = inner & ~morph.min_filter(inner, *(2 * [max(5, int(0.08 * min(inner.shape)) | 1)]))
     labels, n, boxes, areas = morph.label(ink > 0)
     touching = np.unique(labels[rim & (labels > 0)])
@@ -106,7 +107,9 @@ def _clear_rim(ink: np.ndarray, inner: np.ndarray) -> tuple[np.ndarray, int]:
         for k in edge:
             bh = boxes[k - 1][0].stop - boxes[k - 1][0].start
             bw = boxes[k - 1][1].stop - boxes[k - 1][1].start
-            lost += bool(0.5 * height <= bh <= 1.5 * height and bw <= 1.5 * height and areas[k - 1] >= 0.3 * area)
+            dark = float(ink[labels == k].mean()) >= 0.6  # a pen's ink, not a shadow's grey rim
+            lost += bool(dark and 0.5 * height <= bh <= 1.5 * height and bw <= 1.5 * height and
+                         areas[k - 1] >= 0.3 * area)
     return np.where(np.isin(labels, edge), 0.0, ink), lost
 
 

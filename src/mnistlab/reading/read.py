@@ -17,7 +17,7 @@ from . import cuts, marks, page
 
 MAX_DIGITS = 20              # per line
 HEIGHT_SPREAD = (0.55, 1.35)  # a digit outside this share of its line's median height: not sure
-OVERREACH = 0.08             # ... and one reaching this far (of the height) both above and below the line
+OVERREACH = 0.12             # ... and one this much taller reaching this far below the line
 
 
 def read_gray(gray: np.ndarray, judge) -> dict:
@@ -103,11 +103,10 @@ def read_gray(gray: np.ndarray, judge) -> dict:
         if len(heights) > 1 and ((heights > HEIGHT_SPREAD[1] * np.median(heights)).any() or
                                  (heights < HEIGHT_SPREAD[0] * np.median(heights)).any()):
             unsure.append("the digits of a line differ too much in height")
-        tops = np.array([d["box"][1] for d in digits], np.float64)
         bottoms = np.array([d["box"][3] for d in digits], np.float64)
-        reach = OVERREACH * float(np.median(heights))
-        if len(digits) > 1 and ((tops < np.median(tops) - reach) & (bottoms > np.median(bottoms) + reach)).any():
-            unsure.append("a mark reaches above and below the line's digits (a $ or a letter?)")
+        below = bottoms > np.median(bottoms) + OVERREACH * np.median(heights)
+        if len(digits) > 2 and (below & (heights > (1 + OVERREACH) * np.median(heights))).any():
+            unsure.append("a mark taller than the digits reaches below the line (a $ or a letter?)")
         boxes = np.array([d["box"] for d in digits] + [s["box"] for s in seps])
         lines_out.append({"text": "".join(text), "box": [int(boxes[:, 0].min()), int(boxes[:, 1].min()),
                                                          int(boxes[:, 2].max()), int(boxes[:, 3].max())],

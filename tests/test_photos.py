@@ -1,0 +1,150 @@
+"""Photos and pictures people take, each drawn with a known answer and read by the bundled reader:
+orientation, a shadow on a sheet on a table, light falling off, ruled and squared paper, a form box,
+separators, two lines, marks that are no digits."""
+
+import json
+
+import numpy as np
+import pytest
+
+import mnistlab as ml
+from conftest import run_cli
+from scenes import jpeg, light_falling_off, on_table, sheet
+from mnistlab.images import decode_gray
+
+
+@pytest.fixture(scope="module")
+def reader():
+    return ml.open_run()
+
+
+def _read(reader, gray):
+    return reader.read(np.asarray(gray, np.float64))[0]
+
+
+@pytest.mark.parametrize("orientation", [6, 8, 3])
+def test_a_phone_photo_stored_sideways_is_read_upright(reader, tmp_path, orientation):
+    data = jpeg(sheet(["4719"]), orientation)
+    path = tmp_path / "sideways.jpg"
+    path.write_bytes(data)
+    assert decode_gray(data).shape == sheet(["4719"]).shape  # turned back as the EXIF tag says
+    r = reader.read(str(path))[0]
+    assert r["text"] == "4719" and r["accepted"]
+    from PIL import Image  # a PIL image with its EXIF block, as a notebook would hand it over
+
+    r = reader.read(Image.open(path))[0]
+    assert r["text"] == "4719"
+
+
+def test_the_server_applies_the_orientation_too(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from mnistlab.runs import RunDir
+    from mnistlab.server.app import create_app
+
+    client = TestClient(create_app(RunDir(ml.bundled_path())))
+    res = client.post("/api/read", files={"file": ("p.jpg", jpeg(sheet(["4719"]), 6), "image/jpeg")})
+    assert res.status_code == 200 and res.json()["text"] == "4719"
+
+
+@pytest.mark.parametrize("shadow", ["corner", "half"])
+def test_a_sheet_on_a_table_under_a_shadow(reader, shadow):
+    r = _read(reader, on_table(sheet(["4719"]), shadow))
+    assert r["text"] == "4719" and r["accepted"], r
+    assert len(r["digits"]) == 4  # the table, the sheet's edges and the shadow's rim are no marks
+
+
+def test_light_falling_off_makes_no_marks(reader):
+    r = _read(reader, light_falling_off(sheet(["20261126"])))
+    assert r["text"] == "20261126" and r["accepted"]
+
+
+@pytest.mark.parametrize("paper", ["ruled", "squared"])
+def test_ruled_and_squared_paper(reader, paper):
+    r = _read(reader, on_table(sheet(["2026"], paper=paper), None))
+    assert r["text"] == "2026" and r["accepted"], r
+
+
+def test_a_digit_in_a_form_box_is_read_not_the_box(reader):
+    r = _read(reader, on_table(sheet(["5"], box=True)))
+    assert r["text"] == "5" and r["accepted"]
+    r = _read(reader, sheet(["307"], box=True))
+    assert r["text"] == "307" and r["accepted"]
+
+
+@pytest.mark.parametrize("text, chars", [("26/11/2026", "//"), ("12.50", "."), ("10:45", ":"), ("-3", "-"),
+                                         ("26.11.2026", "..")])
+def test_separators_are_kept_in_the_text_never_read_as_digits(reader, text, chars):
+    r = _read(reader, sheet([text]))
+    assert r["text"] == text and r["accepted"], r
+    assert "".join(s["char"] for s in r["separators"]) == chars
+    digits = [d for d in r["digits"]]
+    assert len(digits) == sum(ch.isdigit() for ch in text)
+    for s in r["separators"]:  # each separator has its own box, between digits' boxes
+        assert not any(d["box"][0] <= s["box"][0] < d["box"][2] for d in digits)
+
+
+def test_digits_only_drops_the_separators(reader, tmp_path):
+    path = tmp_path / "date.png"
+    from PIL import Image
+
+    Image.fromarray(sheet(["26/11/2026"]).astype(np.uint8)).save(path)
+    res = run_cli("read", path, "--digits-only", "--json")
+    assert res.returncode == 0, res.stderr
+    (r,) = json.loads(res.stdout)
+    assert r["text"] == "26112026" and r["lines"][0]["text"] == "26112026"
+    res = run_cli("read", path)
+    assert "date.png: 26/11/2026  (lowest confidence" in res.stdout
+
+
+def test_two_lines_are_read_top_to_bottom(reader, tmp_path):
+    r = _read(reader, sheet(["123", "456"]))
+    assert r["text"] == "123\n456" and r["accepted"]
+    assert [line["text"] for line in r["lines"]] == ["123", "456"]
+    assert r["lines"][0]["box"][3] <= r["lines"][1]["box"][1]
+    assert [d["digit"] for line in r["lines"] for d in line["digits"]] == [1, 2, 3, 4, 5, 6]
+    from PIL import Image
+
+    path = tmp_path / "two.png"
+    Image.fromarray(sheet(["123", "456"]).astype(np.uint8)).save(path)
+    res = run_cli("read", path)
+    lines = res.stdout.splitlines()
+    assert lines[0].startswith(f"{path}: 123  (") and lines[1].strip() == "456"
+
+
+def test_interleaved_lines_are_never_an_accepted_answer(reader):
+    # The second line starts half a line lower and sits between the first's digits.
+    top = sheet(["1 2 3"])
+    bottom = sheet(["4 5 6"])
+    h = top.shape[0]
+    shift = 32
+    both = np.full((h + shift, top.shape[1] + 40), 245.0)
+    both[:h, :top.shape[1]] = np.minimum(both[:h, :top.shape[1]], top)
+    both[shift:shift + h, 40:40 + bottom.shape[1]] = np.minimum(both[shift:shift + h, 40:40 + bottom.shape[1]], bottom)
+    r = _read(reader, both)
+    assert not r["accepted"]
+
+
+@pytest.mark.parametrize("text", ["$12.50", "€12", "12A4"])
+def test_other_marks_are_not_digits(reader, text):
+    r = _read(reader, sheet([text]))
+    assert not r["accepted"], r
+
+
+def test_the_server_returns_lines_and_separators():
+    from fastapi.testclient import TestClient
+    from PIL import Image
+    import io
+
+    from mnistlab.runs import RunDir
+    from mnistlab.server.app import create_app
+
+    buf = io.BytesIO()
+    Image.fromarray(sheet(["10:45", "12.50"]).astype(np.uint8)).save(buf, "PNG")
+    client = TestClient(create_app(RunDir(ml.bundled_path())))
+    body = client.post("/api/read", files={"file": ("t.png", buf.getvalue(), "image/png")}).json()
+    assert body["text"] == "10:45\n12.50" and body["accepted"]
+    assert [s["char"] for s in body["separators"]] == [":", "."]
+    assert len(body["lines"]) == 2
+    body = client.post("/api/read?digits_only=true", files={"file": ("t.png", buf.getvalue(), "image/png")}).json()
+    assert body["text"] == "1045\n1250"
