@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 import httpx
@@ -17,16 +18,20 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_server(run_path, timeout=120):
+def running_server(run_path, timeout=120, args=()):
+    """The server's URL while it runs; its access log goes to a file (a pipe nobody reads would fill
+    up and stall it)."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "mnistlab.cli", "serve", str(run_path), "--port", str(port)],
-                            env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = tempfile.NamedTemporaryFile("w+", prefix="mnistlab-serve-", suffix=".log")
+    proc = subprocess.Popen([sys.executable, "-m", "mnistlab.cli", "serve", str(run_path), "--port", str(port),
+                             *map(str, args)], env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=log, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + timeout
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"server exited: {proc.stderr.read()[-2000:]}")
+                log.seek(0)
+                raise RuntimeError(f"server exited: {log.read()[-2000:]}")
             try:
                 if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
                     break
@@ -39,6 +44,7 @@ def running_server(run_path, timeout=120):
     finally:
         proc.terminate()
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
+        log.close()

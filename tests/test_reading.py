@@ -171,4 +171,7 @@ def test_read_cli_json_annotate_and_errors(reader_run, mnist, tmp_path):
     human = run_cli("read", reader_run.path, tmp_path / "n.png")
     assert human.returncode == 0 and "n.png: 721  (lowest confidence" in human.stdout
     missing = run_cli("read", reader_run.path, tmp_path / "nope.png")
-    assert missing.returncode == 2 and "matches no file" in missing.stderr and "Traceback" not in missing.stderr
+    assert missing.returncode == 2 and "nope.png: error:" in missing.stdout and "does not exist" in missing.stdout
+    assert "Traceback" not in missing.stderr
+    nothing = run_cli("read", reader_run.path, str(tmp_path / "*.tiff"))
+    assert nothing.returncode == 2 and "matches no file" in nothing.stderr and "Traceback" not in nothing.stderr

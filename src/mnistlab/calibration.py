@@ -54,10 +54,19 @@ class Calibration:
             return cls()
         try:
             d = json.loads(Path(path).read_text())
-            return cls(temperature=float(d["temperature"]), threshold=float(d["threshold"]),
-                       fit_on=str(d.get("fit_on", "")), details=dict(d.get("details", {})))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            cal = cls(temperature=float(d["temperature"]), threshold=float(d["threshold"]),
+                      fit_on=str(d.get("fit_on", "")), details=dict(d.get("details", {})))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise MnistlabError(f"{path} cannot be read as a calibration ({exc})") from None
+        # A temperature of 0, below 0 or NaN would turn every confidence into NaN or invert the
+        # ranking (a 7 read as "0" and accepted): refused, never used.
+        if not (np.isfinite(cal.temperature) and 0.01 <= cal.temperature <= 100):
+            raise MnistlabError(f"{path}: temperature {cal.temperature} is outside 0.01..100; "
+                                "re-calibrate the run (retrain it) or restore its calibration.json")
+        if not (np.isfinite(cal.threshold) and 0.0 <= cal.threshold <= 1.0):
+            raise MnistlabError(f"{path}: threshold {cal.threshold} is outside 0..1; "
+                                "restore the run's calibration.json")
+        return cal
 
 
 def temper(probs: np.ndarray, temperature: float) -> np.ndarray:

@@ -184,6 +184,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", nargs="?", help="a run directory (default: the bundled model)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on")
     p.add_argument("--port", type=int, default=8000, help="port to listen on")
+    p.add_argument("--workers", type=int, default=1, help="server processes, each with the model")
+    p.add_argument("--token", default=os.environ.get("MNISTLAB_TOKEN"),
+                   help="bearer token every /api/ request must carry (default: $MNISTLAB_TOKEN, or none)")
+    p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                   help="an origin allowed to call the API from a browser (repeatable)")
+    p.add_argument("--trusted-host", action="append", default=None, metavar="NAME",
+                   help="a Host name to answer (repeatable; needed when --host is not loopback)")
+    p.add_argument("--log-format", default="text", choices=("text", "json"), help="access log lines on stderr")
     _tta_option(p)
     _engine_option(p)
     return parser
@@ -545,7 +553,13 @@ def cmd_serve(args) -> None:
     from .runs import open_run
     from .server.app import serve
 
-    serve(open_run(args.run or bundled_path()), host=args.host, port=args.port, tta=args.tta, engine=args.engine)
+    from .errors import MnistlabError
+
+    if args.workers < 1:
+        raise MnistlabError("--workers must be at least 1")
+    serve(open_run(args.run or bundled_path()), host=args.host, port=args.port, tta=args.tta, engine=args.engine,
+          workers=args.workers, token=args.token, cors_origins=args.cors_origin,
+          trusted_hosts=args.trusted_host, log_format=args.log_format)
 
 
 COMMANDS = {"data": cmd_data, "presets": cmd_presets, "train": cmd_train, "evaluate": cmd_evaluate,

@@ -1,6 +1,6 @@
 """Optional parts of mnistlab and the one sentence that says how to get a missing one.
 
-`pip install mnistlab` is the reader (numpy, Pillow, SciPy, onnxruntime and the server);
+`pip install mnistlab` is the reader (numpy, Pillow, onnxruntime, cc3d and the server);
 `mnistlab[train]` adds TensorFlow/Keras, TensorBoard, tf2onnx, LiteRT and matplotlib.
 """
 

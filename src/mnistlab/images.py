@@ -30,13 +30,23 @@ def load_image_file(path: str | Path) -> np.ndarray:
 
 def load_gray_file(path: str | Path) -> np.ndarray:
     """An image file -> float grayscale (H, W) in 0..255 (raises ImageError naming the file)."""
+    import stat
+
     path = Path(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ImageError(f"{path} is {size // 1_000_000} MB, more than the "
+        info = path.stat()
+        # Only regular files: a FIFO would block forever and /dev/zero never ends.
+        if not stat.S_ISREG(info.st_mode):
+            raise ImageError(f"{path} is not a regular file")
+        if info.st_size > MAX_FILE_BYTES:
+            raise ImageError(f"{path} is {info.st_size // 1_000_000} MB, more than the "
                              f"{MAX_FILE_BYTES // 1_000_000} MB mnistlab reads")
-        data = path.read_bytes()
+        with open(path, "rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)  # the cap holds even if the file grows meanwhile
+        if len(data) > MAX_FILE_BYTES:
+            raise ImageError(f"{path} is larger than the {MAX_FILE_BYTES // 1_000_000} MB mnistlab reads")
+    except FileNotFoundError:
+        raise ImageError(f"{path} does not exist") from None
     except OSError as exc:
         raise ImageError(f"{path} cannot be read: {exc.strerror or exc}") from None
     try:

@@ -107,8 +107,12 @@ def expand_paths(patterns: list[str]) -> list[Path]:
     for pat in patterns:
         p = Path(pat)
         if p.is_dir():
-            files.extend(sorted(q for q in p.iterdir() if q.is_file()))
-        elif p.exists() or p.is_symlink():
+            inside = sorted(q for q in p.iterdir() if q.is_file())
+            if not inside:
+                raise MnistlabError(f"{p} is a directory with no files in it")
+            files.extend(inside)
+        elif p.exists() or p.is_symlink() or not glob.has_magic(pat):
+            # A plain name is the user's file: missing, it is reported with the others, per file.
             files.append(p)
         else:
             matches = sorted(glob.glob(os.path.expanduser(pat), recursive=True))

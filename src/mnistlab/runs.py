@@ -99,7 +99,16 @@ class RunDir:
 
     @property
     def class_names(self) -> list[str]:
-        return self.config["dataset"]["classes"]
+        """The classes the run was trained on (checked: a list of at least two distinct names)."""
+        try:
+            classes = self.config["dataset"]["classes"]
+        except (KeyError, TypeError):
+            raise MnistlabError(f"{self.config_path} has no dataset.classes; it is not a config.json "
+                                "mnistlab wrote") from None
+        if not isinstance(classes, list) or len(classes) < 2 or len(set(map(str, classes))) != len(classes):
+            raise MnistlabError(f"{self.config_path}: dataset.classes must list at least two distinct "
+                                f"classes, not {classes!r}")
+        return [str(c) for c in classes]
 
     def status(self) -> str:
         if self.is_complete:

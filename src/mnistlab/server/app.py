@@ -6,11 +6,11 @@ Every bad request gets a 4xx JSON body `{"detail": "..."}`; the server never ans
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel
@@ -128,22 +128,37 @@ async def _send_json(send, status: int, detail: str):
     await send({"type": "http.response.body", "body": body})
 
 
-def create_app(run: RunDir, tta: int = 1, engine: str = "onnx") -> FastAPI:
-    """The app for `run`'s model; `tta` is the default number of views, `?tta=N` overrides it."""
+def create_app(run: RunDir, tta: int = 1, engine: str = "onnx", token: str | None = None,
+               cors_origins: list[str] | None = None, trusted_hosts: list[str] | None = None,
+               log_format: str | None = None, max_heavy: int | None = None) -> FastAPI:
+    """The app for `run`'s model; `tta` is the default number of views, `?tta=N` overrides it.
+
+    `token`: a bearer token every `/api/*` request must carry (health, readiness and metrics stay
+    open); `cors_origins`: origins allowed to call the API from a browser; `trusted_hosts`: the Host
+    names answered (others get 400); `log_format`: "text" or "json" access lines on stderr;
+    `max_heavy`: pictures decoded and read at once (default: two per CPU), beyond which 503.
+    """
+    import os
+
+    from .operations import Heavy, Metrics, install
+
     predictor = Predictor(run, tta, engine)
     cfg, metrics = run.config, run.metrics
     classes = run.class_names
     predictor.judge(np.zeros((1, 28, 28), np.float32))  # compile before the first request
+    ops = Metrics({"run": run.name, "preset": cfg.get("recipe", {}).get("preset", "?"), "engine": engine})
+    heavy = Heavy(max_heavy or 2 * (os.cpu_count() or 1), ops)
 
-    app = FastAPI(title="mnistlab", version="1", description=f"Model: {run.name}")
+    app = FastAPI(title="mnistlab", version="1", description=f"Model: {run.name}", docs_url=None, redoc_url=None)
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    install(app, ops, token, cors_origins or [], trusted_hosts, log_format)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request, exc):
         return JSONResponse(status_code=422, content={"detail": _validation_message(exc)})
 
     async def _classify(arrays: list[np.ndarray], views: int) -> list[dict]:
-        return await run_in_threadpool(predictor.entries, np.stack(arrays), views)
+        return await heavy.run(predictor.entries, np.stack(arrays), views)
 
     def _views(tta: int | None) -> int:
         if tta is None:
@@ -179,11 +194,9 @@ def create_app(run: RunDir, tta: int = 1, engine: str = "onnx") -> FastAPI:
             uploads = [v for _, v in files] if batch else [v for k, v in files if k in ("file", "image")][:1]
             if not uploads:
                 raise HTTPException(400, "no image file in the upload (use the form field 'file')")
-            items = []
-            for up in uploads:
-                data = await up.read()
-                items.append(_decode(data, getattr(up, "filename", "") or "upload", batch))
-            return items
+            blobs = [(await up.read(), getattr(up, "filename", "") or "upload") for up in uploads]
+            # Decoding runs off the event loop, within the bound on heavy work.
+            return await heavy.run(lambda: [_decode(data, name, batch) for data, name in blobs])
         if ctype.startswith("application/json"):
             try:
                 body = await request.json()
@@ -209,6 +222,37 @@ def create_app(run: RunDir, tta: int = 1, engine: str = "onnx") -> FastAPI:
     @app.get("/api/health")
     async def health():
         return {"status": "ok"}
+
+    @app.get("/livez", include_in_schema=False)
+    async def livez():
+        return {"status": "alive"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz():
+        # The model was loaded and compiled before the app existed; not ready = no room for work.
+        if heavy.busy >= heavy.limit:
+            return JSONResponse({"status": "busy", "in_work": heavy.busy}, status_code=503,
+                                headers={"Retry-After": "1"})
+        return {"status": "ready", "in_work": heavy.busy, "limit": heavy.limit}
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics():
+        from fastapi.responses import Response
+
+        body, ctype = ops.exposition()
+        return Response(body, media_type=ctype)
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs():
+        # Swagger UI from files in the installed package (swagger-ui-bundle): works offline.
+        from fastapi.openapi.docs import get_swagger_ui_html
+
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="mnistlab API",
+                                   swagger_js_url="/docs/static/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs/static/swagger-ui.css",
+                                   swagger_favicon_url="/docs/static/favicon-32x32.png")
+
+    _mount_docs_static(app)
 
     @app.get("/api/model")
     async def model_info():
@@ -263,7 +307,7 @@ def create_app(run: RunDir, tta: int = 1, engine: str = "onnx") -> FastAPI:
                 return exc
             return predictor.read(gray, views)
 
-        result = await run_in_threadpool(work)
+        result = await heavy.run(work)
         if isinstance(result, ImageError):
             raise HTTPException(400, f"{name}: {result}")
         if digits_only:
@@ -276,6 +320,13 @@ def create_app(run: RunDir, tta: int = 1, engine: str = "onnx") -> FastAPI:
         return result
 
     return app
+
+
+def _mount_docs_static(app) -> None:
+    from fastapi.staticfiles import StaticFiles
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/docs/static", StaticFiles(directory=swagger_ui_path), name="docs-static")
 
 
 def _openapi_read_body() -> dict:
@@ -323,11 +374,40 @@ def _openapi_body(batch: bool) -> dict:
         "application/json": {"schema": json_schema}, "multipart/form-data": {"schema": form}}}}
 
 
-def serve(run: RunDir, host: str = "127.0.0.1", port: int = 8000, tta: int = 1, engine: str = "onnx") -> None:
+def serve(run: RunDir, host: str = "127.0.0.1", port: int = 8000, tta: int = 1, engine: str = "onnx",
+          workers: int = 1, token: str | None = None, cors_origins: list[str] | None = None,
+          trusted_hosts: list[str] | None = None, log_format: str = "text") -> None:
+    """Serve `run` with uvicorn: one process, or `workers` processes each with the model."""
+    import os
+
     import uvicorn
 
-    app = create_app(run, tta, engine)
-    views = f", test-time augmentation {tta} views" if tta > 1 else ""
-    print(f"serving {run.path}{views} on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    if host not in ("127.0.0.1", "localhost", "::1") and not trusted_hosts:
+        from ..errors import MnistlabError
 
+        raise MnistlabError(f"bound to {host}, the server answers other machines: name the host names it "
+                            "answers to with --trusted-host NAME (repeatable), e.g. --trusted-host digits.example.org")
+    settings = {"run": str(run.path), "tta": tta, "engine": engine, "token": token,
+                "cors_origins": cors_origins or [], "trusted_hosts": trusted_hosts, "log_format": log_format}
+    views = f", test-time augmentation {tta} views" if tta > 1 else ""
+    print(f"serving {run.path}{views} on http://{host}:{port}/ with {workers} worker{'s' * (workers > 1)} "
+          f"(API docs: http://{host}:{port}/docs)", flush=True)
+    common = {"host": host, "port": port, "log_level": "warning", "access_log": False,
+              "timeout_keep_alive": 5, "timeout_graceful_shutdown": 10, "limit_concurrency": 1000}
+    if workers > 1:
+        os.environ["MNISTLAB_SERVE"] = json.dumps(settings)
+        uvicorn.run("mnistlab.server.app:app_from_environment", factory=True, workers=workers, **common)
+    else:
+        uvicorn.run(_app_from(settings), **common)
+
+
+def app_from_environment() -> FastAPI:
+    """The app each `serve --workers N` process builds (its settings come through the environment)."""
+    import os
+
+    return _app_from(json.loads(os.environ["MNISTLAB_SERVE"]))
+
+
+def _app_from(settings: dict) -> FastAPI:
+    return create_app(RunDir(Path(settings["run"])), settings["tta"], settings["engine"], settings["token"],
+                      settings["cors_origins"], settings["trusted_hosts"], settings["log_format"])
