@@ -145,7 +145,7 @@ def create_app(run: RunDir, tta: int = 1, engine: str = "onnx", token: str | Non
     predictor = Predictor(run, tta, engine)
     cfg, metrics = run.config, run.metrics
     classes = run.class_names
-    predictor.judge(np.zeros((1, 28, 28), np.float32))  # compile before the first request
+    _warm_up(predictor)
     ops = Metrics({"run": run.name, "preset": cfg.get("recipe", {}).get("preset", "?"), "engine": engine})
     heavy = Heavy(max_heavy or 2 * (os.cpu_count() or 1), ops)
 
@@ -320,6 +320,22 @@ def create_app(run: RunDir, tta: int = 1, engine: str = "onnx", token: str | Non
         return result
 
     return app
+
+
+def _warm_up(predictor: Predictor) -> None:
+    """Run every step of a request once before the first one arrives (imports, decoders, the model's
+    first call), so that the first answer is as fast as the next."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    picture = Image.new("L", (120, 60), 255)
+    ImageDraw.Draw(picture).line([(30, 10), (30, 50)], fill=0, width=5)
+    ImageDraw.Draw(picture).ellipse([(60, 10), (90, 50)], outline=0, width=5)
+    buf = io.BytesIO()
+    picture.save(buf, "PNG")
+    predictor.read(decode_gray(buf.getvalue()))
+    predictor.entries(np.stack([image_bytes_to_array(buf.getvalue())]))
 
 
 def _mount_docs_static(app) -> None:
