@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup system-deps run test bench bench-quick bundled-model serve clean
+.PHONY: setup system-deps run test bench bench-quick bench-reading bench-start bundled-model serve clean
 
 setup: $(STAMP)
 
@@ -46,6 +46,17 @@ bench-quick: setup system-deps
 bench: setup system-deps
 	$(BIN)/mnistlab data fetch
 	$(BIN)/python benchmarks/bench.py
+
+# The photo set (500 generated phone photos) read by the bundled reader, Tesseract and RapidOCR (both
+# installed here for the comparison only; mnistlab never uses them). About 10 minutes.
+bench-reading: setup system-deps
+	@command -v tesseract >/dev/null || (apt-get install -y -qq tesseract-ocr >/dev/null 2>&1 || echo "tesseract-ocr not installed: its column is left out")
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check rapidocr-onnxruntime==1.4.4
+	$(BIN)/python benchmarks/reading.py --photos 500 --out benchmarks/results/reading-photos-$$(date +%F).json
+
+# Cold starts of `mnistlab read` and `serve` beside Tesseract, throughput, and the core install's size.
+bench-start: setup
+	$(BIN)/python benchmarks/cold_start.py --pairs 5
 
 # Re-train the reader that ships inside the package, then bundle it with its model card.
 bundled-model: setup system-deps

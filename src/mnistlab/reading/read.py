@@ -107,9 +107,13 @@ def read_gray(gray: np.ndarray, judge) -> dict:
         if len(heights) > 1 and ((heights > HEIGHT_SPREAD[1] * np.median(heights)).any() or
                                  (heights < HEIGHT_SPREAD[0] * np.median(heights)).any()):
             unsure.append("the digits of a line differ too much in height")
+        # A mark that starts at the line's top and reaches well below its digits is no digit ($, §);
+        # a digit written lower than the others (handwriting wanders) starts lower too.
+        tops = np.array([d["box"][1] for d in digits], np.float64)
         bottoms = np.array([d["box"][3] for d in digits], np.float64)
-        below = bottoms > np.median(bottoms) + OVERREACH * np.median(heights)
-        if len(digits) > 2 and (below & (heights > (1 + OVERREACH) * np.median(heights))).any():
+        h = float(np.median(heights))
+        overreach = (tops <= np.median(tops) + 0.05 * h) & (bottoms >= np.median(bottoms) + OVERREACH * h)
+        if len(digits) > 2 and overreach.any():
             unsure.append("a mark taller than the digits reaches below the line (a $ or a letter?)")
         boxes = np.array([d["box"] for d in digits] + [s["box"] for s in seps])
         lines_out.append({"text": "".join(text), "box": [int(boxes[:, 0].min()), int(boxes[:, 1].min()),
