@@ -33,15 +33,16 @@ def bundled():
     return RunDir(ml.bundled_path())
 
 
-def test_heavy_work_beyond_the_bound_is_refused_at_once_with_retry_after():
-    heavy = Heavy(1, Metrics({"run": "x"}))
+def test_heavy_work_beyond_the_bound_waits_briefly_then_gets_retry_after():
+    heavy = Heavy(1, Metrics({"run": "x"}), wait=0.1)
 
     async def scenario():
-        first = asyncio.ensure_future(heavy.run(time.sleep, 0.3))
+        first = asyncio.ensure_future(heavy.run(time.sleep, 0.5))
         await asyncio.sleep(0.05)
         with pytest.raises(HTTPException) as refused:
-            await heavy.run(lambda: None)
+            await heavy.run(lambda: None)  # waited 0.1 s for the slot held 0.5 s
         await first
+        assert await heavy.run(lambda: 7) == 7  # the slot is free again
         return refused.value
 
     refused = asyncio.run(scenario())

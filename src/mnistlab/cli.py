@@ -282,7 +282,8 @@ def cmd_train(args) -> None:
             if args.seed is None:
                 opts.seed = cfg["seed"]
             opts.deterministic = cfg["deterministic"]
-        run = train(opts, recipe=recipe, link_latest=not args.no_latest)
+        run = train(opts, recipe=recipe, link_latest=not args.no_latest,
+                    recorded_fonts=src.config if args.from_run else None)
     _print_run_summary(run)
 
 

@@ -88,3 +88,24 @@ def glyph_supported(font, ch: str) -> bool:
         return bytes(font.getmask(ch)) != bytes(font.getmask("\uffff"))
     except Exception:  # noqa: BLE001 - an unusual font; assume the glyph is there
         return True
+
+
+def fingerprint(role: str, root: Path = FONT_ROOT) -> list[dict]:
+    """The font files of a group as [{"file", "sha256"}]: what synthetic data drawn from it depends on."""
+    import hashlib
+
+    return [{"file": f.name, "sha256": hashlib.sha256(f.read_bytes()).hexdigest()} for f in font_files(role, root)]
+
+
+def fingerprint_changes(recorded: list[dict], current: list[dict]) -> str | None:
+    """None when the two fingerprints match, else one sentence naming what differs."""
+    old = {f["file"]: f["sha256"] for f in recorded}
+    new = {f["file"]: f["sha256"] for f in current}
+    gone = sorted(set(old) - set(new))
+    added = sorted(set(new) - set(old))
+    changed = sorted(k for k in set(old) & set(new) if old[k] != new[k])
+    if not (gone or added or changed):
+        return None
+    parts = [f"{len(x)} {what} ({', '.join(x[:3])}{', ...' if len(x) > 3 else ''})"
+             for x, what in ((gone, "missing"), (added, "new"), (changed, "changed")) if x]
+    return "the training fonts differ from the run's: " + "; ".join(parts)

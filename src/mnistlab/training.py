@@ -350,7 +350,7 @@ class HistoryWriter(keras.callbacks.Callback):
 
 
 def train(opts: TrainOptions, recipe: Recipe | None = None, resume: RunDir | None = None,
-          link_latest: bool = False) -> RunDir:
+          link_latest: bool = False, recorded_fonts: dict | None = None) -> RunDir:
     """Train into a new run directory (or finish `resume`) and return it, evaluated and plotted.
 
     `link_latest` also points `<runs folder>/latest` at it (the CLI's `train` asks for that)."""
@@ -380,6 +380,7 @@ def train(opts: TrainOptions, recipe: Recipe | None = None, resume: RunDir | Non
     x_test = ds.x_test.astype(np.float32)
     if not ds.is_digits:  # letters, scribbles and font digits only make sense beside digits
         recipe.negatives = recipe.rendered_digits = 0
+    fonts = _check_fonts(recipe, resume.config if resume is not None else recorded_fonts, resume is not None)
     if recipe.rendered_digits:
         from .synth import training_digits
 
@@ -409,7 +410,7 @@ def train(opts: TrainOptions, recipe: Recipe | None = None, resume: RunDir | Non
         if run.path.exists() and any(run.path.iterdir()):
             raise MnistlabError(f"{run.path} already exists and is not empty; choose another --out")
         run.path.mkdir(parents=True, exist_ok=True)
-        run.write_config(_config(recipe, opts, ds, strategy))
+        run.write_config({**_config(recipe, opts, ds, strategy), **({"synthetic_fonts": fonts} if fonts else {})})
     prior = run.history
     say(f"  run directory {run.path}; building the model and compiling its first step")
 
@@ -576,6 +577,25 @@ def _config(recipe: Recipe, opts: TrainOptions, ds: Dataset, strategy) -> dict:
         "machine": {"platform": platform.platform(), "processor": _cpu_model(), "cpus": os.cpu_count()},
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def _check_fonts(recipe: Recipe, recorded: dict | None, resuming: bool) -> list[dict] | None:
+    """The training fonts this run draws from (None when it draws none); resuming on other fonts is
+    refused, re-training a recorded recipe on other fonts is said on stderr."""
+    if not (recipe.negatives or recipe.rendered_digits):
+        return None
+    from .fonts import FONT_PACKAGES, fingerprint, fingerprint_changes
+
+    current = fingerprint("train")
+    if recorded and recorded.get("synthetic_fonts") is not None:
+        change = fingerprint_changes(recorded["synthetic_fonts"], current)
+        if change and resuming:
+            raise MnistlabError(f"{change}; the synthetic data would not be the same. Install the font packages "
+                                f"the run was made with ({' '.join(FONT_PACKAGES['train'])}) or train a new run")
+        if change:
+            print(f"mnistlab: note: {change}: the synthetic data, and so the result, will differ",
+                  file=sys.stderr, flush=True)
+    return current
 
 
 def _cpu_model() -> str:

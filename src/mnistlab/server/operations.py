@@ -1,7 +1,7 @@
 """What a server on a network needs besides its endpoints, as small standard pieces.
 
-- `Heavy`: a bound on the pictures being decoded and read at once; beyond it a request gets 503 with
-  `Retry-After` at once instead of waiting (and holding its memory) in a queue.
+- `Heavy`: a bound on the pictures being decoded and read at once; a request waits briefly for a free
+  slot, then gets 503 with `Retry-After` instead of piling up work and memory.
 - `Operations` (one ASGI middleware): an access log line per request (text or JSON), Prometheus
   metrics (requests and latency per endpoint, in flight, refused), security headers, the bearer
   token on `/api/*`, and a deadline for reading a request's body (a client that stalls gets 408).
@@ -21,6 +21,7 @@ from fastapi.concurrency import run_in_threadpool
 
 OPEN_PATHS = ("/api/health", "/livez", "/readyz", "/metrics")  # answered without the token
 BODY_SECONDS = 30.0  # a request body must arrive within this long
+QUEUE_SECONDS = 2.0  # a picture waits at most this long for a free slot, then 503
 
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -33,24 +34,38 @@ SECURITY_HEADERS = [
 
 
 class Heavy:
-    """At most `limit` decodes and reads at once; the next one is refused with 503 + Retry-After."""
+    """At most `limit` decodes and reads at once. A request waits up to `wait` seconds for a free slot
+    (on the event loop, without blocking it); past that it is refused with 503 + Retry-After, so a
+    flood of large pictures never piles up work or memory."""
 
-    def __init__(self, limit: int, metrics: "Metrics | None" = None):
+    def __init__(self, limit: int, metrics: "Metrics | None" = None, wait: float = QUEUE_SECONDS):
         self.limit = max(1, int(limit))
         self.busy = 0
         self.metrics = metrics
+        self.wait = wait
+        self._slots: asyncio.Semaphore | None = None
 
     async def run(self, fn, *args):
-        if self.busy >= self.limit:
+        if self._slots is None:  # made inside the running loop
+            self._slots = asyncio.Semaphore(self.limit)
+        try:
+            if self.wait > 0:
+                await asyncio.wait_for(self._slots.acquire(), timeout=self.wait)
+            elif self._slots.locked():
+                raise asyncio.TimeoutError
+            else:
+                await self._slots.acquire()
+        except asyncio.TimeoutError:
             if self.metrics:
                 self.metrics.refused.inc()
             raise HTTPException(503, f"busy: {self.busy} pictures are being read; try again in a second",
-                                headers={"Retry-After": "1"})
+                                headers={"Retry-After": "1"}) from None
         self.busy += 1
         try:
             return await run_in_threadpool(fn, *args)
         finally:
             self.busy -= 1
+            self._slots.release()
 
 
 class Metrics:
