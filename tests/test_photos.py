@@ -148,3 +148,19 @@ def test_the_server_returns_lines_and_separators():
     assert len(body["lines"]) == 2
     body = client.post("/api/read?digits_only=true", files={"file": ("t.png", buf.getvalue(), "image/png")}).json()
     assert body["text"] == "1045\n1250"
+
+
+def test_a_big_photo_is_decoded_small_and_its_boxes_are_in_its_own_pixels(reader, tmp_path):
+    from PIL import Image
+
+    from mnistlab.images import WORK_PIXELS, load_picture
+
+    big = Image.fromarray(sheet(["4719"], size=300, pad=200).astype(np.uint8)).resize((4800, 2600))
+    path = tmp_path / "big.jpg"
+    big.save(path, quality=90)
+    gray, scale = load_picture(path)
+    assert gray.size <= WORK_PIXELS and scale > 2  # never decoded at 12.5 Mpixels
+    r = reader.read(str(path))[0]
+    assert r["text"] == "4719" and r["accepted"]
+    xs = [d["box"][2] for d in r["digits"]]
+    assert max(xs) > gray.shape[1] and max(xs) <= 4800  # boxes in the file's own pixels

@@ -130,8 +130,8 @@ class Run:
         tta = check(tta)
         predictor = self._get_predictor()
         out = []
-        for item, name in _pictures(images):
-            result = predictor.read(item, tta)
+        for item, name, scale in _pictures(images):
+            result = predictor.read(item, tta, scale)
             result.pop("inputs")
             out.append(({"file": name} if name else {}) | result)
         return out
@@ -289,5 +289,13 @@ def _prepared(images) -> tuple[list[np.ndarray], list[str | None]]:
 
 
 def _pictures(images):
+    """(grayscale, file name or None, factor to the file's pixels) per picture; files are decoded
+    straight to the working size."""
+    from .images import load_picture
+
     for item in _items(images):
-        yield _gray(item)
+        if isinstance(item, (str, os.PathLike)):
+            gray, scale = load_picture(item)
+            yield gray, str(item), scale
+        else:
+            yield *_gray(item), 1.0

@@ -17,6 +17,7 @@ from .errors import MnistlabError
 
 MAX_PIXELS = 40_000_000  # refuse larger images from their header, before decoding a single pixel
 MAX_FILE_BYTES = 20 * 1024 * 1024
+WORK_PIXELS = 2_000_000  # pictures are read at most this big (reading shrinks them to it anyway)
 
 
 class ImageError(MnistlabError):
@@ -30,6 +31,12 @@ def load_image_file(path: str | Path) -> np.ndarray:
 
 def load_gray_file(path: str | Path) -> np.ndarray:
     """An image file -> float grayscale (H, W) in 0..255 (raises ImageError naming the file)."""
+    return load_picture(path, shrink_to=None)[0]
+
+
+def load_picture(path: str | Path, shrink_to: int | None = WORK_PIXELS) -> tuple[np.ndarray, float]:
+    """An image file -> (float grayscale, the factor from its pixels to the file's), decoded straight
+    to at most `shrink_to` pixels (see `decode_picture`)."""
     import stat
 
     path = Path(path)
@@ -50,7 +57,7 @@ def load_gray_file(path: str | Path) -> np.ndarray:
     except OSError as exc:
         raise ImageError(f"{path} cannot be read: {exc.strerror or exc}") from None
     try:
-        return decode_gray(data)
+        return decode_picture(data, shrink_to)
     except ImageError as exc:
         raise ImageError(f"{path}: {exc}") from None
 
@@ -62,6 +69,15 @@ def image_bytes_to_array(data: bytes) -> np.ndarray:
 
 def decode_gray(data: bytes) -> np.ndarray:
     """Decode image bytes into float grayscale (H, W) in 0..255; refuses huge images from the header."""
+    return decode_picture(data, shrink_to=None)[0]
+
+
+def decode_picture(data: bytes, shrink_to: int | None = WORK_PIXELS) -> tuple[np.ndarray, float]:
+    """Image bytes -> (float grayscale 0..255, the factor from its pixels to the picture's own).
+
+    A picture over `shrink_to` pixels is decoded straight to about that size (a JPEG's DCT scaling,
+    else a box reduction in 8 bits), so a 40-Mpixel upload never becomes a 40-Mpixel float array.
+    """
     from PIL import Image, UnidentifiedImageError
 
     if not data:
@@ -76,7 +92,17 @@ def decode_gray(data: bytes) -> np.ndarray:
             if w < 1 or h < 1:
                 raise ImageError("the image has no pixels")
             img.seek(0)  # first frame of an animation
+            factor = 1
+            if shrink_to and w * h > shrink_to:
+                factor = int(np.ceil((w * h / shrink_to) ** 0.5))
+                if img.format == "JPEG":
+                    img.draft("L", (max(1, w // factor), max(1, h // factor)))
             img.load()
+            if factor > 1 and img.size[0] * img.size[1] > shrink_to:
+                if img.mode not in ("L", "RGB", "RGBA", "LA", "I", "F", "I;16"):
+                    img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+                img = img.reduce(int(np.ceil((img.size[0] * img.size[1] / shrink_to) ** 0.5)))
+            scale = w / img.size[0]
             img = _upright(img)
     except ImageError:
         raise
@@ -87,7 +113,7 @@ def decode_gray(data: bytes) -> np.ndarray:
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
         raise ImageError(f"the image data is damaged or truncated ({exc})") from None
     try:
-        return _to_gray(img)
+        return _to_gray(img), scale
     except (ValueError, OSError) as exc:
         raise ImageError(f"the image's colour mode {img.mode} cannot be read ({exc})") from None
 

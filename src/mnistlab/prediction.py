@@ -70,13 +70,14 @@ class Predictor:
         probs, conf, accepted = self.judge(arrays, views)
         return [self.entry(p, c, a, views) for p, c, a in zip(probs, conf, accepted, strict=True)]
 
-    def read(self, gray: np.ndarray, tta: int | None = None) -> dict:
-        """The number in a grayscale picture (`reading.read_gray`), judged by this model; like every
-        answer, it says how many views it averaged when more than one."""
-        from .reading import read_gray
+    def read(self, gray: np.ndarray, tta: int | None = None, scale: float = 1.0) -> dict:
+        """The number in a grayscale picture (`reading.read_gray`), judged by this model, its boxes
+        multiplied by `scale` (for a picture decoded smaller than its file); like every answer, it
+        says how many views it averaged when more than one."""
+        from .reading import read_gray, scale_boxes
 
         views = self.tta if tta is None else tta
-        result = read_gray(gray, lambda arrays: self.judge(arrays, views))
+        result = scale_boxes(read_gray(gray, lambda arrays: self.judge(arrays, views)), scale)
         if views > 1:
             result["tta"] = views
         return result
@@ -145,17 +146,17 @@ def predict_files(run: RunDir, patterns: list[str], tta: int = 1, engine: str = 
 def read_files(run: RunDir, patterns: list[str], annotate: str | None = None, tta: int = 1,
                engine: str = "onnx") -> list[dict]:
     """`mnistlab read`: one entry per file with the number read, or an `error` sentence."""
-    from .images import ImageError, load_gray_file
+    from .images import ImageError, load_picture
 
     predictor = Predictor(run, tta, engine)
     results = []
     for f in expand_paths(patterns):
         try:
-            gray = load_gray_file(f)
+            gray, scale = load_picture(f)
         except ImageError as exc:
             results.append({"file": str(f), "error": str(exc)})
             continue
-        r = predictor.read(gray)
+        r = predictor.read(gray, scale=scale)
         r.pop("inputs")  # the 28x28 images are for the page; files get boxes and readings
         if annotate:
             from .annotate import annotate_file

@@ -19,10 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..images import ink_map
+from ..images import WORK_PIXELS, ink_map
 from . import morph
 
-WORK_PIXELS = 2_000_000      # pictures are shrunk to at most this many pixels before segmenting
 MAX_SIDE = 4000              # ... and at most this long on either side
 PHOTO_INK = 0.45             # on an evened-out photo, ink under this share of the darkest is dropped
 PAPER_STROKES = 3.0          # the paper estimate looks this many pen widths around each pixel

@@ -141,6 +141,21 @@ def read_gray(gray: np.ndarray, judge) -> dict:
     return out
 
 
+def scale_boxes(result: dict, scale: float) -> dict:
+    """The reading with its boxes multiplied by `scale` (a picture decoded smaller than the file)."""
+    if scale == 1.0:
+        return result
+
+    def up(box):
+        return [int(round(v * scale)) for v in box]
+
+    for line in result.get("lines", []):
+        line["box"] = up(line["box"])
+        for item in line["digits"] + line["separators"]:  # the same dicts as the top-level lists
+            item["box"] = up(item["box"])
+    return result
+
+
 def digits_only(result: dict) -> dict:
     """The same reading with the separators left out of `text` (`--digits-only`)."""
     out = dict(result)

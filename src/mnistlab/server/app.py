@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel
 
-from ..images import ImageError, decode_gray, image_bytes_to_array, pixels_to_array
+from ..images import ImageError, decode_gray, decode_picture, image_bytes_to_array, pixels_to_array
 from ..prediction import Predictor
 from ..runs import RunDir
 from ..tta import CHOICES as TTA_CHOICES
@@ -302,10 +302,10 @@ def create_app(run: RunDir, tta: int = 1, engine: str = "onnx", token: str | Non
             # Decoding and reading both run off the event loop: a large picture never stalls the
             # other requests.
             try:
-                gray = decode_gray(data)
+                gray, scale = decode_picture(data)  # straight to the working size
             except ImageError as exc:
                 return exc
-            return predictor.read(gray, views)
+            return predictor.read(gray, views, scale)
 
         result = await heavy.run(work)
         if isinstance(result, ImageError):
