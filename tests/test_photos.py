@@ -164,3 +164,19 @@ def test_a_big_photo_is_decoded_small_and_its_boxes_are_in_its_own_pixels(reader
     assert r["text"] == "4719" and r["accepted"]
     xs = [d["box"][2] for d in r["digits"]]
     assert max(xs) > gray.shape[1] and max(xs) <= 4800  # boxes in the file's own pixels
+
+
+def test_labels_are_numbered_without_gaps():
+    """cc3d 4.1.1 mislabels this boolean mask (from a composed number): a background pixel labelled and
+    gaps in the numbering. Reading relies on exact components numbered 1..n."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    from mnistlab.reading import morph
+
+    mask = np.asarray(Image.open(Path(__file__).parent / "data" / "cc3d-gaps.png")) > 0
+    labels, n, boxes, areas = morph.label(mask)
+    assert labels.max() == n == len(boxes) == len(areas)
+    assert sorted(np.unique(labels[labels > 0])) == list(range(1, n + 1))
+    assert int(areas.sum()) == int(mask.sum())

@@ -16,7 +16,10 @@ def label(mask: np.ndarray) -> tuple[np.ndarray, int, list[tuple[slice, slice]],
     """8-connected components of a boolean mask: (labels 1..n, n, bounding slices, pixel counts)."""
     import cc3d
 
-    labels, n = cc3d.connected_components(np.ascontiguousarray(mask, dtype=bool), connectivity=8, return_N=True)
+    # uint8, not bool: cc3d 4.1.1 mislabels some boolean masks (a background pixel labelled, gaps in
+    # the numbering; tests/data/cc3d-gaps.png is one).
+    labels, n = cc3d.connected_components(np.ascontiguousarray(mask, dtype=np.uint8), connectivity=8,
+                                          return_N=True)
     if n == 0:
         return labels, 0, [], np.zeros(0, np.int64)
     stats = cc3d.statistics(labels)
@@ -82,7 +85,7 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
     """The mask with every background region that does not reach the border filled."""
     import cc3d
 
-    background = cc3d.connected_components(np.ascontiguousarray(~mask), connectivity=4)
+    background = cc3d.connected_components(np.ascontiguousarray(~mask, dtype=np.uint8), connectivity=4)
     border = np.unique(np.concatenate([background[0], background[-1], background[:, 0], background[:, -1]]))
     outside = np.isin(background, border[border > 0])
     return ~outside
