@@ -123,8 +123,6 @@ def group_lines(comps: list[Piece]) -> tuple[list[list[Piece]], bool]:
     for i, a in enumerate(big):
         for j in range(i + 1, len(big)):
             b = big[j]
-            if b.y0 >= a.y1:
-                break  # sorted by centre: nothing further down overlaps a... unless it is taller
             if min(a.y1, b.y1) - max(a.y0, b.y0) >= 0.25 * min(a.height, b.height):
                 parent[root(j)] = root(i)
     groups: dict[int, list[Piece]] = {}
@@ -310,7 +308,7 @@ def _ink_above_or_below(c: Piece, d: Piece, height: float) -> bool:
 
 def _is_mark_beside(a: Piece, b: Piece, line_h: float) -> bool:
     small = a if a.height < b.height else b
-    return small.height < 0.3 * line_h and small.width < 0.5 * line_h * 2
+    return small.height < 0.3 * line_h and small.width < line_h
 
 
 def separator(p: Piece, height: float, top: float, base: float, stroke: float) -> str | None:
