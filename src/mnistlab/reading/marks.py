@@ -130,24 +130,14 @@ def group_lines(comps: list[Piece]) -> tuple[list[list[Piece]], bool]:
         groups.setdefault(root(i), []).append(c)
     # Groups side by side (no shared columns) and near in height are one wandering line: a second line
     # of writing lies under the first, not beside it.
-    merged = list(groups.values())
-    joined = True
-    while joined:
-        joined = False
-        for i in range(len(merged)):
-            for j in range(i + 1, len(merged)):
-                a, b = merged[i], merged[j]
-                ax0, ax1 = min(c.x0 for c in a), max(c.x1 for c in a)
-                bx0, bx1 = min(c.x0 for c in b), max(c.x1 for c in b)
-                ay0, ay1 = min(c.y0 for c in a), max(c.y1 for c in a)
-                by0, by1 = min(c.y0 for c in b), max(c.y1 for c in b)
-                if min(ax1, bx1) <= max(ax0, bx0) and max(ay0, by0) - min(ay1, by1) < 0.5 * tall:
-                    merged[i] = a + b
-                    del merged[j]
-                    joined = True
-                    break
-            if joined:
-                break
+    def side_by_side(a: list[Piece], b: list[Piece]) -> bool:
+        ax0, ax1 = min(c.x0 for c in a), max(c.x1 for c in a)
+        bx0, bx1 = min(c.x0 for c in b), max(c.x1 for c in b)
+        ay0, ay1 = min(c.y0 for c in a), max(c.y1 for c in a)
+        by0, by1 = min(c.y0 for c in b), max(c.y1 for c in b)
+        return min(ax1, bx1) <= max(ax0, bx0) and max(ay0, by0) - min(ay1, by1) < 0.5 * tall
+
+    merged = _merge_while(list(groups.values()), side_by_side, lambda a, b: a + b)
     bands = sorted(([min(c.y0 for c in g), max(c.y1 for c in g), g] for g in merged), key=lambda b: b[0])
     for c in comps:
         if c.height >= 0.5 * tall:
@@ -196,30 +186,21 @@ def _line_pieces(comps: list[Piece], labels: np.ndarray, stroke: float,
 
     # Merge pieces that share most of their columns (a 5's flag, a 7's bar, a broken stroke), or that
     # almost touch when one of them is a small fragment.
-    comps = sorted(comps, key=lambda c: c.x0)
-    merged = True
-    while merged:
-        merged = False
-        for i in range(len(comps)):
-            for j in range(i + 1, len(comps)):
-                a, b = comps[i], comps[j]
-                overlap = min(a.x1, b.x1) - max(a.x0, b.x0)
-                narrow = min(a.width, b.width)
-                small = min(a.height, b.height) < 0.45 * line_h
-                gap = max(a.x0, b.x0) - min(a.x1, b.x1)
-                # Two full-height pieces side by side are two slanted or crowded digits unless they
-                # share nearly all their columns; a small piece joins what it sits over or touches,
-                # unless it is a dash or a dot beside a digit.
-                shared = overlap >= (0.5 if min(a.height, b.height) < 0.6 * line_h else 0.8) * narrow
-                if shared or (small and gap <= max(1, 0.04 * line_h) and not _is_mark_beside(a, b, line_h) and
-                              abs((a.y0 + a.y1) - (b.y0 + b.y1)) < line_h):
-                    comps[i] = Piece(min(a.x0, b.x0), min(a.y0, b.y0), max(a.x1, b.x1), max(a.y1, b.y1),
-                                     a.labels + b.labels)
-                    del comps[j]
-                    merged = True
-                    break
-            if merged:
-                break
+    def belong_together(a: Piece, b: Piece) -> bool:
+        overlap = min(a.x1, b.x1) - max(a.x0, b.x0)
+        narrow = min(a.width, b.width)
+        small = min(a.height, b.height) < 0.45 * line_h
+        gap = max(a.x0, b.x0) - min(a.x1, b.x1)
+        # Two full-height pieces side by side are two slanted or crowded digits unless they share
+        # nearly all their columns; a small piece joins what it sits over or touches, unless it is a
+        # dash or a dot beside a digit.
+        shared = overlap >= (0.5 if min(a.height, b.height) < 0.6 * line_h else 0.8) * narrow
+        return shared or (small and gap <= max(1, 0.04 * line_h) and not _is_mark_beside(a, b, line_h) and
+                          abs((a.y0 + a.y1) - (b.y0 + b.y1)) < line_h)
+
+    comps = _merge_while(sorted(comps, key=lambda c: c.x0), belong_together,
+                         lambda a, b: Piece(min(a.x0, b.x0), min(a.y0, b.y0), max(a.x1, b.x1), max(a.y1, b.y1),
+                                            a.labels + b.labels))
     for c in comps:
         c.labels_mask = np.isin(labels[c.y0:c.y1, c.x0:c.x1], c.labels)
     digits_like = [c for c in comps if c.height >= 0.6 * line_h]
@@ -288,6 +269,25 @@ def _slashes(comps: list[Piece]) -> None:
         for c in gentle:
             if id(c) in fits[0]:
                 c.char = "/"
+
+
+def _merge_while(items: list, joins, join) -> list:
+    """Merge the first pair (i < j) for which `joins(a, b)` holds into `join(a, b)`, again and again,
+    until no pair does."""
+    items = list(items)
+    changed = True
+    while changed:
+        changed = False
+        for i in range(len(items)):
+            for j in range(i + 1, len(items)):
+                if joins(items[i], items[j]):
+                    items[i] = join(items[i], items[j])
+                    del items[j]
+                    changed = True
+                    break
+            if changed:
+                break
+    return items
 
 
 def _dot(c: Piece, line_h: float) -> bool:
