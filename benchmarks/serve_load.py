@@ -1,6 +1,11 @@
 """Latency and load against a real `mnistlab serve` process on 127.0.0.1.
 
     python benchmarks/serve_load.py RUN [--requests 2000] [--concurrency 16] [--bad-share 0.5]
+    python benchmarks/serve_load.py RUN --hostile [--seconds 30] [--workers 1]
+
+`--hostile`: 16 clients send 40-Mpixel PNGs (66 KB files) to /api/read without pause while another
+asks /api/health every 50 ms; reports the health latency, what the hostile requests got, and the
+server's peak memory (all its processes).
 
 Prints p50/p99 single-image latency (sequential) and, under concurrency, the status counts of a mix of
 good and bad requests; exits 1 if any request got a 5xx, a bad one was not 4xx, or the server died.
@@ -103,6 +108,86 @@ def run(run_path: str, requests: int, concurrency: int, bad_share: float) -> dic
     return {"latency": lat, "load": load, "concurrency": concurrency}
 
 
+def bomb_png() -> bytes:
+    """A 6600x6000 picture that compresses to about 66 KB: a few marks on white."""
+    from PIL import Image, ImageDraw
+
+    img = Image.new("L", (6600, 6000), 255)
+    d = ImageDraw.Draw(img)
+    for k in range(4):
+        d.line([(1000 + 1200 * k, 2000), (1400 + 1200 * k, 4000)], fill=0, width=120)
+    buf = io.BytesIO()
+    img.save(buf, "PNG", optimize=True)
+    return buf.getvalue()
+
+
+def _rss_mb(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total / 1024
+
+
+def _server_pids(port: int) -> list[int]:
+    import subprocess
+
+    out = subprocess.run(["pgrep", "-f", f"mnistlab.cli serve .*--port {port}"], capture_output=True, text=True)
+    parents = [int(p) for p in out.stdout.split()]
+    children = subprocess.run(["pgrep", "-P", ",".join(map(str, parents))], capture_output=True, text=True) \
+        if parents else None
+    return parents + ([int(p) for p in children.stdout.split()] if children else [])
+
+
+def hostile(run_path: str, seconds: float, workers: int) -> dict:
+    from serving import running_server
+
+    png = bomb_png()
+
+    async def scenario(url: str, port: int) -> dict:
+        stop = time.perf_counter() + seconds
+        statuses: dict[str, int] = {}
+        health: list[float] = []
+        peak = {"mb": 0.0}
+        pids = _server_pids(port)
+
+        async def attacker(client):
+            while time.perf_counter() < stop:
+                try:
+                    res = await client.post("/api/read", files={"file": ("bomb.png", png, "image/png")})
+                    key = str(res.status_code)
+                except httpx.HTTPError as exc:
+                    key = f"error:{type(exc).__name__}"
+                statuses[key] = statuses.get(key, 0) + 1
+
+        async def prober(client):
+            while time.perf_counter() < stop:
+                t = time.perf_counter()
+                res = await client.get("/api/health")
+                if res.status_code == 200:
+                    health.append(1000 * (time.perf_counter() - t))
+                peak["mb"] = max(peak["mb"], _rss_mb(pids))
+                await asyncio.sleep(0.05)
+
+        async with httpx.AsyncClient(base_url=url, timeout=120) as attackers, \
+                httpx.AsyncClient(base_url=url, timeout=120) as probe:
+            await asyncio.gather(prober(probe), *(attacker(attackers) for _ in range(16)))
+        health.sort()
+        return {"seconds": seconds, "workers": workers, "hostile_status_counts": statuses,
+                "health_requests": len(health), "health_p50_ms": round(statistics.median(health), 1),
+                "health_p99_ms": round(health[int(0.99 * (len(health) - 1))], 1),
+                "health_max_ms": round(health[-1], 1), "server_peak_mb": round(peak["mb"], 1),
+                "bomb_bytes": len(png)}
+
+    with running_server(run_path, args=["--workers", str(workers)]) as url:
+        port = int(url.rsplit(":", 1)[1])
+        return asyncio.run(scenario(url, port))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("run")
@@ -110,7 +195,16 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--bad-share", type=float, default=0.5)
     parser.add_argument("--out", help="write the JSON result here too")
+    parser.add_argument("--hostile", action="store_true", help="the 40-Mpixel mix instead of the load")
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
+    if args.hostile:
+        result = hostile(args.run, args.seconds, args.workers)
+        print(json.dumps(result, indent=2))
+        if args.out:
+            Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+        return 0
     result = run(args.run, args.requests, args.concurrency, args.bad_share)
     print(json.dumps(result, indent=2))
     if args.out:
