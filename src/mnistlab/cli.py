@@ -532,10 +532,12 @@ def cmd_report(args) -> None:
 
 
 def cmd_export(args) -> None:
-    from .export import export_run
+    from .export import export_run, quiet_native_stderr
     from .runs import open_run
 
-    result = export_run(open_run(args.run), args.format, args.out, quantize=args.quantize)
+    run = open_run(args.run)
+    with quiet_native_stderr():  # the TFLite converter and LiteRT's runtime print to fd 2 directly
+        result = export_run(run, args.format, args.out, quantize=args.quantize)
     print(f"{args.format}{' ' + args.quantize if args.quantize else ''} written to {result['path']} "
           f"(metadata: {result['metadata']})")
     if args.quantize:
@@ -574,6 +576,8 @@ def main(argv=None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    if args.debug:
+        os.environ["MNISTLAB_DEBUG"] = "1"  # native libraries may speak too
     from .errors import MnistlabError
 
     try:

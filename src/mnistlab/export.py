@@ -13,7 +13,10 @@ records the classes, the temperature and the acceptance threshold for "not a dig
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -31,6 +34,24 @@ TOLERANCE = 1e-4
 PARITY_IMAGES = 1000
 MAX_QUANT_DROP = 0.003  # accuracy a quantized export may lose (0.3 points)
 REPRESENTATIVE_IMAGES = 500
+
+
+@contextlib.contextmanager
+def quiet_native_stderr():
+    """Silence what native libraries write straight to file descriptor 2 (not Python's sys.stderr),
+    unless `--debug` asked for it (MNISTLAB_DEBUG)."""
+    if os.environ.get("MNISTLAB_DEBUG"):
+        yield
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def _signature():
