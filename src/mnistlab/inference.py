@@ -23,7 +23,7 @@ from .extras import require
 from .runs import RunDir
 
 ENGINES = ("onnx", "keras")
-TOLERANCE = 1e-4
+TOLERANCE = 1e-4  # the same bound `export` holds an exported model to (export.TOLERANCE)
 PARITY_IMAGES = 1000
 BATCH = 1024  # images per onnxruntime call on the batch path (bounded memory, full cores)
 
@@ -120,7 +120,7 @@ def ensure_onnx(run: RunDir, keras_model=None, check_images: np.ndarray | None =
         raise MnistlabError(f"{run.path} has no verified model.onnx, and making one needs TensorFlow: "
                             "pip install 'mnistlab[train]' (or use a run trained with mnistlab 0.3+)") from None
     from .evaluate import predict_proba
-    from .export import _write_onnx
+    from .export import _write_onnx, parity
 
     model = keras_model if keras_model is not None else run.load_model()
     x = _parity_images(run) if check_images is None else np.asarray(check_images, np.float32)
@@ -129,8 +129,7 @@ def ensure_onnx(run: RunDir, keras_model=None, check_images: np.ndarray | None =
         got = OnnxModel(Path(tmp)).predict_proba(x)
         want = predict_proba(model, x)
         record = {"keras_sha256": digest, "onnx_sha256": hashlib.sha256(Path(tmp).read_bytes()).hexdigest(),
-                  "checked": int(len(x)), "argmax_agreement": float((got.argmax(1) == want.argmax(1)).mean()),
-                  "max_abs_diff": float(np.abs(got - want).max())}
+                  **parity(want, got)}
         if record["argmax_agreement"] < 1.0 or record["max_abs_diff"] > TOLERANCE:
             raise MnistlabError(f"the ONNX copy of {run.model_path} does not predict like it "
                                 f"(agreement {record['argmax_agreement']:.4f}, max difference "

@@ -40,7 +40,6 @@ class Page:
     """The working picture: `ink` (0..1, zero paper) and how to map its boxes back to the picture."""
 
     ink: np.ndarray
-    gray: np.ndarray          # the working picture itself (flattened light), for the single-mark case
     scale: float              # working pixel -> picture pixel
     shape: tuple[int, int]    # the picture's (height, width)
     cleaned: bool = False     # lines, frames, a table or uneven light were removed
@@ -77,7 +76,7 @@ def prepare(gray: np.ndarray) -> Page:
     lost = 0
     if sheet is not None:
         ink, lost = _clear_rim(ink, inner)
-    return Page(ink=ink, gray=flat, scale=scale, shape=gray.shape,
+    return Page(ink=ink, scale=scale, shape=gray.shape,
                 cleaned=sheet is not None or uneven or lines or edges, lost=lost)
 
 
@@ -149,11 +148,9 @@ def shrink(gray: np.ndarray) -> tuple[float, np.ndarray]:
     return w / nw, np.asarray(img, dtype=np.float64)
 
 
-def _dark_ink_on_light(gray: np.ndarray) -> tuple[np.ndarray, bool]:
+def _dark_ink_on_light(gray: np.ndarray) -> np.ndarray:
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    if np.median(border) > 127:
-        return gray, False
-    return 255.0 - gray, True
+    return gray if np.median(border) > 127 else 255.0 - gray
 
 
 def flatten(gray: np.ndarray, paper: np.ndarray | None = None) -> tuple[np.ndarray, bool]:
@@ -165,7 +162,7 @@ def flatten(gray: np.ndarray, paper: np.ndarray | None = None) -> tuple[np.ndarr
     """
     from PIL import Image
 
-    g, _ = _dark_ink_on_light(gray) if paper is None else (gray, False)
+    g = _dark_ink_on_light(gray) if paper is None else gray
     h, w = g.shape
     if min(h, w) < 16:
         return g, False
