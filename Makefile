@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup system-deps run test bench bench-quick bench-reading bench-start bundled-model serve clean
+.PHONY: setup system-deps run test bench bench-quick bench-reading bench-start bundled-model bundled-line-model serve clean
 
 setup: $(STAMP)
 
@@ -64,6 +64,13 @@ bundled-model: setup system-deps
 	rm -rf runs/bundled
 	$(BIN)/mnistlab train --preset $(BUNDLED_PRESET) --seed 0 --out runs/bundled
 	$(BIN)/python tools/bundle_model.py runs/bundled --command "make bundled-model"
+
+# The line model `read` uses beside the classifier (about 18 minutes on 2 cores).
+bundled-line-model: setup system-deps
+	$(BIN)/mnistlab data fetch
+	rm -rf runs/bundled-line
+	$(BIN)/mnistlab train --preset line --seed 0 --out runs/bundled-line --no-latest
+	$(BIN)/python tools/bundle_line_model.py runs/bundled-line
 
 serve: setup
 	$(BIN)/mnistlab serve

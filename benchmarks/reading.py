@@ -16,6 +16,8 @@ Every set is built here, from sources no preset trains on:
 
     python benchmarks/reading.py RUN [RUN ...] [--out results/reading-DATE.json]
     python benchmarks/reading.py --photos 500 [RUN ...]      # the photo set alone, with the engines
+    python benchmarks/reading.py --line-readers --numbers 300 --photos 300   # segmenter / line model /
+                                                              # combined / engines, per line
 
 Per run: single-digit accuracy per source, exact whole-number match, non-digits rejected, real digits
 accepted, AUROC of the confidence (real digits vs non-digits), calibration error (ECE).
@@ -279,6 +281,105 @@ def photo_table(results: dict) -> str:
     return "\n".join(rows)
 
 
+LINE_SEED = SEED + 21  # the composed numbers of the line-reader comparison
+
+
+def edit_distance(a: str, b: str) -> int:
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def line_readers(psm: int) -> dict:
+    """The bundled reader three ways (digit by digit, line model, combined) and the engines."""
+    import engines
+
+    from mnistlab.api import bundled_path
+    from mnistlab.images import load_picture
+    from mnistlab.prediction import Predictor
+    from mnistlab.runs import open_run
+
+    run = open_run(bundled_path())
+    readers = {}
+    for mode, name in (("segmenter", "mnistlab: segmenter alone"), ("line", "mnistlab: line model alone"),
+                       ("combined", "mnistlab: combined (default)")):
+        pred = Predictor(run, mode=mode)
+
+        def read(path, pred=pred):
+            gray, scale = load_picture(path)
+            r = pred.read(gray, scale=scale)
+            return r["text"], r["accepted"]
+        readers[name] = read
+    if engines.rapidocr_available():
+        readers["RapidOCR"] = engines.RapidOCR()
+    if engines.tesseract_available():
+        readers[f"Tesseract (psm {psm})"] = lambda path: engines.tesseract(path, psm)
+    return readers
+
+
+def compare_line_readers(n_numbers: int, n_photos: int, psm: int) -> dict:
+    """Exact text, character error rate, accepted-but-wrong and ms per line, per reader and set."""
+    import tempfile
+
+    from PIL import Image
+
+    from mnistlab.fonts import font_files
+
+    uci_x, uci_y = uci_images()
+    nums = numbers(font_files("eval"), uci_x, uci_y, n_numbers, np.random.default_rng(LINE_SEED))
+    photos = photo_set(n_photos) if n_photos else []
+    readers = line_readers(psm)
+    out: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        sets = {"composed numbers": [], "photos": []}
+        for k, (pic, text, _) in enumerate(nums):
+            path = Path(tmp) / f"number{k:04d}.png"
+            Image.fromarray(pic.astype(np.uint8)).save(path)
+            sets["composed numbers"].append((str(path), text))
+        for k, (jpeg, text, _) in enumerate(photos):
+            path = Path(tmp) / f"photo{k:04d}.jpg"
+            path.write_bytes(jpeg)
+            sets["photos"].append((str(path), text))
+        for set_name, items in sets.items():
+            if not items:
+                continue
+            for name, read in readers.items():
+                exact = wrong = errors = chars = lines = 0
+                seconds = []
+                for path, truth in items:
+                    t0 = time.perf_counter()
+                    text, accepted = read(path)
+                    seconds.append((time.perf_counter() - t0) / (truth.count("\n") + 1))
+                    exact += text == truth
+                    wrong += accepted and text != truth
+                    errors += edit_distance(text, truth)
+                    chars += len(truth)
+                    lines += truth.count("\n") + 1
+                n = len(items)
+                out.setdefault(set_name, {})[name] = {
+                    "pictures": n, "lines": lines, "exact": round(exact / n, 4), "cer": round(errors / chars, 4),
+                    "accepted_but_wrong": round(wrong / n, 4),
+                    "ms_per_line": round(1000 * float(np.median(seconds)), 1)}
+                r = out[set_name][name]
+                print(f"{set_name} / {name}: exact {r['exact']:.3f}, CER {r['cer']:.3f}, accepted-but-wrong "
+                      f"{r['accepted_but_wrong']:.3f}, {r['ms_per_line']:.1f} ms a line", file=sys.stderr, flush=True)
+    return out
+
+
+def line_table(results: dict) -> str:
+    rows = ["| set | reader | exact | character error rate | accepted but wrong | ms / line (median) |",
+            "|---|---|---|---|---|---|"]
+    for set_name, readers in results.items():
+        for name, r in readers.items():
+            rows.append(f"| {set_name} | {name} | {100 * r['exact']:.1f}% | {100 * r['cer']:.1f}% | "
+                        f"{100 * r['accepted_but_wrong']:.1f}% | {r['ms_per_line']:.1f} |")
+    return "\n".join(rows)
+
+
 def build_sets(n_numbers: int = 300, n_nondigits: int = 2000) -> dict:
     from mnistlab.fonts import FONT_PACKAGES, font_files, is_handwriting
     from mnistlab.images import to_mnist_array
@@ -326,9 +427,22 @@ def main() -> int:
     parser.add_argument("--photos", type=int, default=0, help="read this many photos (mnistlab and the engines) "
                                                               "instead of the other sets")
     parser.add_argument("--psm", type=int, default=6, help="Tesseract's page mode for the photos")
+    parser.add_argument("--line-readers", action="store_true",
+                        help="compare the bundled reader's segmenter, line model and both combined with the "
+                             "engines, on --numbers composed numbers and --photos photos")
     args = parser.parse_args()
     start = time.perf_counter()
-    if args.photos:
+    if args.line_readers:
+        import engines
+
+        report = {"date": dt.date.today().isoformat(), "seed": LINE_SEED, "photo_seed": PHOTO_SEED,
+                  "engines": {"tesseract": engines.tesseract_version() if engines.tesseract_available() else None},
+                  "sets": compare_line_readers(args.numbers, args.photos, args.psm)}
+        report["seconds"] = round(time.perf_counter() - start, 1)
+        print(json.dumps(report, indent=2))
+        print()
+        print(line_table(report["sets"]))
+    elif args.photos:
         import engines
 
         photos = photo_set(args.photos)

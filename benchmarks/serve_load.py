@@ -2,6 +2,15 @@
 
     python benchmarks/serve_load.py RUN [--requests 2000] [--concurrency 16] [--bad-share 0.5]
     python benchmarks/serve_load.py RUN --hostile [--seconds 30] [--workers 1]
+    python benchmarks/serve_load.py RUN --soak 20000 [--workers 1]
+    python benchmarks/serve_load.py RUN --stalled 2000
+    python benchmarks/serve_load.py RUN --throughput 3000 --pairs 2   # 1 worker vs 2, alternating
+
+`--soak`: good /api/predict and /api/read requests (half each) at --concurrency; the server's memory is
+sampled every 500 requests and compared after warm-up (the first 10%) with the end.
+`--stalled`: that many connections send half a request header and stop, while /api/health is asked
+every 50 ms; reports the health latency and how many stalled connections the server closed, when.
+`--throughput`: the soak mix, a short run each with 1 and 2 workers, alternating, as requests/s.
 
 `--hostile`: 16 clients send 40-Mpixel PNGs (66 KB files) to /api/read without pause while another
 asks /api/health every 50 ms; reports the health latency, what the hostile requests got, and the
@@ -121,6 +130,13 @@ def bomb_png() -> bytes:
     return buf.getvalue()
 
 
+def _cpu() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "?"
+
+
 def _rss_mb(pids: list[int]) -> float:
     total = 0
     for pid in pids:
@@ -188,6 +204,143 @@ def hostile(run_path: str, seconds: float, workers: int) -> dict:
         return asyncio.run(scenario(url, port))
 
 
+def _mix_requests(x_test: np.ndarray, n: int, seed: int = 0):
+    """(endpoint, kwargs) for n good requests: a 28x28 digit to /api/predict, a number to /api/read."""
+    from PIL import Image
+
+    rng = random.Random(seed)
+    pngs = []
+    for k in range(20):
+        row = np.concatenate([x_test[(4 * k + j) % len(x_test)] for j in range(4)], axis=1)
+        buf = io.BytesIO()
+        Image.fromarray(255 - row.astype(np.uint8)).save(buf, "PNG")
+        pngs.append(buf.getvalue())
+    out = []
+    for i in range(n):
+        if rng.random() < 0.5:
+            out.append(("/api/predict", {"json": {"pixels": x_test[i % len(x_test)].tolist()}}))
+        else:
+            out.append(("/api/read", {"files": {"file": ("n.png", pngs[i % len(pngs)], "image/png")}}))
+    return out
+
+
+async def _drive(url: str, mix, concurrency: int, port: int, sample_every: int = 500) -> dict:
+    counts: dict[str, int] = {}
+    memory: list[tuple[int, float]] = []
+    pids = _server_pids(port)
+    done = {"n": 0}
+    queue = list(enumerate(mix))
+    queue.reverse()
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+        async def worker():
+            while queue:
+                _, (path, kwargs) = queue.pop()
+                try:
+                    res = await client.post(path, **kwargs)
+                    key = str(res.status_code)
+                except httpx.HTTPError as exc:
+                    key = f"error:{type(exc).__name__}"
+                counts[key] = counts.get(key, 0) + 1
+                done["n"] += 1
+                if done["n"] % sample_every == 0:
+                    memory.append((done["n"], _rss_mb(pids)))
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - start
+    return {"requests": len(mix), "seconds": round(elapsed, 2), "requests_per_second": round(len(mix) / elapsed, 1),
+            "status_counts": counts, "errors": sum(v for k, v in counts.items() if k != "200"), "memory_mb": memory}
+
+
+def soak(run_path: str, n: int, concurrency: int, workers: int) -> dict:
+    from mnistlab.data import load_mnist
+    from serving import running_server
+
+    x_test = load_mnist(fetch=False).x_test[:1000]
+    with running_server(run_path, args=["--workers", str(workers)]) as url:
+        port = int(url.rsplit(":", 1)[1])
+        result = asyncio.run(_drive(url, _mix_requests(x_test, n), concurrency, port))
+    mem = [m for _, m in result["memory_mb"]]
+    warm = mem[max(0, len(mem) // 10 - 1)] if mem else 0.0
+    result.update({"workers": workers, "concurrency": concurrency,
+                   "memory_after_warmup_mb": round(warm, 1), "memory_end_mb": round(mem[-1], 1) if mem else None,
+                   "memory_growth_after_warmup": round(mem[-1] / warm - 1, 4) if mem and warm else None,
+                   "memory_max_mb": round(max(mem), 1) if mem else None})
+    return result
+
+
+def throughput(run_path: str, n: int, concurrency: int, pairs: int) -> dict:
+    rounds = []
+    for k in range(pairs):
+        for workers in (1, 2) if k % 2 == 0 else (2, 1):
+            r = soak(run_path, n, concurrency, workers)
+            rounds.append({"workers": workers, "requests_per_second": r["requests_per_second"], "errors": r["errors"]})
+            print(rounds[-1], file=sys.stderr, flush=True)
+    one = [r["requests_per_second"] for r in rounds if r["workers"] == 1]
+    two = [r["requests_per_second"] for r in rounds if r["workers"] == 2]
+    ratios = [b / a for a, b in zip(one, two)]
+    return {"requests_each": n, "concurrency": concurrency, "rounds": rounds,
+            "one_worker_median": statistics.median(one), "two_workers_median": statistics.median(two),
+            "ratio_median": round(statistics.median(ratios), 3), "ratio_min": round(min(ratios), 3),
+            "ratio_max": round(max(ratios), 3)}
+
+
+def stalled(run_path: str, connections: int, seconds: float) -> dict:
+    from serving import running_server
+
+    async def scenario(url: str, port: int) -> dict:
+        socks = []
+        opened = time.perf_counter()
+        for _ in range(connections):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"POST /api/read HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multi")
+            socks.append((reader, writer))
+        open_seconds = time.perf_counter() - opened
+        closed_at: list[float] = []
+
+        async def watch(reader):
+            try:
+                await reader.read()  # returns b"" when the server closes the connection
+            except (ConnectionError, OSError):
+                pass
+            closed_at.append(time.perf_counter() - opened)
+
+        watchers = [asyncio.create_task(watch(r)) for r, _ in socks]
+        health: list[float] = []
+        failures = 0
+        stop = time.perf_counter() + seconds
+        async with httpx.AsyncClient(base_url=url, timeout=30) as probe:
+            while time.perf_counter() < stop:
+                t = time.perf_counter()
+                try:
+                    ok = (await probe.get("/api/health")).status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                if ok:
+                    health.append(1000 * (time.perf_counter() - t))
+                else:
+                    failures += 1
+                await asyncio.sleep(0.05)
+        for w in watchers:
+            w.cancel()
+        for _, writer in socks:
+            writer.close()
+        health.sort()
+        closed_at.sort()
+        return {"connections": connections, "opened_in_seconds": round(open_seconds, 2), "seconds": seconds,
+                "closed_by_server": len(closed_at),
+                "closed_after_seconds_median": round(statistics.median(closed_at), 2) if closed_at else None,
+                "closed_after_seconds_max": round(closed_at[-1], 2) if closed_at else None,
+                "health_requests": len(health), "health_failures": failures,
+                "health_p50_ms": round(statistics.median(health), 1) if health else None,
+                "health_p99_ms": round(health[int(0.99 * (len(health) - 1))], 1) if health else None,
+                "health_max_ms": round(health[-1], 1) if health else None}
+
+    with running_server(run_path) as url:
+        port = int(url.rsplit(":", 1)[1])
+        return asyncio.run(scenario(url, port))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("run")
@@ -198,7 +351,24 @@ def main() -> int:
     parser.add_argument("--hostile", action="store_true", help="the 40-Mpixel mix instead of the load")
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--soak", type=int, default=0, help="this many good predict/read requests")
+    parser.add_argument("--stalled", type=int, default=0, help="this many connections that stall in their headers")
+    parser.add_argument("--throughput", type=int, default=0, help="requests per round, 1 worker vs 2")
+    parser.add_argument("--pairs", type=int, default=2)
     args = parser.parse_args()
+    special = None
+    if args.soak:
+        special = soak(args.run, args.soak, args.concurrency, args.workers)
+    elif args.stalled:
+        special = stalled(args.run, args.stalled, args.seconds)
+    elif args.throughput:
+        special = throughput(args.run, args.throughput, args.concurrency, args.pairs)
+    if special is not None:
+        special = {"date": time.strftime("%Y-%m-%d"), "cpu": _cpu(), **special}
+        print(json.dumps(special, indent=2))
+        if args.out:
+            Path(args.out).write_text(json.dumps(special, indent=2) + "\n")
+        return 0 if special.get("errors", 0) == 0 else 1
     if args.hostile:
         result = hostile(args.run, args.seconds, args.workers)
         print(json.dumps(result, indent=2))

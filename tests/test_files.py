@@ -107,3 +107,34 @@ def test_a_damaged_config_is_one_clear_error(tmp_path, number_png, classes):
     (run / "config.json").write_text(json.dumps(cfg))
     res = run_cli("read", run, number_png)
     assert res.returncode == 2 and "config.json" in res.stderr and "Traceback" not in res.stderr
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_what_a_killed_writer_left_is_swept(tmp_path):
+    """A process killed mid-export or mid-write leaves `.NAME.PID.*` behind; the next write of the
+    same name removes it, and never touches a live process's files."""
+    from mnistlab import atomic
+
+    dead = _dead_pid()
+    stale_dir = tmp_path / f".onnx.onnx.{dead}.abc123"
+    stale_dir.mkdir()
+    (stale_dir / "onnx.onnx").write_bytes(b"half")
+    stale_file = tmp_path / f".metrics.json.{dead}.xyz.tmp"
+    stale_file.write_text("{")
+    live = tmp_path / f".metrics.json.{os.getppid()}.keep.tmp"
+    live.write_text("{")
+    other = tmp_path / ".unrelated"
+    other.write_text("x")
+    atomic.write_json(tmp_path / "metrics.json", {"ok": 1})
+    assert not stale_file.exists() and live.exists() and other.exists()
+    assert stale_dir.exists()  # another name's: swept when that name is written
+    assert atomic.sweep_stale(tmp_path, "onnx.onnx") == 1 and not stale_dir.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([".unrelated", live.name, "metrics.json"])

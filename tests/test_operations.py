@@ -71,6 +71,11 @@ def test_docs_are_served_from_the_package(bundled):
     assert client.get("/docs/static/swagger-ui-bundle.js").status_code == 200
     assert client.get("/docs/static/swagger-ui.css").status_code == 200
     assert "/api/read" in client.get("/openapi.json").json()["paths"]
+    page = client.get("/redoc").text
+    assert "/redoc/static/redoc.standalone.js" in page
+    assert "cdn" not in page.lower() and "googleapis" not in page.lower()
+    js = client.get("/redoc/static/redoc.standalone.js")
+    assert js.status_code == 200 and len(js.content) > 500_000
 
 
 def test_bearer_token_guards_the_api_not_health(bundled):
@@ -139,3 +144,27 @@ def test_two_workers_answer():
         answers = [httpx.post(f"{url}/api/read", files={"file": ("n.png", _png("2026"), "image/png")}, timeout=30)
                    for _ in range(6)]
         assert all(a.status_code == 200 and a.json()["text"] == "2026" for a in answers)
+
+
+@pytest.mark.timeout(120)
+def test_headers_that_never_finish_are_cut_off(monkeypatch):
+    """A client that opens connections and never completes its headers (slowloris) loses them after
+    the header deadline, while a well-behaved client is answered throughout."""
+    import socket
+    import time
+
+    monkeypatch.setenv("MNISTLAB_HEADER_SECONDS", "2")
+    with running_server(ml.bundled_path()) as url:
+        port = int(url.rsplit(":", 1)[1])
+        stalled = []
+        for _ in range(50):
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            s.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+            stalled.append(s)
+        idle = socket.create_connection(("127.0.0.1", port), timeout=10)  # sends nothing at all
+        assert httpx.get(f"{url}/api/health", timeout=5).status_code == 200
+        time.sleep(3.5)
+        for s in stalled + [idle]:
+            assert s.recv(100) == b""  # closed by the server
+            s.close()
+        assert httpx.get(f"{url}/api/health", timeout=5).status_code == 200

@@ -59,6 +59,17 @@ def test_sigkill_mid_training_then_resume(tmp_path, mnist):
     res = run_cli("train", "--resume", out)
     assert res.returncode == 0 and "already complete" in res.stdout
 
+    # Resumed is the same as never interrupted: every epoch's numbers and the final weights.
+    whole = tmp_path / "whole"
+    proc = _start_training(whole)
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    unbroken = json.loads((whole / "history.json").read_text())
+    assert [{k: v for k, v in h.items() if k != "fit_seconds"} for h in hist] == \
+           [{k: v for k, v in h.items() if k != "fit_seconds"} for h in unbroken]
+    assert json.loads((whole / "metrics.json").read_text())["test_accuracy"] == metrics["test_accuracy"]
+    assert same_weights(out / "model.keras", whole / "model.keras")
+
 
 def same_weights(path_a, path_b) -> bool:
     import keras

@@ -61,6 +61,8 @@ def main() -> int:
         for f in staging.iterdir():
             f.chmod(0o644)  # readable by every user of a system-wide install
         staging.chmod(0o755)
+        if (dest / "line").is_dir():  # the bundled line model stays (tools/bundle_line_model.py)
+            shutil.copytree(dest / "line", staging / "line")
         if dest.exists():
             shutil.rmtree(dest)
         staging.rename(dest)

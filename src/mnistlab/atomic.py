@@ -20,6 +20,46 @@ def _umask() -> int:
 FILE_MODE = 0o666 & ~_umask()
 
 
+def stage_prefix(name: str) -> str:
+    """The name prefix of this process's temporary files and folders for `name`: `.NAME.PID.`."""
+    return f".{name}.{os.getpid()}."
+
+
+def sweep_stale(folder: Path, name: str) -> int:
+    """Remove temporary files and folders for `name` left in `folder` by a process that is gone
+    (killed mid-write: nothing else ever leaves them). Returns how many were removed."""
+    import shutil
+
+    removed = 0
+    try:
+        entries = list(Path(folder).iterdir())
+    except OSError:
+        return 0
+    head = f".{name}."
+    for entry in entries:
+        if not entry.name.startswith(head):
+            continue
+        pid_text = entry.name[len(head):].split(".", 1)[0]
+        if not pid_text.isdigit() or int(pid_text) == os.getpid() or _alive(int(pid_text)):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # someone else's process: leave its files alone
+    return True
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success it replaces `path`, on error it is removed.
@@ -28,7 +68,8 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
+    sweep_stale(path.parent, path.name)
+    fd, tmp = tempfile.mkstemp(prefix=stage_prefix(path.name), suffix=f".tmp{suffix}", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:

@@ -77,6 +77,15 @@ def _run_option(p):
                                  "directory, else the model that ships with mnistlab)")
 
 
+def _lines_option(p):
+    p.add_argument("--lines", default="auto", metavar="auto|off|LINE_RUN",
+                   help="the line model that reads each line whole beside the digit-by-digit reader: auto "
+                        "(the run's own, else the bundled one), off, or a run trained with --preset line")
+    p.add_argument("--mode", default="combined", choices=("combined", "line", "segmenter"),
+                   help="which reading of a line is kept: both combined, the line model's, or the "
+                        "digit-by-digit reader's")
+
+
 def _tta_option(p):
     from .tta import CHOICES
 
@@ -156,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--annotate", metavar="DIR", help="write each picture with boxes and readings into DIR")
     p.add_argument("--digits-only", action="store_true",
                    help="leave the separators (. , / - :) out of the text: 26/11/2026 -> 26112026")
+    _lines_option(p)
     _tta_option(p)
     _engine_option(p)
 
@@ -308,6 +318,19 @@ def cmd_evaluate(args) -> None:
     from .runs import open_run
 
     run = open_run(args.run)
+    if run.is_line:
+        m = run.metrics
+        if args.json:
+            print(json.dumps({k: m.get(k) for k in ("val_exact", "val_cer", "test_lines", "test_exact", "test_cer",
+                                                    "test_accepted", "test_accepted_but_wrong", "threshold")}, indent=2))
+            return
+        print(f"a line model; measured when it was trained, on {m.get('test_lines')} test lines "
+              f"(MNIST test digits and training fonts):")
+        print(f"Lines read exactly: {m.get('test_exact', 0):.4f}; character error rate {m.get('test_cer', 0):.4f}")
+        print(f"Accepted: {m.get('test_accepted', 0):.4f}, accepted but wrong: {m.get('test_accepted_but_wrong', 0):.4f} "
+              f"(threshold {m.get('threshold')}, chosen on validation lines)")
+        print("On pictures: python benchmarks/reading.py --line-readers")
+        return
     report = evaluate_run(run, load_dataset(args.dataset) if args.dataset else None, tta=args.tta)
     if args.json:
         print(json.dumps(report, indent=2))
@@ -424,7 +447,8 @@ def cmd_read(args) -> None:
         raise MnistlabError("name at least one image file to read")
     if args.annotate:
         os.makedirs(args.annotate, exist_ok=True)
-    results = read_files(run, files, annotate=args.annotate, tta=args.tta, engine=args.engine)
+    results = read_files(run, files, annotate=args.annotate, tta=args.tta, engine=args.engine,
+                         lines=args.lines, mode=args.mode)
     if args.digits_only:
         from .reading import digits_only
 

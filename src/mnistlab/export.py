@@ -161,6 +161,8 @@ def export_run(run: RunDir, fmt: str, out: str | None = None, quantize: str | No
     if quantize is not None and (fmt != "tflite" or quantize not in QUANTIZATIONS):
         raise MnistlabError(f"--quantize {quantize} works with --format tflite only, as one of "
                             f"{', '.join(QUANTIZATIONS)}")
+    if run.is_line:
+        return _export_line_run(run, fmt, out)
     write, execute, suffix = WRITERS[fmt]
     name = fmt + (f"-{quantize}" if quantize else "") + suffix
     dest = Path(out) if out else run.path / "export" / name
@@ -172,7 +174,8 @@ def export_run(run: RunDir, fmt: str, out: str | None = None, quantize: str | No
     ds = load_dataset(run.config["dataset"]["spec"])
     x = ds.x_test[:PARITY_IMAGES].astype(np.float32)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    atomic.sweep_stale(dest.parent, dest.name)  # what an export killed before this one left behind
+    staging = Path(tempfile.mkdtemp(prefix=atomic.stage_prefix(dest.name), dir=dest.parent))
     try:
         tmp = staging / dest.name
         try:
@@ -207,6 +210,38 @@ def export_run(run: RunDir, fmt: str, out: str | None = None, quantize: str | No
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return {"format": fmt, "quantize": quantize, "path": str(dest), "metadata": str(sidecar), **result}
+
+
+def _export_line_run(run: RunDir, fmt: str, out: str | None) -> dict:
+    """A line model's export: its verified ONNX model and a sidecar saying how to feed and decode it."""
+    import json
+
+    from .inference import ensure_line_onnx, onnx_path, record_path
+
+    if fmt != "onnx":
+        raise MnistlabError("a line model exports to onnx only (--format onnx)")
+    dest = Path(out) if out else run.path / "export" / "line.onnx"
+    sidecar = dest.with_name(dest.name + ".json")
+    if dest.exists() or sidecar.exists():
+        raise MnistlabError(f"{dest if dest.exists() else sidecar} already exists; remove it or choose another --out")
+    if not (onnx_path(run).is_file() and record_path(run).is_file()):
+        ensure_line_onnx(run, run.load_model(), [])
+    record = json.loads(record_path(run).read_text())
+    info = json.loads((run.path / "line.json").read_text())
+    meta = {"format": "onnx", "run": run.name, "kind": "line",
+            "input": f"float32 (N, {info['height']}, W) strips 0..255, bright ink on black: the line's ink scaled "
+                     f"to 24 rows, centred, 4 blank columns each side (mnistlab.reading.strip.to_strip)",
+            "output": f"(N, W/{info['stride']}, {len(info['vocab']) + 1}) logits per step; class 0 is CTC's blank, "
+                      f"class k is {info['vocab']!r}[k-1] ('?': not a digit)",
+            "decode": "greedy: best class per step, merge repeats, drop blanks; accept the line when its least "
+                      "sure character's probability >= accept_threshold",
+            "accept_threshold": info["threshold"], "check": record}
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    atomic.write_bytes(dest, onnx_path(run).read_bytes())
+    atomic.write_json(sidecar, meta)
+    return {"format": "onnx", "quantize": None, "path": str(dest), "metadata": str(sidecar),
+            "checked": record.get("checked", 0), "argmax_agreement": record.get("argmax_agreement", 1.0),
+            "max_abs_diff": record.get("max_abs_diff", 0.0)}
 
 
 def _judge_quantized(model, path: Path, staging: Path, ds) -> dict:

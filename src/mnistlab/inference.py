@@ -23,6 +23,7 @@ from .extras import require
 from .runs import RunDir
 
 ENGINES = ("onnx", "keras")
+LINE_TOLERANCE = 1e-3  # logits of a line model (not probabilities)
 TOLERANCE = 1e-4  # the same bound `export` holds an exported model to (export.TOLERANCE)
 PARITY_IMAGES = 1000
 BATCH = 1024  # images per onnxruntime call on the batch path (bounded memory, full cores)
@@ -146,3 +147,42 @@ def _parity_images(run: RunDir) -> np.ndarray:
     rng = np.random.default_rng(0)
     odd = np.stack([np.zeros((28, 28)), np.full((28, 28), 255.0), rng.uniform(0, 255, (28, 28))])
     return np.concatenate([ds.x_test[:PARITY_IMAGES].astype(np.float32), odd.astype(np.float32)])
+
+
+def line_onnx_path(run: RunDir) -> Path:
+    return run.path / "model.onnx"
+
+
+def ensure_line_onnx(run: RunDir, keras_model, strips: list[np.ndarray]) -> dict:
+    """A line run's `model.onnx` (input (N, 32, W) strips), kept only if it reads the check strips
+    exactly as Keras does: the same best class at every step, logits within LINE_TOLERANCE."""
+    require("tf2onnx", "train")
+    import tensorflow as tf
+    import tf2onnx
+
+    from .reading.strip import HEIGHT
+
+    digest = _keras_digest(run)
+    spec = [tf.TensorSpec([None, HEIGHT, None], tf.float32, name="strip")]
+    fn = tf.function(lambda strip: keras_model(strip, training=False))
+    worst, agree, steps = 0.0, 0, 0
+    with atomic.atomic_path(onnx_path(run), suffix=".onnx") as tmp:
+        from .export import quiet_native_stderr
+
+        with quiet_native_stderr():
+            tf2onnx.convert.from_function(fn, input_signature=spec, opset=17, output_path=str(tmp))
+        sess = OnnxModel(Path(tmp)).session
+        for s in strips:
+            x = s[None].astype(np.float32)
+            got = sess.run(None, {sess.get_inputs()[0].name: x})[0]
+            want = np.asarray(keras_model(x, training=False))
+            worst = max(worst, float(np.abs(got - want).max()))
+            agree += int((got.argmax(-1) == want.argmax(-1)).sum())
+            steps += got.shape[1]
+        record = {"keras_sha256": digest, "onnx_sha256": hashlib.sha256(Path(tmp).read_bytes()).hexdigest(),
+                  "checked": len(strips), "argmax_agreement": agree / max(1, steps), "max_abs_diff": worst}
+        if agree != steps or worst > LINE_TOLERANCE:
+            raise MnistlabError(f"the ONNX copy of {run.model_path} does not read like it (step agreement "
+                                f"{agree}/{steps}, max logit difference {worst:.2e})")
+    atomic.write_text(record_path(run), json.dumps(record, indent=2) + "\n")
+    return record

@@ -65,6 +65,27 @@ def plot_curves(path: Path | None, history: list[dict], test_accuracy: float | N
     return _save(fig, path)
 
 
+def plot_line_curves(path: Path | None, history: list[dict], test_exact: float | None, title: str = "") -> Path:
+    """A line model per epoch: CTC loss, and validation lines read exactly with the character error rate."""
+    epochs = [h["epoch"] for h in history]
+    fig = _figure((11, 4))
+    (ax_acc, ax_loss) = fig.subplots(1, 2)
+    ax_acc.plot(epochs, [h.get("val_exact") for h in history], "s-", label="validation lines exact")
+    ax_acc.plot(epochs, [1 - h.get("val_cer", 1.0) for h in history], "o-", label="1 - character error rate")
+    if test_exact is not None:
+        ax_acc.axhline(test_exact, linestyle="--", color="tab:red", label=f"final test lines exact: {test_exact:.4f}")
+    ax_loss.plot(epochs, [h["loss"] for h in history], "o-", label="train CTC loss")
+    for ax, name in ((ax_acc, "Lines read exactly"), (ax_loss, "CTC loss")):
+        ax.set_xlabel("Epoch")
+        ax.set_title(f"{name} per epoch")
+        ax.set_xticks(epochs)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
 def plot_confusion(path: Path | None, cm: np.ndarray, class_names) -> Path:
     """Counts in every cell; colour is the row-normalised rate, so small classes read as clearly."""
     rates = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)

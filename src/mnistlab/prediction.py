@@ -40,6 +40,32 @@ def parse_index_range(text: str, n: int) -> list[int]:
     return indices
 
 
+LINES = ("auto", "off")
+
+
+def line_model_for(run: RunDir, lines: str | Path | None):
+    """The line model `read` uses beside a run's classifier: "auto" is the run's own `line/` folder
+    or else the bundled one (for a run that reads the digits 0-9), "off" or None is none, and a path
+    is a line run."""
+    from .reading.linemodel import LineModel
+
+    if lines is None or lines == "off":
+        return None
+    if lines != "auto":
+        from .runs import RunDir as _RunDir
+
+        if not _RunDir(Path(lines)).is_line:
+            raise MnistlabError(f"{lines} is not a line run (train one with `mnistlab train --preset line`)")
+        return LineModel(Path(lines))
+    if list(run.class_names) != [str(d) for d in range(10)]:
+        return None
+    own = run.path / "line"
+    if (own / "line.json").is_file():
+        return LineModel(own)
+    bundled = Path(__file__).parent / "bundled" / "line"
+    return LineModel(bundled) if (bundled / "line.json").is_file() else None
+
+
 class Predictor:
     """A run's model with its calibration: prepared 28x28 images -> calibrated answers.
 
@@ -49,16 +75,26 @@ class Predictor:
     "keras" (the Keras model itself, for checking; needs the `train` extra).
     """
 
-    def __init__(self, run: RunDir, tta: int = 1, engine: str = "onnx"):
+    def __init__(self, run: RunDir, tta: int = 1, engine: str = "onnx", lines: str | Path | None = "auto",
+                 mode: str = "combined"):
         from . import inference
         from .tta import check
 
         self.tta = check(tta)
         self.run = run
+        if run.is_line:
+            raise MnistlabError(f"{run.path} is a line model: it reads beside a digit classifier, as in "
+                                f"`mnistlab read --lines {run.path} PICTURE`")
         self.calibration = run.calibration
         self.class_names = list(run.class_names)
         self.engine = inference.check_engine(engine)
         self.model = inference.load(run, engine)
+        self.lines = line_model_for(run, lines)
+        from .reading.read import MODES
+
+        if mode not in MODES:
+            raise MnistlabError(f"the reading mode must be one of {', '.join(MODES)}, not {mode!r}")
+        self.mode = mode
 
     def judge(self, arrays: np.ndarray, tta: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(N, 28, 28) pixels 0..255 -> (calibrated probabilities, confidence, accepted)."""
@@ -77,7 +113,8 @@ class Predictor:
         from .reading import read_gray, scale_boxes
 
         views = self.tta if tta is None else tta
-        result = scale_boxes(read_gray(gray, lambda arrays: self.judge(arrays, views)), scale)
+        result = scale_boxes(read_gray(gray, lambda arrays: self.judge(arrays, views), self.lines, self.mode),
+                             scale)
         if views > 1:
             result["tta"] = views
         return result
@@ -144,11 +181,11 @@ def predict_files(run: RunDir, patterns: list[str], tta: int = 1, engine: str = 
 
 
 def read_files(run: RunDir, patterns: list[str], annotate: str | None = None, tta: int = 1,
-               engine: str = "onnx") -> list[dict]:
+               engine: str = "onnx", lines: str | Path | None = "auto", mode: str = "combined") -> list[dict]:
     """`mnistlab read`: one entry per file with the number read, or an `error` sentence."""
     from .images import ImageError, load_picture
 
-    predictor = Predictor(run, tta, engine)
+    predictor = Predictor(run, tta, engine, lines=lines, mode=mode)
     results = []
     for f in expand_paths(patterns):
         try:

@@ -59,6 +59,8 @@ def _calibration_section(cal: dict | None, diagram: Path) -> str:
 
 
 def write_report(run: RunDir) -> Path:
+    if run.is_line:
+        return _line_report(run)
     cfg = run.config
     ds = load_dataset(cfg["dataset"]["spec"])
     evaluation = evaluate_run(run, ds)  # refreshes confusion.png, misclassified.png and metrics
@@ -104,6 +106,38 @@ digest <code>{summary['sha256'][:16]}…</code></p>
 <h2>Timings</h2>{_table([{'what': 'fit (wall time of model.fit)', 'seconds': m['train_seconds']},
                          {'what': 'time to first reach 99.0% test accuracy', 'seconds': m.get('time_to_99_seconds')}],
                         ['what', 'seconds'])}
+<p class="sub">Machine: {html.escape(str(cfg.get('machine', {}).get('processor', '')))},
+{html.escape(str(cfg.get('machine', {}).get('cpus', '')))} CPUs.</p>
+</body></html>
+"""
+    out = run.path / "report.html"
+    atomic.write_text(out, doc)
+    return out
+
+
+def _line_report(run: RunDir) -> Path:
+    """A line model's report: string accuracy on validation and test lines, curves, recipe, timings."""
+    cfg, m = run.config, run.metrics
+    kpis = [("validation lines exact", f"{m['val_exact']:.4f}"), ("test lines exact", f"{m['test_exact']:.4f}"),
+            ("test character error rate", f"{m['test_cer']:.4f}"),
+            ("test accepted / wrong", f"{m['test_accepted']:.3f} / {m['test_accepted_but_wrong']:.4f}"),
+            ("accept threshold", f"{m['threshold']:.3f}"), ("fit time", f"{m['train_seconds']:.1f} s"),
+            ("parameters", f"{m['params']:,}")]
+    recipe_rows = [{"setting": k, "value": v} for k, v in cfg["recipe"].items()] + \
+        [{"setting": "seed", "value": cfg["seed"]}, {"setting": "training lines", "value": m["train_lines"]}]
+    history = run.history
+    versions = ", ".join(f"{k} {v}" for k, v in cfg["versions"].items())
+    doc = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>mnistlab report — {html.escape(run.name)}</title><style>{CSS}</style></head><body>
+<h1>{html.escape(run.name)}</h1>
+<p class="sub">line model, preset <b>{html.escape(cfg['recipe']['preset'])}</b> · created
+ {html.escape(cfg.get('created', ''))} · {html.escape(versions)}</p>
+<div class="kpis">{''.join(f'<div class="kpi">{html.escape(k)}<b>{html.escape(v)}</b></div>' for k, v in kpis)}</div>
+<h2>Recipe</h2>{_table(recipe_rows, ['setting', 'value'])}
+<h2>Data</h2><p>Synthetic lines of MNIST training digits and the training fonts (linesynth.py); validation
+lines from the 5,000 held-out training digits, test lines from MNIST's test digits ({m['test_lines']:,} each).</p>
+<h2>Training curves</h2>{_img(run.plots_dir / 'curves.png', 'string accuracy and CTC loss per epoch')}
+{_table(history, list(history[0]) if history else [])}
 <p class="sub">Machine: {html.escape(str(cfg.get('machine', {}).get('processor', '')))},
 {html.escape(str(cfg.get('machine', {}).get('cpus', '')))} CPUs.</p>
 </body></html>

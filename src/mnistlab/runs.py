@@ -110,6 +110,16 @@ class RunDir:
                                 f"classes, not {classes!r}")
         return [str(c) for c in classes]
 
+    @property
+    def is_line(self) -> bool:
+        """A line model (`--preset line`): reads whole lines, used by `read --lines RUN`."""
+        from .models import LINE_ARCHITECTURES
+
+        try:
+            return self.config["recipe"]["architecture"] in LINE_ARCHITECTURES
+        except (KeyError, TypeError, MnistlabError):
+            return False
+
     def status(self) -> str:
         if self.is_complete:
             return "complete"

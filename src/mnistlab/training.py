@@ -24,7 +24,7 @@ from . import runs as runs_mod
 from .data import Dataset, load_dataset
 from .distribute import get_strategy, is_chief, is_multiworker
 from .errors import MnistlabError
-from .models import Recipe, build_model, get_preset
+from .models import Recipe, build_model, get_preset, is_line_recipe
 from .runs import RunDir
 
 
@@ -261,12 +261,30 @@ class InMemoryTrainer(keras.Model):
         return super().train_step((images, tf.gather(self.labels, indices)))
 
 
-def index_batches(n: int, seed: int, batch_size: int):
-    """Shuffled (per epoch, fixed by the seed) batches of indices into an in-memory training set."""
+def index_batches(n: int, seed: int, batch_size: int, epochs: int, start_epoch: int = 0):
+    """Batches of indices into an in-memory training set for epochs start_epoch..epochs-1, one stream.
+
+    Epoch e's order is a permutation drawn from (seed, e) alone, so a run resumed at epoch e sees
+    exactly the batches the uninterrupted run saw (fit is told the steps per epoch and keeps one
+    iterator across epochs).
+    """
     import tensorflow as tf
 
-    ds = tf.data.Dataset.range(n).shuffle(n, seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    def order(epoch):
+        keys = tf.random.stateless_uniform([n], seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
+        return tf.data.Dataset.from_tensor_slices(tf.argsort(keys)).batch(batch_size)
+
+    return tf.data.Dataset.range(start_epoch, epochs).flat_map(order).prefetch(tf.data.AUTOTUNE)
+
+
+def backed_up_epochs(run: RunDir) -> int:
+    """Epochs the run's backup holds (where BackupAndRestore resumes), 0 for none."""
+    import json
+
+    try:
+        return int(json.loads((run.backup_dir / "training_metadata.json").read_text())["epoch"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
 
 
 def augment_batch(images, seed, augment: dict):
@@ -381,14 +399,15 @@ def train(opts: TrainOptions, recipe: Recipe | None = None, resume: RunDir | Non
     if not ds.is_digits:  # letters, scribbles and font digits only make sense beside digits
         recipe.negatives = recipe.rendered_digits = 0
     fonts = _check_fonts(recipe, resume.config if resume is not None else recorded_fonts, resume is not None)
-    if recipe.rendered_digits:
+    line_model = is_line_recipe(recipe)
+    if recipe.rendered_digits and not line_model:
         from .synth import training_digits
 
         say(f"  rendering {recipe.rendered_digits:,} font digits for training")
         x_font, y_font = training_digits(recipe.rendered_digits, NEGATIVES_SEED + 2)
         x_train = np.concatenate([x_train, x_font])
         y_train = np.concatenate([y_train, y_font.astype(y_train.dtype)])
-    if recipe.negatives:
+    if recipe.negatives and not line_model:
         from .negatives import training_negatives
 
         say(f"  drawing {recipe.negatives:,} synthetic non-digits (letters, scribbles, shapes)")
@@ -413,6 +432,13 @@ def train(opts: TrainOptions, recipe: Recipe | None = None, resume: RunDir | Non
         run.write_config({**_config(recipe, opts, ds, strategy), **({"synthetic_fonts": fonts} if fonts else {})})
     prior = run.history
     say(f"  run directory {run.path}; building the model and compiling its first step")
+    if line_model:
+        if strategy.num_replicas_in_sync != 1:
+            raise MnistlabError("a line model trains on one device; use --strategy default")
+        from .linetraining import train_lines
+
+        return train_lines(run, recipe, opts, ds, x_train, y_train, x_val, y_val, fonts, say, verbose,
+                           link_latest)
 
     steps_per_epoch = -(-len(x_train) // (recipe.batch_size * strategy.num_replicas_in_sync))
     multiworker = is_multiworker(strategy)
@@ -436,7 +462,7 @@ def train(opts: TrainOptions, recipe: Recipe | None = None, resume: RunDir | Non
     if opts.deterministic:
         enable_determinism(before_compile=False)
     if in_memory:
-        train_ds = index_batches(len(x_train), opts.seed, recipe.batch_size)
+        train_ds = index_batches(len(x_train), opts.seed, recipe.batch_size, recipe.epochs, backed_up_epochs(run))
     else:
         train_ds = training_data(x_train, y_train, recipe, opts.seed,
                                  recipe.batch_size * strategy.num_replicas_in_sync)
@@ -445,7 +471,7 @@ def train(opts: TrainOptions, recipe: Recipe | None = None, resume: RunDir | Non
     try:
         with quiet_garbage_collector():
             trainer.fit(train_ds, epochs=recipe.epochs, validation_data=val, callbacks=callbacks,
-                        shuffle=False, verbose=verbose)
+                        steps_per_epoch=steps_per_epoch if in_memory else None, shuffle=False, verbose=verbose)
     except KeyboardInterrupt:
         print(f"\ntraining interrupted; every finished epoch is saved. Continue with "
               f"`mnistlab train --resume {run.path}`", file=sys.stderr)

@@ -24,7 +24,10 @@ HEIGHT_SPREAD = (0.55, 1.35)  # a digit outside this share of its line's median 
 OVERREACH = 0.12             # ... and one this much taller reaching this far below the line
 
 
-def read_gray(gray: np.ndarray, judge) -> dict:
+MODES = ("combined", "line", "segmenter")
+
+
+def read_gray(gray: np.ndarray, judge, line_model=None, mode: str = "combined") -> dict:
     """Read the lines of digits in a grayscale picture (H, W, 0..255).
 
     `judge(arrays)` takes (N, 28, 28) prepared images and returns (calibrated probabilities,
@@ -33,7 +36,14 @@ def read_gray(gray: np.ndarray, judge) -> dict:
     "separators": [{"char", "box"}], "lines": [{"text", "box", "digits", "separators"}], "note"?}
     plus "inputs" (the 28x28 images the model saw) for callers that show them. `text` joins lines
     with a newline; it is accepted only when every digit is and the layout is clear.
+
+    With a `line_model` (`linemodel.LineModel`), every line is also read whole, without cutting, and
+    `mode` says what is kept: "segmenter" (the marks only), "line" (the line model only) or
+    "combined": where both read a line alike, that reading; where they differ, the line model's,
+    accepted only at its own threshold; a mark the line model calls no digit leaves the line unsure.
     """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     gray = np.asarray(gray, dtype=np.float64)
     try:
         pg = page.prepare(gray)
@@ -70,8 +80,11 @@ def read_gray(gray: np.ndarray, judge) -> dict:
         plan.append(entries)
     if arrays:
         probs, conf, acc = judge(np.stack(arrays))
+    whole = _read_lines(found.lines, pg.ink, line_model) if line_model is not None and mode != "segmenter" \
+        else [None] * len(found.lines)
     lines_out, inputs = [], []
-    for entries in plan:
+    weak = False  # a digit the segmenter alone vouches for is read under READ_CONFIDENCE
+    for entries, lm in zip(plan, whole):
         items = []  # (x0, kind, box, row or char)
         for p, start, cands in entries:
             if start is None:
@@ -89,7 +102,7 @@ def read_gray(gray: np.ndarray, judge) -> dict:
         n_digits = sum(kind == "digit" for _, kind, _, _ in items)
         if n_digits > MAX_DIGITS:
             return _empty(f"{n_digits} marks found; mnistlab reads at most {MAX_DIGITS} digits on a line")
-        digits, seps, text = [], [], []
+        digits, seps, text, line_inputs = [], [], [], []
         for _, kind, box, ref in items:
             where = pg.box_to_picture(box.x0, box.y0, box.x1, box.y1)
             if kind == "sep":
@@ -99,8 +112,25 @@ def read_gray(gray: np.ndarray, judge) -> dict:
             d = {"digit": int(np.argmax(probs[ref])), "confidence": round(float(conf[ref]), 4),
                  "accepted": bool(acc[ref]), "box": where}
             digits.append(d)
-            inputs.append(np.asarray(arrays[ref], np.float32))
+            line_inputs.append(np.asarray(arrays[ref], np.float32))
             text.append(str(d["digit"]) if d["accepted"] else "?")
+        source = "segmenter"
+        if lm is not None:
+            source = choose("".join(text), digits, lm, line_model.threshold, mode)
+            if source == "not a digit":
+                unsure.append("the line model reads a mark on the line that is not a digit")
+            elif source == "line":
+                digits, seps, text, line_inputs = _from_line_model(lm, pg)
+                if lm.confidence < line_model.threshold:
+                    unsure.append(f"the line model reads a character with confidence under "
+                                  f"{line_model.threshold:.3f}")
+            elif source == "agree":
+                for d in digits:  # both readers read the line alike: that is the surest reading
+                    d["accepted"] = True
+        if source in ("segmenter", "not a digit") and digits and \
+                min(d["confidence"] for d in digits) < READ_CONFIDENCE:
+            weak = True
+        inputs.extend(line_inputs)
         if not digits:
             continue  # separators alone are no line of digits
         heights = np.array([d["box"][3] - d["box"][1] for d in digits], np.float64)
@@ -123,8 +153,7 @@ def read_gray(gray: np.ndarray, judge) -> dict:
         return _empty("no marks big enough to be digits")
     all_digits = [d for line in lines_out for d in line["digits"]]
     marks_read = len(all_digits) + sum(len(line["separators"]) for line in lines_out)
-    if marks_read > 1 and all(d["accepted"] for d in all_digits) and \
-            min(d["confidence"] for d in all_digits) < READ_CONFIDENCE:
+    if marks_read > 1 and all(d["accepted"] for d in all_digits) and weak:
         # Every digit must be right for the number to be: a number is accepted only when each of
         # its digits is read surely, not merely accepted as a digit.
         unsure.append(f"a digit is read with confidence under {READ_CONFIDENCE}")
@@ -139,6 +168,52 @@ def read_gray(gray: np.ndarray, judge) -> dict:
     if unsure:
         out["note"] = unsure[0]
     return out
+
+
+def choose(seg_text: str, seg_digits: list[dict], lm, threshold: float, mode: str) -> str:
+    """Which reading of a line to keep: "segmenter", "line", "agree" or "not a digit"."""
+    if lm is None or mode == "segmenter" or not lm.text:
+        return "segmenter"
+    if "?" in lm.text:
+        return "not a digit"
+    if mode == "line":
+        return "line"
+    if lm.text == seg_text:
+        return "agree"
+    return "line"
+
+
+def _read_lines(lines, ink: np.ndarray, line_model) -> list:
+    """Each line's pieces (their own pixels only) as one ink crop, read whole by the line model."""
+    crops = []
+    for line in lines:
+        x0 = min(p.x0 for p in line.pieces)
+        y0 = min(p.y0 for p in line.pieces)
+        x1 = max(p.x1 for p in line.pieces)
+        y1 = max(p.y1 for p in line.pieces)
+        crop = np.zeros((y1 - y0, x1 - x0), np.float32)
+        for p in line.pieces:
+            own = ink[p.y0:p.y1, p.x0:p.x1] * (p.labels_mask if p.labels_mask is not None else 1.0)
+            view = crop[p.y0 - y0:p.y1 - y0, p.x0 - x0:p.x1 - x0]
+            np.maximum(view, own, out=view)
+        crops.append((crop, x0, y0))
+    return line_model.read(crops)
+
+
+def _from_line_model(lm, pg) -> tuple[list, list, list, list]:
+    """(digits, separators, text characters, prepared digit images) of a line read whole. Whether
+    the line is sure is the line's confidence against the model's threshold (the caller's)."""
+    digits, seps, text, images = [], [], [], []
+    for ch, confidence, (x0, y0, x1, y1) in lm.chars:
+        where = pg.box_to_picture(x0, y0, x1, y1)
+        text.append(ch)
+        if ch in marks.SEPARATORS:
+            seps.append({"char": ch, "box": where})
+            continue
+        digits.append({"digit": int(ch), "confidence": round(float(confidence), 4), "accepted": True, "box": where})
+        crop = pg.ink[y0:y1, x0:x1]
+        images.append(to_mnist_array(np.pad(crop * 255.0, 2)) if crop.any() else np.zeros((28, 28), np.float32))
+    return digits, seps, text, images
 
 
 def scale_boxes(result: dict, scale: float) -> dict:

@@ -252,6 +252,15 @@ def create_app(run: RunDir, tta: int = 1, engine: str = "onnx", token: str | Non
                                    swagger_css_url="/docs/static/swagger-ui.css",
                                    swagger_favicon_url="/docs/static/favicon-32x32.png")
 
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc():
+        # ReDoc 2.5.0's standalone bundle (MIT), shipped in the package: works offline.
+        from fastapi.openapi.docs import get_redoc_html
+
+        return get_redoc_html(openapi_url="/openapi.json", title="mnistlab API",
+                              redoc_js_url="/redoc/static/redoc.standalone.js", with_google_fonts=False,
+                              redoc_favicon_url="/docs/static/favicon-32x32.png")
+
     _mount_docs_static(app)
 
     @app.get("/api/model")
@@ -261,6 +270,9 @@ def create_app(run: RunDir, tta: int = 1, engine: str = "onnx", token: str | Non
                 "params": metrics.get("params"), "epochs": metrics.get("epochs"),
                 "calibration": {"temperature": predictor.calibration.temperature,
                                 "threshold": predictor.calibration.threshold},
+                "line_model": None if predictor.lines is None else
+                {"path": predictor.lines.path.name, "threshold": predictor.lines.threshold, "mode": predictor.mode,
+                 "how": "/api/read reads each line whole with it beside the digit-by-digit reader"},
                 "tta": {"default": predictor.tta, "choices": list(TTA_CHOICES),
                         "how": "?tta=N averages the image and its 1-px (5) or 1- and 2-px (9) shifts"},
                 "input": {"pixels": "28x28 numbers 0..255, bright ink on black (MNIST polarity)",
@@ -343,6 +355,7 @@ def _mount_docs_static(app) -> None:
     from swagger_ui_bundle import swagger_ui_path
 
     app.mount("/docs/static", StaticFiles(directory=swagger_ui_path), name="docs-static")
+    app.mount("/redoc/static", StaticFiles(directory=Path(__file__).parent / "redoc"), name="redoc-static")
 
 
 def _openapi_read_body() -> dict:
@@ -398,6 +411,8 @@ def serve(run: RunDir, host: str = "127.0.0.1", port: int = 8000, tta: int = 1, 
 
     import uvicorn
 
+    from .deadline import HeaderDeadline
+
     if host not in ("127.0.0.1", "localhost", "::1") and not trusted_hosts:
         from ..errors import MnistlabError
 
@@ -409,7 +424,8 @@ def serve(run: RunDir, host: str = "127.0.0.1", port: int = 8000, tta: int = 1, 
     print(f"serving {run.path}{views} on http://{host}:{port}/ with {workers} worker{'s' * (workers > 1)} "
           f"(API docs: http://{host}:{port}/docs)", flush=True)
     common = {"host": host, "port": port, "log_level": "warning", "access_log": False,
-              "timeout_keep_alive": 5, "timeout_graceful_shutdown": 10, "limit_concurrency": 1000}
+              "timeout_keep_alive": 5, "timeout_graceful_shutdown": 10, "limit_concurrency": 4000,
+              "http": HeaderDeadline}
     if workers > 1:
         os.environ["MNISTLAB_SERVE"] = json.dumps(settings)
         uvicorn.run("mnistlab.server.app:app_from_environment", factory=True, workers=workers, **common)

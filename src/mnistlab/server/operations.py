@@ -29,7 +29,7 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"no-referrer"),
     (b"content-security-policy",
      b"default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-     b"img-src 'self' data: blob:; connect-src 'self'; frame-ancestors 'none'"),
+     b"img-src 'self' data: blob:; connect-src 'self'; worker-src 'self' blob:; frame-ancestors 'none'"),
 ]
 
 

@@ -1,0 +1,103 @@
+"""The line model at reading time: a line's pieces -> one strip -> characters with boxes.
+
+A line run (`mnistlab train --preset line`) holds `model.onnx` (checked against its Keras model when it
+was written) and `line.json` (the alphabet, the strip geometry and the accept threshold chosen on
+validation lines). This module needs onnxruntime and numpy only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import MnistlabError
+from . import strip as strip_mod
+
+
+@dataclass
+class LineReading:
+    text: str                 # "?" for a mark that is neither a digit nor a separator
+    confidence: float         # the least sure character's
+    chars: list               # (char, confidence, (x0, y0, x1, y1) in page pixels)
+
+
+class LineModel:
+    """A line run's ONNX model and its accept threshold."""
+
+    def __init__(self, path: Path):
+        from ..extras import require
+
+        path = Path(path)
+        try:
+            info = json.loads((path / "line.json").read_text())
+            record = json.loads((path / "model.onnx.json").read_text())
+            onnx_bytes = (path / "model.onnx").read_bytes()
+        except (OSError, ValueError) as exc:
+            raise MnistlabError(f"{path} is not a line run mnistlab can use ({exc})") from None
+        if not isinstance(info, dict) or info.get("vocab") != strip_mod.VOCAB or \
+                info.get("height") != strip_mod.HEIGHT or info.get("stride") != strip_mod.STRIDE:
+            raise MnistlabError(f"{path}/line.json does not describe a line model this mnistlab reads")
+        threshold = info.get("threshold")
+        if not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
+            raise MnistlabError(f"{path}/line.json: threshold must be a number from 0 to 1, not {threshold!r}")
+        if not isinstance(record, dict) or record.get("onnx_sha256") != hashlib.sha256(onnx_bytes).hexdigest():
+            raise MnistlabError(f"{path}/model.onnx does not match its record (model.onnx.json): damaged or replaced")
+        ort = require("onnxruntime", "core")
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(onnx_bytes, sess_options=opts, providers=["CPUExecutionProvider"])
+        except Exception as exc:
+            raise MnistlabError(f"{path}/model.onnx cannot be loaded: {exc}") from None
+        self.input = self.session.get_inputs()[0].name
+        self.threshold = float(threshold)
+        self.path = path
+
+    def probabilities(self, strips: list[np.ndarray]) -> list[np.ndarray]:
+        """Per-step probabilities of each strip (one call for all, padded to the widest)."""
+        if not strips:
+            return []
+        width = max(s.shape[1] for s in strips)
+        batch = np.zeros((len(strips), strip_mod.HEIGHT, width), np.float32)
+        for k, s in enumerate(strips):
+            batch[k, :, : s.shape[1]] = s
+        logits = self.session.run(None, {self.input: batch})[0]
+        return [strip_mod.softmax(logits[k, : s.shape[1] // strip_mod.STRIDE]) for k, s in enumerate(strips)]
+
+    def read(self, line_inks: list[tuple[np.ndarray, int, int]]) -> list[LineReading | None]:
+        """Each (ink crop, its x0, its y0 on the page) -> its reading, boxes in page pixels."""
+        prepared = [strip_mod.to_strip(ink) for ink, _, _ in line_inks]
+        probs = self.probabilities([p[0] for p in prepared if p is not None])
+        out: list[LineReading | None] = []
+        k = 0
+        for (ink, x0, y0), prep in zip(line_inks, prepared):
+            if prep is None:
+                out.append(None)
+                continue
+            _, scale, offset = prep
+            chars, _ = strip_mod.decode(probs[k])
+            k += 1
+            boxed = []
+            # A character owns the columns from halfway after the one before it to halfway to the
+            # next (CTC marks a character at one or two steps, not across its whole width), trimmed
+            # to its ink.
+            edges = [strip_mod.MARGIN] + [(a.x1 + b.x0) / 2 for a, b in zip(chars, chars[1:])] + \
+                [strip_mod.MARGIN + ink.shape[1] * scale]
+            for c, left, right in zip(chars, edges, edges[1:]):
+                a = int(np.clip(np.floor((left - strip_mod.MARGIN) / scale) + offset, 0, ink.shape[1] - 1))
+                b = int(np.clip(np.ceil((right - strip_mod.MARGIN) / scale) + offset, a + 1, ink.shape[1]))
+                part = ink[:, a:b] > 0.05
+                rows, cols = np.flatnonzero(part.any(axis=1)), np.flatnonzero(part.any(axis=0))
+                if rows.size:
+                    a, b = a + int(cols[0]), a + int(cols[-1]) + 1
+                    top, bottom = int(rows[0]), int(rows[-1]) + 1
+                else:
+                    top, bottom = 0, ink.shape[0]
+                boxed.append((c.char, c.confidence, (x0 + a, y0 + top, x0 + b, y0 + bottom)))
+            out.append(LineReading("".join(c.char for c in chars),
+                                   min((c.confidence for c in chars), default=0.0), boxed))
+        return out

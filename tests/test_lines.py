@@ -1,0 +1,222 @@
+"""The line model: strips, CTC decoding, alignment boxes, synthetic lines, and how `read` uses it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mnistlab.reading import strip as strip_mod
+from mnistlab.reading.linemodel import LineModel
+from mnistlab.reading.strip import BLANK, STRIDE, VOCAB, decode, to_strip
+
+DATA = Path(__file__).parent / "data"
+
+
+def _probs(path: str, sure: float = 0.999) -> np.ndarray:
+    """Per-step probabilities spelling `path` ("_" is blank)."""
+    out = np.full((len(path), len(VOCAB) + 1), (1 - sure) / len(VOCAB), np.float32)
+    for t, ch in enumerate(path):
+        out[t, BLANK if ch == "_" else VOCAB.index(ch) + 1] = sure
+    return out
+
+
+def test_decode_merges_repeats_and_blanks_separate_them():
+    chars, _ = decode(_probs("_11__1_2.55_"))
+    assert "".join(c.char for c in chars) == "112.5"
+    chars, _ = decode(_probs("5_5"))
+    assert "".join(c.char for c in chars) == "55"
+
+
+def test_decode_spans_and_confidence():
+    p = _probs("__77_/_")
+    p[5] = 0.0
+    p[5, VOCAB.index("/") + 1] = 0.6
+    p[5, BLANK] = 0.4
+    chars, least = decode(p)
+    assert [c.char for c in chars] == ["7", "/"]
+    assert (chars[0].x0, chars[0].x1) == (2 * STRIDE, 4 * STRIDE)  # two steps of one 7
+    assert chars[1].confidence == pytest.approx(0.6)                # the close call is the slash's
+    assert chars[0].confidence == pytest.approx(0.999)
+    assert least == pytest.approx(0.6)
+
+
+def test_a_character_that_nearly_appeared_lowers_its_neighbour():
+    p = _probs("_7___3_")
+    p[3] = 0.0
+    p[3, BLANK], p[3, VOCAB.index("1") + 1] = 0.7, 0.3  # a "1" almost written between 7 and 3
+    p[1 + 1] = 0.0
+    p[2, BLANK], p[2, VOCAB.index("7") + 1] = 0.5, 0.5  # the 7 merely reaching one step further
+    chars, least = decode(p)
+    assert "".join(c.char for c in chars) == "73"
+    assert chars[0].confidence == pytest.approx(0.7, abs=1e-6)   # nearest to the almost-1
+    assert chars[1].confidence == pytest.approx(0.999)
+    assert least == pytest.approx(0.7, abs=1e-6)
+
+
+def test_decode_of_nothing():
+    chars, _ = decode(_probs("_____"))
+    assert chars == []
+
+
+def test_to_strip_scales_the_ink_to_a_fixed_height():
+    ink = np.zeros((100, 300), np.float32)
+    ink[20:68, 50:146] = 1.0  # 48 rows, 96 columns of ink
+    strip, scale, offset = to_strip(ink)
+    assert strip.shape == (strip_mod.HEIGHT, 96 // 2 + 2 * strip_mod.MARGIN)
+    assert scale == pytest.approx(0.5) and offset == 50
+    rows = np.flatnonzero(strip.max(axis=1) > 0)
+    assert rows[0] == (strip_mod.HEIGHT - strip_mod.INK_HEIGHT) // 2 and len(rows) == strip_mod.INK_HEIGHT
+    assert to_strip(np.zeros((10, 10))) is None
+
+
+class _FixedSession:
+    """Stands in for onnxruntime: returns the logits it was given."""
+
+    def __init__(self, logits):
+        self.logits = logits
+
+    def run(self, _names, feeds):
+        (x,) = feeds.values()
+        return [np.repeat(self.logits[None], len(x), axis=0)[:, : x.shape[2] // STRIDE]]
+
+
+def test_alignment_boxes_follow_the_ink():
+    # Two blobs of ink, the first at columns 10-40, the second at 70-100 (rows 5-45).
+    ink = np.zeros((50, 110), np.float32)
+    ink[5:45, 10:40] = 1.0
+    ink[10:45, 70:100] = 1.0
+    strip, scale, offset = to_strip(ink)
+    steps = strip.shape[1] // STRIDE
+    # A "4" peaking over the first blob's middle and a "2" over the second's.
+    path = ["_"] * steps
+    for x, ch in ((25, "4"), (85, "2")):
+        path[int(((x - offset) * scale + strip_mod.MARGIN) // STRIDE)] = ch
+    logits = np.log(_probs("".join(path)))
+    model = LineModel.__new__(LineModel)
+    model.session, model.input, model.threshold = _FixedSession(logits), "strip", 0.9
+    (reading,) = model.read([(ink, 1000, 2000)])
+    assert reading.text == "42"
+    (c1, _, b1), (c2, _, b2) = reading.chars
+    assert b1 == (1010, 2005, 1040, 2045)
+    assert b2 == (1070, 2010, 1100, 2045)
+
+
+def test_synthetic_lines_are_deterministic_and_labelled():
+    from mnistlab.linesynth import Sources, encode, make_lines
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 255, (50, 28, 28)).astype(np.uint8)
+    x[:, :4] = 0
+    y = np.arange(50) % 10
+    src = Sources(x, y, [])
+    a, ta = make_lines(12, 5, src)
+    b, tb = make_lines(12, 5, src)
+    assert ta == tb and all(np.array_equal(p, q) for p, q in zip(a, b))
+    assert all(s.shape[0] == strip_mod.HEIGHT for s in a)
+    assert all(set(t) <= set(VOCAB) for t in ta)
+    codes = encode(["12", "3.4"])
+    assert codes.tolist() == [[2, 3, 0], [4, VOCAB.index(".") + 1, 5]]
+
+
+def test_accept_threshold_keeps_accepted_lines_right():
+    from mnistlab.linetraining import accept_threshold
+
+    conf = np.array([0.99, 0.98, 0.97, 0.6, 0.95, 0.5])
+    right = np.array([True, True, True, False, True, False])
+    assert accept_threshold(conf, right, 0.0) == pytest.approx(0.95)
+    assert accept_threshold(conf, right, 0.5) == 0.0
+
+
+def test_bundled_reader_ships_a_line_model():
+    from mnistlab.api import bundled_path
+    from mnistlab.prediction import Predictor
+    from mnistlab.runs import open_run
+
+    pred = Predictor(open_run(bundled_path()))
+    assert pred.lines is not None and 0.0 < pred.lines.threshold <= 1.0
+    assert Predictor(open_run(bundled_path()), lines="off").lines is None
+
+
+def test_a_damaged_line_model_is_refused(tmp_path):
+    import shutil
+
+    from mnistlab.api import bundled_path
+    from mnistlab.errors import MnistlabError
+
+    line = tmp_path / "line"
+    shutil.copytree(bundled_path() / "line", line)
+    data = bytearray((line / "model.onnx").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (line / "model.onnx").write_bytes(bytes(data))
+    with pytest.raises(MnistlabError, match="does not match its record"):
+        LineModel(line)
+
+
+def test_touching_pair_the_segmenter_misreads():
+    """Two handwritten digits written into each other: cut apart they are misread, whole they are not."""
+    from mnistlab.api import bundled_path
+    from mnistlab.images import load_gray_file
+    from mnistlab.prediction import Predictor
+    from mnistlab.runs import open_run
+
+    picture = load_gray_file(DATA / "touching-pair.png")
+    truth = (DATA / "touching-pair.txt").read_text().strip()
+    run = open_run(bundled_path())
+    segmenter = Predictor(run, mode="segmenter").read(picture)
+    combined = Predictor(run).read(picture)
+    assert segmenter["text"] != truth
+    assert combined["text"] == truth and combined["accepted"]
+    assert len(combined["digits"]) == len(truth)
+    xs = [d["box"][0] for d in combined["digits"]]
+    assert xs == sorted(xs) and len(set(xs)) == len(xs)
+
+
+def test_read_cli_modes(tmp_path):
+    from mnistlab.cli import main
+
+    assert main(["read", str(DATA / "touching-pair.png"), "--mode", "line", "--json"]) == 0
+    assert main(["read", str(DATA / "touching-pair.png"), "--lines", "off"]) == 0
+    assert main(["read", str(DATA / "touching-pair.png"), "--lines", str(tmp_path)]) == 2
+
+
+@pytest.mark.timeout(600)
+def test_a_small_line_run_trains_reads_reports_and_exports(tmp_path, mnist):
+    """`--preset line` end to end, small: a run with curves, a threshold, a verified ONNX model."""
+    import json
+
+    from mnistlab.cli import main
+    from mnistlab.models import Recipe, get_preset
+    from mnistlab.training import TrainOptions, train
+
+    recipe = Recipe.from_dict(get_preset("line").recipe.to_dict())
+    recipe.lines, recipe.epochs, recipe.negatives = 600, 2, 50
+    run = train(TrainOptions(preset="line", out=str(tmp_path / "line"), verbose=0), recipe=recipe)
+    assert run.is_line and run.is_complete
+    history = json.loads((run.path / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2] and all("val_exact" in h and "val_cer" in h for h in history)
+    metrics = run.metrics
+    assert metrics["kind"] == "line" and 0 <= metrics["test_exact"] <= 1 and metrics["test_lines"] == 200
+    info = json.loads((run.path / "line.json").read_text())
+    assert info["vocab"] == VOCAB and 0 <= info["threshold"] <= 1
+    record = json.loads((run.path / "model.onnx.json").read_text())
+    assert record["argmax_agreement"] == 1.0 and record["checked"] > 0
+    assert (run.path / "plots" / "curves.png").stat().st_size > 0
+    assert config_fonts(run)
+    # Usable beside a classifier, refused in its place, reported, exported.
+    assert main(["read", str(DATA / "touching-pair.png"), "--lines", str(run.path), "--json"]) == 0
+    assert main(["read", str(run.path), str(DATA / "touching-pair.png")]) == 2
+    assert main(["evaluate", str(run.path)]) == 0
+    assert main(["report", str(run.path)]) == 0 and (run.path / "report.html").exists()
+    assert main(["export", str(run.path), "--format", "onnx"]) == 0
+    meta = json.loads((run.path / "export" / "line.onnx.json").read_text())
+    assert meta["kind"] == "line" and meta["accept_threshold"] == info["threshold"]
+    assert main(["export", str(run.path), "--format", "tflite"]) == 2
+
+
+def config_fonts(run) -> bool:
+    import json
+
+    cfg = json.loads((run.path / "config.json").read_text())
+    return cfg["recipe"]["lines"] == 600 and "synthetic_fonts" in cfg

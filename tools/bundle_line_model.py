@@ -1,0 +1,97 @@
+"""Copy a line run (`mnistlab train --preset line`) into the package as the bundled line model.
+
+    python tools/bundle_line_model.py RUN [--dest src/mnistlab/bundled/line]
+
+Copies what reading needs (the ONNX model and its check record, line.json) and what describes the
+run (config, metrics, history, the Keras model without optimizer state), checks that the copy loads
+and reads a strip exactly as the run's ONNX model does, writes a short MODEL_CARD.md and swaps the
+folder in whole.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run")
+    parser.add_argument("--dest", default=str(REPO / "src" / "mnistlab" / "bundled" / "line"))
+    args = parser.parse_args()
+
+    from mnistlab.reading.linemodel import LineModel
+    from mnistlab.runs import open_run
+
+    run = open_run(args.run)
+    if not run.is_line:
+        raise SystemExit(f"{run.path} is not a line run")
+    dest = Path(args.dest)
+    staging = Path(tempfile.mkdtemp(prefix=".line.", dir=dest.parent))
+    try:
+        for name in ("config.json", "metrics.json", "history.json", "line.json", "model.onnx", "model.onnx.json"):
+            shutil.copy2(run.path / name, staging / name)
+        run.load_model().save(staging / "model.keras")  # loaded with compile=False: no optimizer state
+        rng = np.random.default_rng(0)
+        strip = (rng.random((32, 96)) * 255).astype(np.float32)
+        a, b = LineModel(run.path).probabilities([strip]), LineModel(staging).probabilities([strip])
+        if not np.array_equal(a[0], b[0]):
+            raise SystemExit("the copied line model does not read like the run's")
+        (staging / "MODEL_CARD.md").write_text(card(run))
+        for f in staging.iterdir():
+            f.chmod(0o644)
+        staging.chmod(0o755)
+        if dest.exists():
+            shutil.rmtree(dest)
+        staging.rename(dest)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    print(f"bundled line model {run.path} into {dest}")
+    return 0
+
+
+def card(run) -> str:
+    m, cfg = run.metrics, run.config
+    r = cfg["recipe"]
+    info = json.loads((run.path / "line.json").read_text())
+    return f"""# mnistlab bundled line model
+
+`mnistlab read`, `/api/read` and `ml.read` read every line they find twice: digit by digit (the bundled
+classifier, `../MODEL_CARD.md`) and whole, with this model, then combine the two (`--mode`).
+
+## What it is
+- **Architecture**: `{r['architecture']}`: four 3x3 convolutions (16-32-64-64) over a 32-pixel strip,
+  a dense layer and a bidirectional GRU (64 units each way); per column of 4 pixels, one of
+  {len(info['vocab']) + 1} classes: CTC's blank, the digits, `. , / - :` and `?` (a mark that is no digit).
+  {m['params']:,} parameters.
+- **Data**: {m['train_lines']:,} synthetic lines (`linesynth.py`): MNIST training digits (not the 5,000
+  of the validation split) and the `train` fonts, 1-20 characters, gaps from wide to overlapping,
+  baseline jitter, slant, pen width, blur, low resolution, separators drawn with a pen, letters and
+  scribbles as non-digits. Never the evaluation fonts, UCI digits or the benchmark's seeds.
+- **Training**: {r['epochs']} epochs, batch {r['batch_size']}, one-cycle Adam (peak {r['learning_rate']}),
+  seed {cfg['seed']}; {m['train_seconds']:.0f} s of fit time on {cfg['machine']['cpus']} CPU cores
+  ({cfg['machine']['processor']}). Re-train: `make bundled-line-model`.
+
+## How well it reads (synthetic lines it never saw)
+| measure | value |
+|---|---|
+| validation lines read exactly (MNIST validation digits, {m['test_lines']:,}) | {100 * m['val_exact']:.1f}% |
+| test lines read exactly (MNIST test digits, {m['test_lines']:,}) | {100 * m['test_exact']:.1f}% |
+| test character error rate | {100 * m['test_cer']:.2f}% |
+| test lines accepted / accepted but wrong | {100 * m['test_accepted']:.1f}% / {100 * m['test_accepted_but_wrong']:.2f}% |
+
+A line is accepted when its least sure character is read at {info['threshold']:.3f} or more: the
+lowest threshold at which validation lines were accepted-but-wrong at most
+{100 * 0.005:.1f}% of the time. Pictures: see the README's line-reader table.
+"""
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
