@@ -3,7 +3,8 @@
 - Tesseract 5 (Debian `tesseract-ocr`), restricted to digits and separators, in the page mode chosen
   on a development set of photos (`--psm`);
 - RapidOCR (PyPI `rapidocr-onnxruntime`, PP-OCR detection + recognition, its ONNX models ship in the
-  wheel), its lines ordered top to bottom and its text restricted the same way.
+  wheel), its lines ordered top to bottom and its text restricted the same way; and its recognizer
+  alone on the whole picture, for pictures that are a single line.
 
 Each reads the picture file as a user would hand it over and returns (text, accepted): text with
 lines joined by "\\n"; accepted is True whenever the engine gave an answer (neither says "not sure").
@@ -69,6 +70,18 @@ class RapidOCR:
             else:
                 lines.append([y0, y1, [(x0, text)]])
         text = "\n".join("".join(t for _, t in sorted(line[2])) for line in lines)
+        return text, bool(text)
+
+
+class RapidOCRRecognizer(RapidOCR):
+    """RapidOCR's recognizer alone (its CTC line model) on the whole picture: for a picture that is
+    one line already (the composed numbers), where detection only loses small text."""
+
+    def __call__(self, path: str) -> tuple[str, bool]:
+        result, _ = self.engine(path, use_det=False, use_cls=False, use_rec=True)
+        if not result:
+            return "", False
+        text = normalize("".join(str(r[0]) for r in result))
         return text, bool(text)
 
 

@@ -315,10 +315,35 @@ def line_readers(psm: int) -> dict:
             return r["text"], r["accepted"]
         readers[name] = read
     if engines.rapidocr_available():
-        readers["RapidOCR"] = engines.RapidOCR()
+        readers["RapidOCR (detection + recognizer)"] = engines.RapidOCR()
+        readers["RapidOCR (recognizer on the whole picture)"] = engines.RapidOCRRecognizer()
     if engines.tesseract_available():
         readers[f"Tesseract (psm {psm})"] = lambda path: engines.tesseract(path, psm)
+        readers["Tesseract (psm 7, one line)"] = lambda path: engines.tesseract(path, 7)
     return readers
+
+
+def line_model_speed(repeats: int = 200) -> dict:
+    """The bundled line model alone on a strip of 6 digits, onnxruntime on one thread (ms, median)."""
+    import onnxruntime as ort
+
+    from mnistlab.api import bundled_path
+    from mnistlab.reading.strip import decode, softmax, to_strip
+
+    uci_x, uci_y = uci_images()
+    ink = np.concatenate([upscale(uci_x[i], 32) for i in range(6)], axis=1) / 255.0
+    strip, _, _ = to_strip(ink)
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = opts.inter_op_num_threads = 1
+    sess = ort.InferenceSession(str(bundled_path() / "line" / "model.onnx"), opts, providers=["CPUExecutionProvider"])
+    x = strip[None].astype(np.float32)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        decode(softmax(sess.run(None, {"strip": x})[0][0]))
+        times.append(1000 * (time.perf_counter() - t0))
+    return {"strip_width": int(strip.shape[1]), "threads": 1, "median_ms": round(float(np.median(times)), 3),
+            "p90_ms": round(float(np.percentile(times, 90)), 3)}
 
 
 def compare_line_readers(n_numbers: int, n_photos: int, psm: int) -> dict:
@@ -348,6 +373,8 @@ def compare_line_readers(n_numbers: int, n_photos: int, psm: int) -> dict:
             if not items:
                 continue
             for name, read in readers.items():
+                if set_name == "photos" and ("whole picture" in name or "one line" in name):
+                    continue  # a photo is a page, not one line
                 exact = wrong = errors = chars = lines = 0
                 seconds = []
                 for path, truth in items:
@@ -437,6 +464,7 @@ def main() -> int:
 
         report = {"date": dt.date.today().isoformat(), "seed": LINE_SEED, "photo_seed": PHOTO_SEED,
                   "engines": {"tesseract": engines.tesseract_version() if engines.tesseract_available() else None},
+                  "line_model_6_digits": line_model_speed(),
                   "sets": compare_line_readers(args.numbers, args.photos, args.psm)}
         report["seconds"] = round(time.perf_counter() - start, 1)
         print(json.dumps(report, indent=2))

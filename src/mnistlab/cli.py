@@ -247,11 +247,13 @@ def cmd_data(args) -> None:
 
 
 def cmd_presets(args) -> None:
-    from .models import PRESETS, build_model
+    from .models import PRESETS, build_model, is_line_recipe
+    from .reading.strip import VOCAB
 
     rows = []
     for p in PRESETS.values():
-        params = build_model(p.recipe.architecture).count_params()
+        classes = len(VOCAB) + 1 if is_line_recipe(p.recipe) else 10  # a line model: CTC's blank + its alphabet
+        params = build_model(p.recipe.architecture, classes).count_params()
         rows.append({"name": p.name, "params": params, "expected_accuracy": p.expected_accuracy,
                      "expected_time_2_cpu_cores": p.expected_seconds, "summary": p.summary})
     if args.json:
@@ -303,12 +305,18 @@ def _print_run_summary(run) -> None:
         return
     m = run.metrics
     print()
-    print(f"test accuracy {m['test_accuracy']:.4f}   test loss {m['test_loss']:.4f}   "
-          f"fit {m['train_seconds']:.1f} s   {m['params']:,} params")
+    if run.is_line:
+        print(f"test lines read right {m['test_exact']:.4f}   character error rate {m['test_cer']:.4f}   "
+              f"fit {m['train_seconds']:.1f} s   {m['params']:,} params")
+    else:
+        print(f"test accuracy {m['test_accuracy']:.4f}   test loss {m['test_loss']:.4f}   "
+              f"fit {m['train_seconds']:.1f} s   {m['params']:,} params")
     print(f"run           {run.path}")
     print(f"  model       {run.model_path} (answers come from model.onnx beside it)")
     print(f"  metrics     {run.metrics_path}")
-    print(f"  plots       {run.plots_dir}/samples.png, curves.png")
+    print(f"  plots       {run.plots_dir}/{'' if run.is_line else 'samples.png, '}curves.png")
+    if run.is_line:
+        print(f"  read with   mnistlab read --lines {run.path} PICTURE")
     print(f"  tensorboard tensorboard --logdir {run.path}")
 
 

@@ -27,6 +27,7 @@ CHUNK = 2000                 # lines per generation task (the result never depen
 WIDTH_STEP = 64              # batches are padded to a multiple of this many columns
 LABEL_WIDTH = 20             # labels are padded to this many characters (one shape for the loss)
 ACCEPT_WRONG = 0.005         # the accept threshold keeps validation lines accepted-but-wrong under this
+GENERATOR_VERSION = 2        # part of the line cache's key: bump it whenever linesynth draws differently
 
 
 def compose_lines(n: int, seed: int, x: np.ndarray, y: np.ndarray, fonts: list[Path], nondigits,
@@ -54,7 +55,7 @@ def cached_lines(kind: str, n: int, seed: int, x, y, fonts, nondigits, say) -> t
     """`compose_lines`, kept under $MNISTLAB_HOME/lines/ keyed by everything it depends on."""
     from .data import mnistlab_home
 
-    key = repr((2, kind, n, seed, hashlib.sha256(x.tobytes() + y.tobytes()).hexdigest(),
+    key = repr((GENERATOR_VERSION, kind, n, seed, hashlib.sha256(x.tobytes() + y.tobytes()).hexdigest(),
                 [f.name for f in fonts],
                 None if nondigits is None else hashlib.sha256(nondigits.tobytes()).hexdigest()))
     path = mnistlab_home() / "lines" / f"{kind}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz"
