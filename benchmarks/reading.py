@@ -244,7 +244,7 @@ def score_photos(photos, readers: dict) -> dict:
     return out
 
 
-def photo_readers(runs: list[str], psm: int) -> dict:
+def photo_readers(runs: list[str], psm: int, engines_too: bool = True) -> dict:
     """mnistlab (each run, or the bundled reader) and whichever engines are installed."""
     import engines
 
@@ -262,6 +262,8 @@ def photo_readers(runs: list[str], psm: int) -> dict:
             r = pred.read(load_gray_file(path))
             return r["text"], r["accepted"]
         readers[f"mnistlab ({Path(run).name if run else 'bundled'})"] = read
+    if not engines_too:
+        return readers
     if engines.tesseract_available():
         readers[f"Tesseract (psm {psm})"] = lambda path: engines.tesseract(path, psm)
     if engines.rapidocr_available():
@@ -294,7 +296,7 @@ def edit_distance(a: str, b: str) -> int:
     return prev[-1]
 
 
-def line_readers(psm: int) -> dict:
+def line_readers(psm: int, engines_too: bool = True) -> dict:
     """The bundled reader three ways (digit by digit, line model, combined) and the engines."""
     import engines
 
@@ -314,6 +316,8 @@ def line_readers(psm: int) -> dict:
             r = pred.read(gray, scale=scale)
             return r["text"], r["accepted"]
         readers[name] = read
+    if not engines_too:
+        return readers
     if engines.rapidocr_available():
         readers["RapidOCR (detection + recognizer)"] = engines.RapidOCR()
         readers["RapidOCR (recognizer on the whole picture)"] = engines.RapidOCRRecognizer()
@@ -346,7 +350,7 @@ def line_model_speed(repeats: int = 200) -> dict:
             "p90_ms": round(float(np.percentile(times, 90)), 3)}
 
 
-def compare_line_readers(n_numbers: int, n_photos: int, psm: int) -> dict:
+def compare_line_readers(n_numbers: int, n_photos: int, psm: int, engines_too: bool = True) -> dict:
     """Exact text, character error rate, accepted-but-wrong and ms per line, per reader and set."""
     import tempfile
 
@@ -357,7 +361,7 @@ def compare_line_readers(n_numbers: int, n_photos: int, psm: int) -> dict:
     uci_x, uci_y = uci_images()
     nums = numbers(font_files("eval"), uci_x, uci_y, n_numbers, np.random.default_rng(LINE_SEED))
     photos = photo_set(n_photos) if n_photos else []
-    readers = line_readers(psm)
+    readers = line_readers(psm, engines_too)
     out: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         sets = {"composed numbers": [], "photos": []}
@@ -454,6 +458,8 @@ def main() -> int:
     parser.add_argument("--photos", type=int, default=0, help="read this many photos (mnistlab and the engines) "
                                                               "instead of the other sets")
     parser.add_argument("--psm", type=int, default=6, help="Tesseract's page mode for the photos")
+    parser.add_argument("--no-engines", action="store_true",
+                        help="read with mnistlab only; the engines' results already in --out are kept")
     parser.add_argument("--line-readers", action="store_true",
                         help="compare the bundled reader's segmenter, line model and both combined with the "
                              "engines, on --numbers composed numbers and --photos photos")
@@ -465,7 +471,14 @@ def main() -> int:
         report = {"date": dt.date.today().isoformat(), "seed": LINE_SEED, "photo_seed": PHOTO_SEED,
                   "engines": {"tesseract": engines.tesseract_version() if engines.tesseract_available() else None},
                   "line_model_6_digits": line_model_speed(),
-                  "sets": compare_line_readers(args.numbers, args.photos, args.psm)}
+                  "sets": compare_line_readers(args.numbers, args.photos, args.psm, not args.no_engines)}
+        if args.no_engines and args.out and Path(args.out).exists():
+            # The engines read the same files as before (same seeds): keep their earlier results.
+            old = json.loads(Path(args.out).read_text())
+            for set_name, readers in old.get("sets", {}).items():
+                for name, r in readers.items():
+                    if not name.startswith("mnistlab"):
+                        report["sets"].setdefault(set_name, {})[name] = {**r, "measured": old.get("date")}
         report["seconds"] = round(time.perf_counter() - start, 1)
         print(json.dumps(report, indent=2))
         print()
@@ -477,7 +490,12 @@ def main() -> int:
         report = {"date": dt.date.today().isoformat(), "seed": PHOTO_SEED, "photos": len(photos),
                   "kinds": {k: sum(m["kind"] == k for _, _, m in photos) for k in sorted({m["kind"] for _, _, m in photos})},
                   "engines": {"tesseract": engines.tesseract_version() if engines.tesseract_available() else None},
-                  "readers": score_photos(photos, photo_readers(args.runs, args.psm))}
+                  "readers": score_photos(photos, photo_readers(args.runs, args.psm, not args.no_engines))}
+        if args.no_engines and args.out and Path(args.out).exists():
+            old = json.loads(Path(args.out).read_text())
+            for name, r in old.get("readers", {}).items():
+                if not name.startswith("mnistlab"):
+                    report["readers"][name] = {**r, "measured": old.get("date")}
         report["seconds"] = round(time.perf_counter() - start, 1)
         print(json.dumps(report, indent=2))
         print()
