@@ -286,16 +286,6 @@ def photo_table(results: dict) -> str:
 LINE_SEED = SEED + 21  # the composed numbers of the line-reader comparison
 
 
-def edit_distance(a: str, b: str) -> int:
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
-
-
 def line_readers(psm: int, engines_too: bool = True) -> dict:
     """The bundled reader three ways (digit by digit, line model, combined) and the engines."""
     import engines
@@ -355,6 +345,8 @@ def compare_line_readers(n_numbers: int, n_photos: int, psm: int, engines_too: b
     import tempfile
 
     from PIL import Image
+
+    from mnistlab.reading.strip import edit_distance
 
     from mnistlab.fonts import font_files
 

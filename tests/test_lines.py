@@ -220,3 +220,11 @@ def config_fonts(run) -> bool:
 
     cfg = json.loads((run.path / "config.json").read_text())
     return cfg["recipe"]["lines"] == 600 and "synthetic_fonts" in cfg
+
+
+def test_edit_distance():
+    from mnistlab.reading.strip import edit_distance
+
+    assert edit_distance("26/11/2026", "26/11/2026") == 0
+    assert edit_distance("2611", "26/11") == 1
+    assert edit_distance("123", "") == 3 and edit_distance("7210", "72/0") == 1

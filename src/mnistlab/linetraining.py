@@ -19,7 +19,7 @@ import numpy as np
 
 from . import atomic
 from .errors import MnistlabError
-from .reading.strip import HEIGHT, STRIDE, VOCAB, decode, softmax
+from .reading.strip import HEIGHT, STRIDE, VOCAB, decode, edit_distance, softmax
 
 LINES_SEED = 104729          # training lines; +1 validation lines; +2 test lines; +3 non-digit images
 VAL_LINES = 3000             # validation lines, and as many test lines (fewer for a small --lines)
@@ -158,7 +158,7 @@ def score(probs: list[np.ndarray], texts: list[str]) -> dict:
         got.append("".join(c.char for c in chars))
         conf.append(min((c.confidence for c in chars), default=0.0))
     right = np.array([_reading(g) == _reading(t) for g, t in zip(got, texts)])
-    errors = sum(_edit_distance(g, t) for g, t in zip(got, texts))
+    errors = sum(edit_distance(g, t) for g, t in zip(got, texts))
     return {"exact": float(right.mean()) if len(right) else 0.0, "right": right,
             "cer": errors / max(1, sum(len(t) for t in texts)), "texts": got, "confidence": np.array(conf),
             "readable": np.array(["?" not in g and bool(g) for g in got])}
@@ -168,16 +168,6 @@ def _reading(text: str) -> str:
     import re
 
     return re.sub(r"\?+", "?", text)
-
-
-def _edit_distance(a: str, b: str) -> int:
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
 
 
 def accept_threshold(conf: np.ndarray, correct: np.ndarray, wrong_rate: float = ACCEPT_WRONG,

@@ -54,15 +54,19 @@ def plot_curves(path: Path | None, history: list[dict], test_accuracy: float | N
             ax.plot(epochs, [h[f"test_{key}"] for h in history], "^-", alpha=0.7, label=f"test {key} (per epoch)")
         if final is not None:
             ax.axhline(final, linestyle="--", color="tab:red", label=f"final test {key}: {final:.4f}")
-        ax.set_xlabel("Epoch")
         ax.set_ylabel(name)
-        ax.set_title(f"{name} per epoch")
-        ax.set_xticks(epochs)
-        ax.grid(alpha=0.3)
-        ax.legend()
+        _per_epoch(ax, epochs, name)
     if title:
         fig.suptitle(title)
     return _save(fig, path)
+
+
+def _per_epoch(ax, epochs: list[int], name: str) -> None:
+    ax.set_xlabel("Epoch")
+    ax.set_title(f"{name} per epoch")
+    ax.set_xticks(epochs)
+    ax.grid(alpha=0.3)
+    ax.legend()
 
 
 def plot_line_curves(path: Path | None, history: list[dict], test_exact: float | None, title: str = "") -> Path:
@@ -70,17 +74,13 @@ def plot_line_curves(path: Path | None, history: list[dict], test_exact: float |
     epochs = [h["epoch"] for h in history]
     fig = _figure((11, 4))
     (ax_acc, ax_loss) = fig.subplots(1, 2)
-    ax_acc.plot(epochs, [h.get("val_exact") for h in history], "s-", label="validation lines exact")
+    ax_acc.plot(epochs, [h.get("val_exact") for h in history], "s-", label="validation lines read right")
     ax_acc.plot(epochs, [1 - h.get("val_cer", 1.0) for h in history], "o-", label="1 - character error rate")
     if test_exact is not None:
-        ax_acc.axhline(test_exact, linestyle="--", color="tab:red", label=f"final test lines exact: {test_exact:.4f}")
+        ax_acc.axhline(test_exact, linestyle="--", color="tab:red", label=f"final test lines read right: {test_exact:.4f}")
     ax_loss.plot(epochs, [h["loss"] for h in history], "o-", label="train CTC loss")
-    for ax, name in ((ax_acc, "Lines read exactly"), (ax_loss, "CTC loss")):
-        ax.set_xlabel("Epoch")
-        ax.set_title(f"{name} per epoch")
-        ax.set_xticks(epochs)
-        ax.grid(alpha=0.3)
-        ax.legend()
+    for ax, name in ((ax_acc, "Lines read right"), (ax_loss, "CTC loss")):
+        _per_epoch(ax, epochs, name)
     if title:
         fig.suptitle(title)
     return _save(fig, path)

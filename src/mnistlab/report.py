@@ -106,10 +106,7 @@ digest <code>{summary['sha256'][:16]}…</code></p>
 <h2>Timings</h2>{_table([{'what': 'fit (wall time of model.fit)', 'seconds': m['train_seconds']},
                          {'what': 'time to first reach 99.0% test accuracy', 'seconds': m.get('time_to_99_seconds')}],
                         ['what', 'seconds'])}
-<p class="sub">Machine: {html.escape(str(cfg.get('machine', {}).get('processor', '')))},
-{html.escape(str(cfg.get('machine', {}).get('cpus', '')))} CPUs.</p>
-</body></html>
-"""
+{_footer(cfg)}"""
     out = run.path / "report.html"
     atomic.write_text(out, doc)
     return out
@@ -118,7 +115,8 @@ digest <code>{summary['sha256'][:16]}…</code></p>
 def _line_report(run: RunDir) -> Path:
     """A line model's report: string accuracy on validation and test lines, curves, recipe, timings."""
     cfg, m = run.config, run.metrics
-    kpis = [("validation lines exact", f"{m['val_exact']:.4f}"), ("test lines exact", f"{m['test_exact']:.4f}"),
+    kpis = [("validation lines read right", f"{m['val_exact']:.4f}"),
+            ("test lines read right", f"{m['test_exact']:.4f}"),
             ("test character error rate", f"{m['test_cer']:.4f}"),
             ("test accepted / wrong", f"{m['test_accepted']:.3f} / {m['test_accepted_but_wrong']:.4f}"),
             ("accept threshold", f"{m['threshold']:.3f}"), ("fit time", f"{m['train_seconds']:.1f} s"),
@@ -138,10 +136,13 @@ def _line_report(run: RunDir) -> Path:
 lines from the 5,000 held-out training digits, test lines from MNIST's test digits ({m['test_lines']:,} each).</p>
 <h2>Training curves</h2>{_img(run.plots_dir / 'curves.png', 'string accuracy and CTC loss per epoch')}
 {_table(history, list(history[0]) if history else [])}
-<p class="sub">Machine: {html.escape(str(cfg.get('machine', {}).get('processor', '')))},
-{html.escape(str(cfg.get('machine', {}).get('cpus', '')))} CPUs.</p>
-</body></html>
-"""
+{_footer(cfg)}"""
     out = run.path / "report.html"
     atomic.write_text(out, doc)
     return out
+
+
+def _footer(cfg: dict) -> str:
+    machine = cfg.get("machine", {})
+    return (f'<p class="sub">Machine: {html.escape(str(machine.get("processor", "")))},\n'
+            f'{html.escape(str(machine.get("cpus", "")))} CPUs.</p>\n</body></html>\n')

@@ -99,3 +99,14 @@ def decode(probs: np.ndarray) -> tuple[list[Char], float]:
             near = int(np.argmin(np.abs(centres - (t + 0.5) * STRIDE)))
             chars[near].confidence = min(chars[near].confidence, 1.0 - risk)
     return chars, min(c.confidence for c in chars)
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance: characters inserted, deleted or changed to turn `a` into `b`."""
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
