@@ -228,3 +228,20 @@ def test_edit_distance():
     assert edit_distance("26/11/2026", "26/11/2026") == 0
     assert edit_distance("2611", "26/11") == 1
     assert edit_distance("123", "") == 3 and edit_distance("7210", "72/0") == 1
+
+
+@pytest.mark.parametrize("text, chars", [("26/11/2026", "//"), ("12.50", "."), ("10:45", ":"), ("-3", "-")])
+def test_the_line_model_alone_reads_separators_with_their_boxes(text, chars):
+    """Separators come out of the CTC decoding too, each with its own box between the digits'."""
+    from scenes import sheet
+
+    from mnistlab.api import bundled_path
+    from mnistlab.prediction import Predictor
+    from mnistlab.runs import open_run
+
+    r = Predictor(open_run(bundled_path()), mode="line").read(np.asarray(sheet([text]), np.float64))
+    assert r["text"] == text and r["accepted"], r
+    assert "".join(s["char"] for s in r["separators"]) == chars
+    assert len(r["digits"]) == sum(ch.isdigit() for ch in text)
+    for s in r["separators"]:
+        assert not any(d["box"][0] <= s["box"][0] < d["box"][2] for d in r["digits"])

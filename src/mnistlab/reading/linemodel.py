@@ -68,36 +68,71 @@ class LineModel:
         logits = self.session.run(None, {self.input: batch})[0]
         return [strip_mod.softmax(logits[k, : s.shape[1] // strip_mod.STRIDE]) for k, s in enumerate(strips)]
 
-    def read(self, line_inks: list[tuple[np.ndarray, int, int]]) -> list[LineReading | None]:
-        """Each (ink crop, its x0, its y0 on the page) -> its reading, boxes in page pixels."""
-        prepared = [strip_mod.to_strip(ink) for ink, _, _ in line_inks]
+    def read(self, line_inks: list[tuple]) -> list[LineReading | None]:
+        """Each (ink crop, its x0, its y0 on the page[, marks]) -> its reading, boxes in page pixels.
+
+        `marks` (optional, the crop's shape) numbers the separate marks of the line (0: none); with
+        it a character's box is the marks it holds, so a leaning slash and the digit beside it,
+        whose columns overlap, each keep their own box."""
+        prepared = [strip_mod.to_strip(item[0]) for item in line_inks]
         probs = self.probabilities([p[0] for p in prepared if p is not None])
         out: list[LineReading | None] = []
         k = 0
-        for (ink, x0, y0), prep in zip(line_inks, prepared):
+        for item, prep in zip(line_inks, prepared):
             if prep is None:
                 out.append(None)
                 continue
+            ink, x0, y0 = item[:3]
+            marks = item[3] if len(item) > 3 else None
             _, scale, offset = prep
             chars, _ = strip_mod.decode(probs[k])
             k += 1
-            boxed = []
             # A character owns the columns from halfway after the one before it to halfway to the
-            # next (CTC marks a character at one or two steps, not across its whole width), trimmed
-            # to its ink.
+            # next (CTC marks a character at one or two steps, not across its whole width).
             edges = [strip_mod.MARGIN] + [(a.x1 + b.x0) / 2 for a, b in zip(chars, chars[1:])] + \
                 [strip_mod.MARGIN + ink.shape[1] * scale]
-            for c, left, right in zip(chars, edges, edges[1:]):
+            spans = []
+            for left, right in zip(edges, edges[1:]):
                 a = int(np.clip(np.floor((left - strip_mod.MARGIN) / scale) + offset, 0, ink.shape[1] - 1))
                 b = int(np.clip(np.ceil((right - strip_mod.MARGIN) / scale) + offset, a + 1, ink.shape[1]))
-                part = ink[:, a:b] > 0.05
-                rows, cols = np.flatnonzero(part.any(axis=1)), np.flatnonzero(part.any(axis=0))
-                if rows.size:
-                    a, b = a + int(cols[0]), a + int(cols[-1]) + 1
-                    top, bottom = int(rows[0]), int(rows[-1]) + 1
-                else:
-                    top, bottom = 0, ink.shape[0]
-                boxed.append((c.char, c.confidence, (x0 + a, y0 + top, x0 + b, y0 + bottom)))
+                spans.append((a, b))
+            boxes = _boxes(ink, marks, spans)
+            boxed = [(c.char, c.confidence, (x0 + bx0, y0 + by0, x0 + bx1, y0 + by1))
+                     for c, (bx0, by0, bx1, by1) in zip(chars, boxes)]
             out.append(LineReading("".join(c.char for c in chars),
                                    min((c.confidence for c in chars), default=0.0), boxed))
         return out
+
+
+OWN_MARK = 0.6  # a mark belongs to a character when this share of its columns lies in the character's
+
+
+def _boxes(ink: np.ndarray, marks: np.ndarray | None, spans: list[tuple[int, int]]) -> list[tuple]:
+    """A box (x0, y0, x1, y1) in the crop for each character's column span: the marks it holds
+    whole, else its own columns' ink that no other character's mark claims."""
+    claimed: dict[int, int] = {}
+    if marks is not None:
+        for m in range(1, int(marks.max()) + 1):
+            cols = np.flatnonzero((marks == m).any(axis=0))
+            if cols.size == 0:
+                continue
+            share = [((cols >= a) & (cols < b)).mean() for a, b in spans]
+            best = int(np.argmax(share))
+            if share[best] >= OWN_MARK:
+                claimed[m] = best
+    out = []
+    for i, (a, b) in enumerate(spans):
+        mine = [m for m, owner in claimed.items() if owner == i]
+        if mine:
+            part = np.isin(marks, mine)
+        else:
+            part = np.zeros(ink.shape, bool)
+            part[:, a:b] = ink[:, a:b] > 0.05
+            if claimed:
+                part &= ~np.isin(marks, list(claimed))
+        rows, cols = np.flatnonzero(part.any(axis=1)), np.flatnonzero(part.any(axis=0))
+        if rows.size:
+            out.append((int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1))
+        else:
+            out.append((a, 0, b, ink.shape[0]))
+    return out

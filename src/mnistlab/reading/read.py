@@ -215,11 +215,14 @@ def _read_lines(lines, ink: np.ndarray, line_model) -> list:
         x1 = max(p.x1 for p in line.pieces)
         y1 = max(p.y1 for p in line.pieces)
         crop = np.zeros((y1 - y0, x1 - x0), np.float32)
-        for p in line.pieces:
+        which = np.zeros((y1 - y0, x1 - x0), np.int32)  # each pixel's mark (1-based), for the boxes
+        for k, p in enumerate(line.pieces, 1):
             own = ink[p.y0:p.y1, p.x0:p.x1] * (p.labels_mask if p.labels_mask is not None else 1.0)
             view = crop[p.y0 - y0:p.y1 - y0, p.x0 - x0:p.x1 - x0]
             np.maximum(view, own, out=view)
-        crops.append((crop, x0, y0))
+            where = which[p.y0 - y0:p.y1 - y0, p.x0 - x0:p.x1 - x0]
+            where[(own > 0.05) & (where == 0)] = k
+        crops.append((crop, x0, y0, which))
     return line_model.read(crops)
 
 
