@@ -43,17 +43,24 @@ def record_path(run: RunDir) -> Path:
     return run.path / "model.onnx.json"
 
 
+def open_session(path: Path, model: bytes | None = None):
+    """An onnxruntime session on the CPU for `path` (or for `model`, its bytes already read and
+    checked), quiet, or one clear error for a damaged file."""
+    ort = require("onnxruntime", "core")
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3  # warnings about unused initialisers say nothing to a user
+    try:
+        return ort.InferenceSession(str(path) if model is None else model, sess_options=opts,
+                                    providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own types for a damaged file
+        raise MnistlabError(f"{path} is not an ONNX model mnistlab can load: {exc}") from None
+
+
 class OnnxModel:
     """Class probabilities from an ONNX model of the run: (N, 28, 28) pixels 0..255 -> (N, C)."""
 
     def __init__(self, path: Path):
-        ort = require("onnxruntime", "core")
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3  # warnings about unused initialisers say nothing to a user
-        try:
-            self.session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own types for a damaged file
-            raise MnistlabError(f"{path} is not an ONNX model mnistlab can load: {exc}") from None
+        self.session = open_session(path)
         self.input = self.session.get_inputs()[0].name
         self.path = path
 

@@ -154,9 +154,9 @@ def score(probs: list[np.ndarray], texts: list[str]) -> dict:
     how many letters a word has does not matter to a digit reader, that it has some does)."""
     got, conf = [], []
     for p in probs:
-        chars, _ = decode(p)
+        chars, least = decode(p)
         got.append("".join(c.char for c in chars))
-        conf.append(min((c.confidence for c in chars), default=0.0))
+        conf.append(least)
     right = np.array([_reading(g) == _reading(t) for g, t in zip(got, texts)])
     errors = sum(edit_distance(g, t) for g, t in zip(got, texts))
     return {"exact": float(right.mean()) if len(right) else 0.0, "right": right,
@@ -243,7 +243,7 @@ def train_lines(run, recipe, opts, ds, x_train, y_train, x_val, y_val, fonts_rec
         raise MnistlabError(f"{run.path}: the history does not cover epochs 1..{recipe.epochs}")
     run.save_model(model)
 
-    finish(run, model, say, n_train=len(strips), wall_start=start)
+    finish(run, model, say, n_train=len(strips), wall_start=start, nondigits=nondigits)
     _clear_backup(run)
     if link_latest:
         runs_mod.point_latest(run)
@@ -254,7 +254,7 @@ def train_lines(run, recipe, opts, ds, x_train, y_train, x_val, y_val, fonts_rec
     return run
 
 
-def finish(run, model, say, n_train: int, wall_start: float) -> dict:
+def finish(run, model, say, n_train: int, wall_start: float, nondigits: np.ndarray | None = None) -> dict:
     """After the fit: the accept threshold chosen on validation lines, the test lines read, the ONNX
     model written and checked, line.json and metrics.json. Depends only on the run's config and model."""
     from .data import load_dataset
@@ -269,8 +269,9 @@ def finish(run, model, say, n_train: int, wall_start: float) -> dict:
     ds = load_dataset(cfg["dataset"]["spec"])
     _, _, x_val, y_val = split_train(ds, recipe, TrainOptions(limit=cfg.get("limit")))
     fonts = font_files("train")
-    nondigits = make_negatives(max(1, recipe.negatives), LINES_SEED + 3, fonts, None,
-                               kinds=("glyph", "strokes", "shape"))
+    if nondigits is None:  # the same images the training drew (`make_negatives` is deterministic)
+        nondigits = make_negatives(max(1, recipe.negatives), LINES_SEED + 3, fonts, None,
+                                   kinds=("glyph", "strokes", "shape"))
     n_check = min(VAL_LINES, max(200, recipe.lines // 20))
     say("  choosing the accept threshold on validation lines; reading the test lines")
     val_strips, val_texts = cached_lines("validation", n_check, LINES_SEED + 1, np.round(x_val).astype(np.uint8),

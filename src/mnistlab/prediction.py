@@ -40,9 +40,6 @@ def parse_index_range(text: str, n: int) -> list[int]:
     return indices
 
 
-LINES = ("auto", "off")
-
-
 def line_model_for(run: RunDir, lines: str | Path | None):
     """The line model `read` uses beside a run's classifier: "auto" is the run's own `line/` folder
     or else the bundled one (for a run that reads the digits 0-9), "off" or None is none, and a path
@@ -52,9 +49,7 @@ def line_model_for(run: RunDir, lines: str | Path | None):
     if lines is None or lines == "off":
         return None
     if lines != "auto":
-        from .runs import RunDir as _RunDir
-
-        if not _RunDir(Path(lines)).is_line:
+        if not RunDir(Path(lines)).is_line:
             raise MnistlabError(f"{lines} is not a line run (train one with `mnistlab train --preset line`)")
         return LineModel(Path(lines))
     if list(run.class_names) != [str(d) for d in range(10)]:
@@ -80,6 +75,10 @@ class Predictor:
         from . import inference
         from .tta import check
 
+        from .reading.read import MODES
+
+        if mode not in MODES:
+            raise MnistlabError(f"the reading mode must be one of {', '.join(MODES)}, not {mode!r}")
         self.tta = check(tta)
         self.run = run
         if run.is_line:
@@ -90,10 +89,6 @@ class Predictor:
         self.engine = inference.check_engine(engine)
         self.model = inference.load(run, engine)
         self.lines = line_model_for(run, lines)
-        from .reading.read import MODES
-
-        if mode not in MODES:
-            raise MnistlabError(f"the reading mode must be one of {', '.join(MODES)}, not {mode!r}")
         self.mode = mode
 
     def judge(self, arrays: np.ndarray, tta: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

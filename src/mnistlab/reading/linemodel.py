@@ -29,7 +29,7 @@ class LineModel:
     """A line run's ONNX model and its accept threshold."""
 
     def __init__(self, path: Path):
-        from ..extras import require
+        from ..inference import open_session
 
         path = Path(path)
         try:
@@ -46,13 +46,7 @@ class LineModel:
             raise MnistlabError(f"{path}/line.json: threshold must be a number from 0 to 1, not {threshold!r}")
         if not isinstance(record, dict) or record.get("onnx_sha256") != hashlib.sha256(onnx_bytes).hexdigest():
             raise MnistlabError(f"{path}/model.onnx does not match its record (model.onnx.json): damaged or replaced")
-        ort = require("onnxruntime", "core")
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3
-        try:
-            self.session = ort.InferenceSession(onnx_bytes, sess_options=opts, providers=["CPUExecutionProvider"])
-        except Exception as exc:
-            raise MnistlabError(f"{path}/model.onnx cannot be loaded: {exc}") from None
+        self.session = open_session(path / "model.onnx", onnx_bytes)
         self.input = self.session.get_inputs()[0].name
         self.threshold = float(threshold)
         self.path = path
@@ -85,7 +79,7 @@ class LineModel:
             ink, x0, y0 = item[:3]
             marks = item[3] if len(item) > 3 else None
             _, scale, offset = prep
-            chars, _ = strip_mod.decode(probs[k])
+            chars, least = strip_mod.decode(probs[k])
             k += 1
             # A character owns the columns from halfway after the one before it to halfway to the
             # next (CTC marks a character at one or two steps, not across its whole width).
@@ -99,8 +93,7 @@ class LineModel:
             boxes = _boxes(ink, marks, spans)
             boxed = [(c.char, c.confidence, (x0 + bx0, y0 + by0, x0 + bx1, y0 + by1))
                      for c, (bx0, by0, bx1, by1) in zip(chars, boxes)]
-            out.append(LineReading("".join(c.char for c in chars),
-                                   min((c.confidence for c in chars), default=0.0), boxed))
+            out.append(LineReading("".join(c.char for c in chars), least, boxed))
         return out
 
 
