@@ -1,9 +1,10 @@
 """A photo -> the written region as an ink map: bounded size, the sheet, even light, no ruled lines.
 
 1. The picture is shrunk so the work is bounded (at most `WORK_PIXELS`).
-2. A sheet lying on a darker table is found (the largest bright region, when there is a darker
-   surround, as the bright quadrilateral that stays the same over most brightness cuts; everything
-   off it (the table, the sheet's edge and its shadow) becomes paper.
+2. A sheet lying on a darker table is found: the largest quadrilateral closed in by sharp edges of
+   log brightness (which a shadow does not weaken), else the bright quadrilateral that stays the
+   same over most brightness cuts. Everything off it (the table, the sheet's edge and its shadow)
+   becomes paper.
 3. The paper is estimated locally (a grey closing wider than any pen stroke, smoothed) and the
    picture is divided by it, so shadows, gradients, vignetting and tinted paper become plain paper
    and only marks darker than their own surroundings remain ink.
@@ -24,15 +25,18 @@ from . import morph
 
 MAX_SIDE = 4000              # ... and at most this long on either side
 PHOTO_INK = 0.45             # on an evened-out photo, ink under this share of the darkest is dropped
+STRONG_PIXELS = 500          # ... the darkest: the darkness this many pixels reach
 PAPER_STROKES = 3.0          # the paper estimate looks this many pen widths around each pixel
 SHEET_PHOTO = 200            # a sheet is looked for in pictures at least this big on both sides
 SHEET_MIN, SHEET_MAX = 0.1, 0.8     # a sheet covers this share of the photo (else: no table around it)
 SHEET_CONTRAST = 30.0        # the sheet is at least this much brighter than what surrounds it
+SHEET_EDGE = 0.2             # the sheet's edge: a step of this much in log brightness (about 20%)
 SHEET_INSET = 0.035          # what is cut from each side of a found sheet (its edge, its shadow)
 LINE_SPAN = 0.15             # ruled lines: straight runs of ink this long (of the page's width) or more,
 LINE_SLOPES = np.linspace(-0.25, 0.25, 11)  # ... at any of these slopes (up to 14 degrees),
 LINE_FAMILY = 3              # ... at least this many of them,
-LINE_MARKS = 3.0             # ... each this many times as long as the other marks are tall
+LINE_MARKS = 3.0             # ... each this many times as long as the other marks are tall,
+LINE_APART = 0.015           # ... and this far apart (of the page's height) at least
 
 
 @dataclass
@@ -70,8 +74,13 @@ def prepare(gray: np.ndarray) -> Page:
     ink = ink_map(flat)
     if uneven:
         # On a photo whose light was evened out, what stays faint is the rim of a shadow or a fold,
-        # not a pen: ink must be nearly as dark as the writing's.
-        ink[ink < PHOTO_INK] = 0.0
+        # or the printed lines of ruled and squared paper, not a pen: ink must be nearly as dark as
+        # the writing's darkest (its 500th darkest pixel: JPEG specks do not count, a grid covering
+        # more of the page than the writing does not lower the bar).
+        dark = 255.0 - flat
+        k = min(STRONG_PIXELS, dark.size)
+        strong = float(np.partition(dark.ravel(), -k)[-k])
+        ink[dark < PHOTO_INK * strong] = 0.0
     ink, lines = remove_lines(ink)
     lost = 0
     if sheet is not None:
@@ -211,6 +220,39 @@ def find_sheet(gray: np.ndarray) -> np.ndarray | None:
         return None  # a strip or a crop of writing, not a photo of a sheet
     f = max(1, int(max(h, w) / 300))
     small = gray[::f, ::f]
+    mask = _sheet_by_edges(gray)
+    if mask is None:
+        mask = _sheet_by_levels(small)
+    if mask is None:
+        return None
+    return np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize((w, h), Image.Resampling.NEAREST)) > 0
+
+
+def _sheet_by_edges(gray: np.ndarray) -> np.ndarray | None:
+    """The sheet as the largest region closed in by sharp edges of brightness (at about 300 pixels
+    across), or None. Edges are measured on the logarithm of the brightness: a shadow or a vignette
+    multiplies paper and table alike, so the sheet's edge keeps its strength under them, while a
+    shadow's own edge is soft and a table's grain is faint."""
+    h, w = gray.shape
+    f = max(1, int(max(h, w) / 300))
+    small = morph.box_mean(gray, f)[f // 2::f, f // 2::f] if f > 1 else gray
+    g = np.log(morph.box_mean(small, 3) + 10.0)
+    gx = np.zeros_like(g)
+    gy = np.zeros_like(g)
+    gx[:, 1:-1] = g[:, 2:] - g[:, :-2]
+    gy[1:-1] = g[2:] - g[:-2]
+    edges = morph.closing(np.hypot(gx, gy) > SHEET_EDGE, 3, 3)
+    # The edges' insides, without the thin edges themselves or a shadow's line sticking out.
+    inside = morph.opening(morph.fill_holes(edges), 5, 5)
+    labels, n, _, areas = morph.label(inside)
+    if n == 0:
+        return None
+    sheet = labels == int(areas.argmax()) + 1
+    return sheet if _sheet_like(small, sheet) else None
+
+
+def _sheet_by_levels(small: np.ndarray) -> np.ndarray | None:
+    """The sheet as a bright region over brightness cuts (when no edge closes all around it)."""
     # Under a shadow the paper can be darker than a lit table: cut the brightness at several levels.
     # The sheet is the quadrilateral that stays the same over the most levels (a sharp-edged bright
     # object); a region that grows with every lower cut is table joining it.
@@ -222,8 +264,7 @@ def find_sheet(gray: np.ndarray) -> np.ndarray | None:
     def stability(r):
         return sum(abs(o[1] - r[1]) <= 0.08 * r[1] for o in found), r[1]
 
-    mask, _ = max(found, key=stability)
-    return np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize((w, h), Image.Resampling.NEAREST)) > 0
+    return max(found, key=stability)[0]
 
 
 def _sheet_region(small: np.ndarray, t: float) -> tuple[np.ndarray, int] | None:
@@ -233,14 +274,22 @@ def _sheet_region(small: np.ndarray, t: float) -> tuple[np.ndarray, int] | None:
     if n == 0:
         return None
     sheet = morph.fill_holes(labels == int(areas.argmax()) + 1)
+    if not _sheet_like(small, sheet):
+        return None
+    return sheet, int(sheet.sum())
+
+
+def _sheet_like(small: np.ndarray, sheet: np.ndarray) -> bool:
+    """Whether a region looks like a sheet on a table: a bright quadrilateral covering part of the
+    photo, with the table around it."""
     if not SHEET_MIN <= sheet.mean() <= SHEET_MAX:
-        return None
+        return False
     if small[sheet].mean() - small[~sheet].mean() < SHEET_CONTRAST:
-        return None
+        return False
     # A table surrounds a sheet: much of the photo's border lies outside it (ink on paper does not).
     border = np.concatenate([sheet[0], sheet[-1], sheet[:, 0], sheet[:, -1]])
     if border.mean() > 0.4:
-        return None
+        return False
     ys, xs = np.nonzero(sheet)
     pts = np.stack([xs, ys], axis=1).astype(np.float64)
     corners = np.array([pts[np.argmin(pts[:, 0] + pts[:, 1])], pts[np.argmax(pts[:, 0] - pts[:, 1])],
@@ -248,9 +297,7 @@ def _sheet_region(small: np.ndarray, t: float) -> tuple[np.ndarray, int] | None:
     tl, tr, br, bl = corners
     # The quadrilateral must look like the region (its area close to the region's): else no sheet.
     quad = 0.5 * abs(_cross(tr - tl, bl - tl)) + 0.5 * abs(_cross(tr - br, bl - br))
-    if not 0.9 <= quad / sheet.sum() <= 1.1:
-        return None
-    return sheet, int(sheet.sum())
+    return 0.9 <= quad / sheet.sum() <= 1.1
 
 
 def _cross(a: np.ndarray, b: np.ndarray) -> float:
@@ -328,10 +375,11 @@ def _ruled(on: np.ndarray) -> np.ndarray:
         return np.zeros_like(on)
     extent = np.array([sl[1].stop - sl[1].start for sl in slices])
     # How tall the writing is: the sizeable marks that are neither long (lines, or writing joined to
-    # one) nor as big as the page (a grid joining everything).
-    _, m, boxes, areas = morph.label(on)
-    marks = [(b[0].stop - b[0].start, b[1].stop - b[1].start) for b, a in zip(boxes, areas, strict=True)
-             if a >= 0.05 * areas.max()]
+    # one) nor as big as the page, nor a grid joining everything (see _grids).
+    on_labels, m, boxes, areas = morph.label(on)
+    crossed = _grids(on_labels, m, runs, labels, slices, extent)
+    marks = [(b[0].stop - b[0].start, b[1].stop - b[1].start) for k, (b, a) in enumerate(zip(boxes, areas, strict=True))
+             if a >= 0.05 * areas.max() and not crossed[k + 1]]
     marks = [(bh, bw) for bh, bw in marks if max(bh, bw) <= 4 * min(bh, bw) and not (bh > 0.5 * h and bw > 0.5 * w)]
     typical = float(np.median([bh for bh, _ in marks])) if marks else 0.0
     keep = [i for i in range(n) if extent[i] >= LINE_MARKS * typical]
@@ -340,9 +388,41 @@ def _ruled(on: np.ndarray) -> np.ndarray:
     # Ruled lines are thin and well apart; the strips an opening leaves of one thick stroke are not.
     centres = np.sort([(slices[i][0].start + slices[i][0].stop) / 2 for i in keep])
     thickness = float(np.median([(runs[slices[i]] & (labels[slices[i]] == i + 1)).sum() / extent[i] for i in keep]))
-    if float(np.median(np.diff(centres))) < max(4 * thickness, 0.03 * h):
+    if float(np.median(np.diff(centres))) < max(4 * thickness, LINE_APART * h):
         return np.zeros_like(on)
-    return runs & np.isin(labels, [i + 1 for i in keep])
+    return _along(runs, labels, keep, thickness) & on
+
+
+def _grids(on_labels: np.ndarray, m: int, runs: np.ndarray, labels: np.ndarray, slices, extent) -> np.ndarray:
+    """Which marks (by label, 0..m) hold a family of parallel runs, each much longer than the family
+    is spaced: squared or ruled paper with the writing joined to it, not a digit's bars."""
+    grids = np.zeros(m + 1, bool)
+    pairs = np.unique(np.stack([on_labels[runs], labels[runs]]), axis=1)
+    for k in np.unique(pairs[0]):
+        held = pairs[1][pairs[0] == k] - 1
+        if len(held) < LINE_FAMILY:
+            continue
+        centres = np.sort([(slices[i][0].start + slices[i][0].stop) / 2 for i in held])
+        grids[k] = float(np.median(extent[held])) >= LINE_MARKS * float(np.median(np.diff(centres)))
+    return grids
+
+
+def _along(runs: np.ndarray, labels: np.ndarray, keep: list[int], thickness: float) -> np.ndarray:
+    """The band each kept run follows, as a straight line fitted to it and carried across the whole
+    picture: the pieces of a ruled line its runs missed (broken by faint ink, cut by a shadow) go
+    with it, and a stroke that only runs beside the line keeps what lies off the band."""
+    h, w = runs.shape
+    half = max(1.0, 0.5 * thickness + 0.5)
+    xs_all = np.arange(w, dtype=np.float64)
+    rows = np.arange(h, dtype=np.float64)[:, None]
+    band = np.zeros((h, w), bool)
+    for i in keep:
+        ys, xs = np.nonzero((labels == i + 1) & runs)
+        if len(xs) < 2 or xs.max() == xs.min():
+            continue
+        slope, offset = np.polyfit(xs.astype(np.float64), ys.astype(np.float64), 1)
+        band |= np.abs(rows - (slope * xs_all + offset)[None, :]) <= half
+    return band
 
 
 def _frames(on: np.ndarray) -> np.ndarray:
