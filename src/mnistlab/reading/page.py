@@ -36,6 +36,7 @@ LINE_SPAN = 0.15             # ruled lines: straight runs of ink this long (of t
 LINE_SLOPES = np.linspace(-0.25, 0.25, 11)  # ... at any of these slopes (up to 14 degrees),
 LINE_FAMILY = 3              # ... at least this many of them,
 LINE_MARKS = 3.0             # ... each this many times as long as the other marks are tall,
+FRAME_HOLLOW = 0.6           # a form box's outline encloses at least this share of its area empty
 LINE_APART = 0.015           # ... and this far apart (of the page's height) at least
 
 
@@ -436,6 +437,10 @@ def _frames(on: np.ndarray) -> np.ndarray:
         if hh < 20 or ww < 20:
             continue
         comp = labels[sl] == i + 1
+        ring = _closed_frame(comp)
+        if ring is not None:
+            frames[sl] |= ring
+            continue
         # A photographed box is a little rotated: its sides are found on the component widened by a
         # few pixels across them.
         dy, dx = max(2, hh // 10), max(2, ww // 12)
@@ -453,6 +458,49 @@ def _frames(on: np.ndarray) -> np.ndarray:
             # (the writing inside is a separate component unless it touches the frame).
             frames[sl] |= comp & mask & ~_inside(rows, cols, dy, dx)
     return frames
+
+
+def _closed_frame(comp: np.ndarray) -> np.ndarray | None:
+    """A closed box outline's own pixels (a ring as thick as its sides along the outside of what it
+    encloses), or None when the mark is no hollow quadrilateral: a box in perspective, a little
+    turned, with writing inside that may touch it."""
+    hh, ww = comp.shape
+    filled = morph.fill_holes(np.pad(comp, 1))[1:-1, 1:-1]
+    hole = filled & ~comp
+    if hole.sum() < FRAME_HOLLOW * filled.sum():
+        return None  # a 0, a loop of a digit: mostly stroke
+    ys, xs = np.nonzero(filled)
+    pts = np.stack([xs, ys], axis=1).astype(np.float64)
+    tl, tr, br, bl = (pts[np.argmin(pts[:, 0] + pts[:, 1])], pts[np.argmax(pts[:, 0] - pts[:, 1])],
+                      pts[np.argmax(pts[:, 0] + pts[:, 1])], pts[np.argmax(pts[:, 1] - pts[:, 0])])
+    quad = 0.5 * abs(_cross(tr - tl, bl - tl)) + 0.5 * abs(_cross(tr - br, bl - br))
+    if not 0.9 <= quad / filled.sum() <= 1.1:
+        return None  # an oval, or no closed outline
+    # The sides' thickness: the first run of ink across the left and right sides, middle rows.
+    middle = comp[hh // 4: hh - hh // 4]
+    widths = []
+    for row in middle:
+        on = np.flatnonzero(row)
+        if len(on) == 0:
+            continue
+        gaps = np.flatnonzero(np.diff(on) > 1)
+        widths.append((on[gaps[0]] if len(gaps) else on[-1]) - on[0] + 1)
+        widths.append(on[-1] - (on[gaps[-1] + 1] if len(gaps) else on[0]) + 1)
+    side = int(np.median(widths)) if widths else 1
+    k = 2 * (side + 2) + 1
+
+    def within(width):  # what lies deeper inside the outline than width / 2 (nothing is, past its box)
+        return morph.min_filter(np.pad(filled, width), width, width)[width:-width, width:-width]
+
+    ring = comp & ~within(k)
+    # What stays of the outline where it was thicker than its sides' median (a corner, a side nearer
+    # the camera): pieces lying wholly along it. Writing touching the box reaches further in.
+    near = ~within(3 * k)
+    labels, n, _, _ = morph.label(comp & ~ring)
+    if n == 0:
+        return ring
+    inward = np.bincount(labels[~near].ravel(), minlength=n + 1)
+    return ring | ((labels > 0) & (inward[labels] == 0))
 
 
 def _corners(comp: np.ndarray) -> bool:
