@@ -12,8 +12,9 @@ FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
 
 def sheet(lines: list[str], size: int = 64, paper: str = "plain", box: bool = False, pad: int = 60,
-          offsets: list[int] | None = None) -> np.ndarray:
-    """Dark print on light paper (grayscale 0..255); `offsets` shifts each line right by that much."""
+          offsets: list[int] | None = None, margin: int = 18, rule: int = 180) -> np.ndarray:
+    """Dark print on light paper (grayscale 0..255); `offsets` shifts each line right by that much;
+    a box leaves `margin` pixels around the print; squared paper's lines are `rule` grey."""
     font = ImageFont.truetype(FONT, size)
     offsets = offsets or [0] * len(lines)
     spacing = int(size * 1.8)
@@ -28,15 +29,15 @@ def sheet(lines: list[str], size: int = 64, paper: str = "plain", box: bool = Fa
     elif paper == "squared":
         step = size // 2 + 8
         for y in range(0, height, step):
-            d.line([(0, y), (width, y)], fill=180, width=1)
+            d.line([(0, y), (width, y)], fill=rule, width=1)
         for x in range(0, width, step):
-            d.line([(x, 0), (x, height)], fill=180, width=1)
+            d.line([(x, 0), (x, height)], fill=rule, width=1)
     for k, (text, off) in enumerate(zip(lines, offsets, strict=True)):
         at = (pad + off, pad + k * spacing)
         d.text(at, text, fill=20, font=font)
         if box:
             x0, y0, x1, y1 = d.textbbox(at, text, font=font)
-            d.rectangle([x0 - 18, y0 - 18, x1 + 18, y1 + 18], outline=20, width=4)
+            d.rectangle([x0 - margin, y0 - margin, x1 + margin, y1 + margin], outline=20, width=4)
     return np.asarray(img, np.float64)
 
 
@@ -77,3 +78,18 @@ def jpeg(gray: np.ndarray, orientation: int = 1) -> bytes:
     buf = io.BytesIO()
     img.save(buf, "JPEG", quality=90, exif=exif.tobytes())
     return buf.getvalue()
+
+
+def on_bright_table(page: np.ndarray) -> tuple[np.ndarray, tuple[slice, slice]]:
+    """The sheet on a light table with a soft shadow over its lower half and the table beside it, so
+    that the shadowed paper is darker than the lit table: (photo, where the sheet lies)."""
+    h, w = page.shape
+    H, W = int(h * 1.8), int(w * 1.6)
+    table = np.full((H, W), 175.0) + np.random.default_rng(1).normal(0, 3, (H, W))
+    y0, x0 = (H - h) // 2, (W - w) // 2
+    table[y0:y0 + h, x0:x0 + w] = page
+    table = np.asarray(Image.fromarray(np.clip(table, 0, 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(1)),
+                       np.float64)
+    shade = Image.fromarray((np.mgrid[0:H, 0:W][0] > y0 + 0.6 * h).astype(np.uint8) * 255)
+    soft = np.asarray(shade.filter(ImageFilter.GaussianBlur(8)), np.float64) / 255.0
+    return table * (1 - 0.55 * soft), (slice(y0, y0 + h), slice(x0, x0 + w))

@@ -9,7 +9,7 @@ import pytest
 
 import mnistlab as ml
 from conftest import run_cli
-from scenes import jpeg, light_falling_off, on_table, sheet
+from scenes import jpeg, light_falling_off, on_bright_table, on_table, sheet
 from mnistlab.images import decode_gray
 
 
@@ -54,6 +54,20 @@ def test_a_sheet_on_a_table_under_a_shadow(reader, shadow):
     assert len(r["digits"]) == 4  # the table, the sheet's edges and the shadow's rim are no marks
 
 
+def test_the_whole_sheet_is_found_where_its_shadow_is_darker_than_the_lit_table(reader):
+    from mnistlab.reading.page import find_sheet
+
+    photo, (ys, xs) = on_bright_table(sheet(["4719"], pad=120))
+    truth = np.zeros(photo.shape, bool)
+    truth[ys, xs] = True
+    assert photo[ys, xs][-10:].mean() < photo[:, : xs.start][:20].mean()  # the scene is what it says
+    found = find_sheet(photo)
+    assert found is not None
+    assert (found & truth).sum() / (found | truth).sum() >= 0.9
+    r = _read(reader, photo)
+    assert r["text"] == "4719" and r["accepted"], r
+
+
 def test_light_falling_off_makes_no_marks(reader):
     r = _read(reader, light_falling_off(sheet(["20261126"])))
     assert r["text"] == "20261126" and r["accepted"]
@@ -63,6 +77,21 @@ def test_light_falling_off_makes_no_marks(reader):
 def test_ruled_and_squared_paper(reader, paper):
     r = _read(reader, on_table(sheet(["2026"], paper=paper), None))
     assert r["text"] == "2026" and r["accepted"], r
+
+
+def test_squared_paper_joined_to_the_writing_under_a_shadow(reader):
+    # Darker grid lines, crossing every digit, on a sheet partly in shadow: the lines are fainter
+    # than the pen, and run the whole sheet.
+    r = _read(reader, on_table(sheet(["3085"], size=48, paper="squared", rule=150, pad=160), "half"))
+    assert r["text"] == "3085" and r["accepted"], r
+
+
+def test_a_tight_form_box_is_removed_and_one_drawn_over_the_digits_is_never_a_sure_answer(reader):
+    r = _read(reader, on_table(sheet(["4061"], box=True, margin=2), "corner"))
+    assert r["text"] == "4061" and r["accepted"], r
+    # Drawn along the digits' own bounds, the box cuts into them: unsure or right, never a wrong answer.
+    r = _read(reader, on_table(sheet(["4061"], box=True, margin=0), "corner"))
+    assert r["text"] == "4061" or not r["accepted"], r
 
 
 def test_a_digit_in_a_form_box_is_read_not_the_box(reader):

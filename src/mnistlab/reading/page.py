@@ -30,13 +30,13 @@ PAPER_STROKES = 3.0          # the paper estimate looks this many pen widths aro
 SHEET_PHOTO = 200            # a sheet is looked for in pictures at least this big on both sides
 SHEET_MIN, SHEET_MAX = 0.1, 0.8     # a sheet covers this share of the photo (else: no table around it)
 SHEET_CONTRAST = 30.0        # the sheet is at least this much brighter than what surrounds it
-SHEET_EDGE = 0.2             # the sheet's edge: a step of this much in log brightness (about 20%)
+SHEET_EDGE = 0.15            # the sheet's edge: a step of this much in log brightness (about 16%)
 SHEET_INSET = 0.035          # what is cut from each side of a found sheet (its edge, its shadow)
 LINE_SPAN = 0.15             # ruled lines: straight runs of ink this long (of the page's width) or more,
 LINE_SLOPES = np.linspace(-0.25, 0.25, 11)  # ... at any of these slopes (up to 14 degrees),
 LINE_FAMILY = 3              # ... at least this many of them,
 LINE_MARKS = 3.0             # ... each this many times as long as the other marks are tall,
-FRAME_HOLLOW = 0.6           # a form box's outline encloses at least this share of its area empty
+FRAME_HOLLOW = 0.35          # a form box's outline encloses at least this share of its area empty
 LINE_APART = 0.015           # ... and this far apart (of the page's height) at least
 
 
@@ -437,7 +437,7 @@ def _frames(on: np.ndarray) -> np.ndarray:
         if hh < 20 or ww < 20:
             continue
         comp = labels[sl] == i + 1
-        ring = _closed_frame(comp)
+        ring = _closed_frame(comp, on[sl] & ~comp)
         if ring is not None:
             frames[sl] |= ring
             continue
@@ -460,15 +460,16 @@ def _frames(on: np.ndarray) -> np.ndarray:
     return frames
 
 
-def _closed_frame(comp: np.ndarray) -> np.ndarray | None:
+def _closed_frame(comp: np.ndarray, others: np.ndarray) -> np.ndarray | None:
     """A closed box outline's own pixels (a ring as thick as its sides along the outside of what it
-    encloses), or None when the mark is no hollow quadrilateral: a box in perspective, a little
-    turned, with writing inside that may touch it."""
+    encloses), or None when the mark is no hollow quadrilateral holding writing: a box in
+    perspective, a little turned, with writing inside that may touch it (`others`: the other marks'
+    ink around it)."""
     hh, ww = comp.shape
     filled = morph.fill_holes(np.pad(comp, 1))[1:-1, 1:-1]
     hole = filled & ~comp
     if hole.sum() < FRAME_HOLLOW * filled.sum():
-        return None  # a 0, a loop of a digit: mostly stroke
+        return None  # a loop of a digit: mostly stroke
     ys, xs = np.nonzero(filled)
     pts = np.stack([xs, ys], axis=1).astype(np.float64)
     tl, tr, br, bl = (pts[np.argmin(pts[:, 0] + pts[:, 1])], pts[np.argmax(pts[:, 0] - pts[:, 1])],
@@ -493,6 +494,8 @@ def _closed_frame(comp: np.ndarray) -> np.ndarray | None:
         return morph.min_filter(np.pad(filled, width), width, width)[width:-width, width:-width]
 
     ring = comp & ~within(k)
+    if not ((others & filled).any() or (comp & within(k)).any()):
+        return None  # it holds nothing: a square 0, an empty box (left to the older test)
     # What stays of the outline where it was thicker than its sides' median (a corner, a side nearer
     # the camera): pieces lying wholly along it. Writing touching the box reaches further in.
     near = ~within(3 * k)
