@@ -245,3 +245,15 @@ def test_the_line_model_alone_reads_separators_with_their_boxes(text, chars):
     assert len(r["digits"]) == sum(ch.isdigit() for ch in text)
     for s in r["separators"]:
         assert not any(d["box"][0] <= s["box"][0] < d["box"][2] for d in r["digits"])
+
+
+def test_a_line_model_reading_separators_only_leaves_the_marks_unsure():
+    from types import SimpleNamespace
+
+    from mnistlab.reading.read import choose
+
+    # A lone 1 beside a dash that the line model reads as the dash alone: the marks' "-1" is kept,
+    # never the line model's empty number, and never as a sure answer.
+    assert choose("-1", SimpleNamespace(text="-"), "combined") == "line misses digits"
+    assert choose("-1", SimpleNamespace(text="-1"), "combined") == "agree"
+    assert choose("-1", SimpleNamespace(text="-"), "line") == "line"

@@ -125,6 +125,9 @@ def read_gray(gray: np.ndarray, judge, line_model=None, mode: str = "combined") 
             source = choose("".join(text), lm, mode)
             if source == "not a digit":
                 unsure.append("the line model reads a mark on the line that is not a digit")
+            elif source == "line misses digits":
+                # It read separators only (a lone 1 beside a dash): the marks are kept, unsure.
+                unsure.append("the line model reads no digit where the marks show some")
             elif source == "line":
                 digits, seps, text, line_inputs = _from_line_model(lm, pg)
                 if lm.confidence < line_model.threshold:
@@ -135,7 +138,7 @@ def read_gray(gray: np.ndarray, judge, line_model=None, mode: str = "combined") 
                     d["accepted"] = True
                 if lm.confidence < AGREE_CONFIDENCE and not seg_sure:
                     unsure.append("both readers agree, but neither is sure")
-        if source in ("segmenter", "not a digit") and digits and \
+        if source in ("segmenter", "not a digit", "line misses digits") and digits and \
                 min(d["confidence"] for d in digits) < READ_CONFIDENCE:
             weak = True
         inputs.extend(line_inputs)
@@ -179,7 +182,8 @@ def read_gray(gray: np.ndarray, judge, line_model=None, mode: str = "combined") 
 
 
 def choose(seg_text: str, lm, mode: str) -> str:
-    """Which reading of a line to keep: "segmenter", "line", "agree" or "not a digit".
+    """Which reading of a line to keep: "segmenter", "line", "agree", "not a digit" or "line misses
+    digits" (the line model reads separators only where the marks hold digits: theirs, unsure).
 
     Where the two differ, the line model's reading is kept (sure only at its own threshold). Keeping
     a sure digit-by-digit reading over an unsure line model instead was measured on development
@@ -191,6 +195,8 @@ def choose(seg_text: str, lm, mode: str) -> str:
         return "not a digit"
     if mode == "line":
         return "line"
+    if not any(ch.isdigit() for ch in lm.text) and any(ch.isdigit() for ch in seg_text):
+        return "line misses digits"
     if lm.text == seg_text or _slashes_apart(seg_text, lm.text):
         return "agree"
     return "line"
