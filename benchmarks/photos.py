@@ -99,7 +99,7 @@ def uci_line(text: str, uci_x, uci_y, height: int, rng) -> np.ndarray:
             d.line([(pen, base + int(0.05 * height)), (pen + w, pen)], fill=255, width=pen)
         glyphs.append((np.asarray(canvas, np.float64), -pen))
     gap = int(0.18 * height)
-    width = sum(g.shape[1] for g, _ in glyphs) + gap * (len(glyphs) + 1)
+    width = sum(g.shape[1] for g, _ in glyphs) + (gap + gap // 3) * (len(glyphs) + 1)  # room for the jitter
     top = int(0.3 * height)
     out = np.zeros((int(1.6 * height) + top, width))
     x = gap

@@ -257,3 +257,14 @@ def test_a_line_model_reading_separators_only_leaves_the_marks_unsure():
     assert choose("-1", SimpleNamespace(text="-"), "combined") == "line misses digits"
     assert choose("-1", SimpleNamespace(text="-1"), "combined") == "agree"
     assert choose("-1", SimpleNamespace(text="-"), "line") == "line"
+
+
+def test_the_line_models_slashes_are_kept_only_where_they_make_a_date():
+    from types import SimpleNamespace
+
+    from mnistlab.reading.read import choose
+
+    # A printed slash as upright as a 1: the marks saw 1s, the line model a date.
+    assert choose("2110412014", SimpleNamespace(text="21/04/2014"), "combined") == "agree, with the line model's slashes"
+    # A slanted 1 the line model took for a slash: no date, the shape rule's reading stays.
+    assert choose("7210", SimpleNamespace(text="72/0"), "combined") == "agree"
