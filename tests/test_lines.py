@@ -268,3 +268,39 @@ def test_the_line_models_slashes_are_kept_only_where_they_make_a_date():
     assert choose("2110412014", SimpleNamespace(text="21/04/2014"), "combined") == "agree, with the line model's slashes"
     # A slanted 1 the line model took for a slash: no date, the shape rule's reading stays.
     assert choose("7210", SimpleNamespace(text="72/0"), "combined") == "agree"
+
+
+def _chars(text, runner_up=None):
+    """Characters as the decoder gives them: each sure of itself, `runner_up` {position: (digit, p)}."""
+    from mnistlab.reading.strip import Char
+
+    out = []
+    for i, ch in enumerate(text):
+        digits = np.full(10, 0.0005)
+        if ch.isdigit():
+            digits[int(ch)] = 0.95
+        if runner_up and i in runner_up:
+            d, p = runner_up[i]
+            digits[d] = p
+        out.append(Char(ch, 0.95, 4 * i, 4 * i + 4, digits))
+    return out
+
+
+def test_times_and_dates_out_of_range_take_the_likeliest_possible_digits():
+    from mnistlab.reading.fields import make_possible
+
+    chars = _chars("47:28", {0: (1, 0.04), 1: (2, 0.01)})  # a 1 read as a 4: hour 47
+    assert make_possible(chars)
+    assert "".join(c.char for c in chars) == "17:28"
+    assert chars[0].confidence == pytest.approx(0.04)  # the changed digit keeps its own probability
+    chars = _chars("07/41/2019", {3: (1, 0.03)})
+    assert make_possible(chars) and "".join(c.char for c in chars) == "07/11/2019"
+    chars = _chars("1967-40-08", {5: (1, 0.02)})
+    assert make_possible(chars) and "".join(c.char for c in chars) == "1967-10-08"
+    # Possible ones, and lines that are neither a time nor a date, are left alone.
+    for text in ("23:59", "31.12.1999", "2026-11-26", "4728", "47.28", "-47"):
+        chars = _chars(text)
+        assert not make_possible(chars) and "".join(c.char for c in chars) == text
+    # No runner-up likely enough makes it possible: unchanged.
+    chars = _chars("99:99")
+    assert not make_possible(chars) and "".join(c.char for c in chars) == "99:99"

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MnistlabError
+from . import fields
 from . import strip as strip_mod
 
 
@@ -81,6 +82,8 @@ class LineModel:
             _, scale, offset = prep
             chars, least = strip_mod.decode(probs[k])
             k += 1
+            if fields.make_possible(chars):
+                least = min(c.confidence for c in chars)
             # A character owns the columns from halfway after the one before it to halfway to the
             # next (CTC marks a character at one or two steps, not across its whole width).
             edges = [strip_mod.MARGIN] + [(a.x1 + b.x0) / 2 for a, b in zip(chars, chars[1:])] + \

@@ -53,6 +53,7 @@ class Char:
     confidence: float
     x0: float   # strip columns covered by the character's output steps
     x1: float
+    digits: np.ndarray | None = None  # each digit's highest probability over the character's steps
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -77,10 +78,12 @@ def decode(probs: np.ndarray) -> tuple[list[Char], float]:
     for t, k in enumerate(best):
         k = int(k)
         if k != BLANK and k != prev:
-            chars.append(Char(VOCAB[k - 1], float(probs[t, k]), t * STRIDE, (t + 1) * STRIDE))
+            chars.append(Char(VOCAB[k - 1], float(probs[t, k]), t * STRIDE, (t + 1) * STRIDE,
+                              probs[t, 1:11].astype(np.float64)))
         elif k != BLANK:  # the same character continues
             chars[-1].confidence = max(chars[-1].confidence, float(probs[t, k]))
             chars[-1].x1 = (t + 1) * STRIDE
+            chars[-1].digits = np.maximum(chars[-1].digits, probs[t, 1:11])
         if k != BLANK:
             owner[t] = len(chars) - 1
         prev = k

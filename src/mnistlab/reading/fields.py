@@ -1,0 +1,67 @@
+"""Dates and times must be possible ones: a line the line model reads as a time or a date with a
+field out of range (hour 47, month 40, day 85) gets, for that field, its likeliest digits that make
+it possible, from each character's own runner-up classes.
+
+A handwritten 1 read as a 4 in "47:28" is the commonest case. The digits changed keep the
+probability the model gave them, far under any accept threshold: the line stays "not sure" unless
+the digit-by-digit reading agrees with it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+import numpy as np
+
+from .strip import Char
+
+CHOICES = 3         # runner-up digits tried per character,
+RUNNER_UP = 0.001   # ... each at least this likely (a digit the model all but ruled out is no reading)
+
+# (pattern over the text, the fields that must be in range: (group, lowest, highest))
+LAYOUTS = [
+    (re.compile(r"^(\d{1,2}):(\d{2})$"), ((1, 0, 23), (2, 0, 59))),
+    (re.compile(r"^(\d{1,2})([/.])(\d{1,2})\2(\d{4}|\d{2})$"), ((1, 1, 31), (3, 1, 12))),
+    (re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$"), ((2, 1, 12), (3, 1, 31))),
+]
+
+
+def make_possible(chars: list[Char]) -> bool:
+    """Correct, in place, the fields of a time or a date that are out of range; whether any was."""
+    text = "".join(c.char for c in chars)
+    for pattern, fields in LAYOUTS:
+        found = pattern.match(text)
+        if not found:
+            continue
+        changed = False
+        for group, lo, hi in fields:
+            if lo <= int(found.group(group)) <= hi:
+                continue
+            span = [chars[i] for i in range(*found.span(group))]
+            if any(c.digits is None for c in span):
+                return changed
+            best = _likeliest(span, lo, hi)
+            if best is None:
+                continue
+            for c, d in zip(span, best, strict=True):
+                if c.char != str(d):
+                    c.char, c.confidence = str(d), float(c.digits[d])
+            changed = True
+        return changed
+    return False
+
+
+def _likeliest(span: list[Char], lo: int, hi: int) -> tuple[int, ...] | None:
+    """The digits for `span` with the highest joint probability whose value lies in [lo, hi]."""
+    options = [[d for d in np.argsort(c.digits)[::-1][:CHOICES] if c.digits[d] >= RUNNER_UP or str(d) == c.char]
+               for c in span]
+    best, best_p = None, 0.0
+    for combo in itertools.product(*options):
+        value = int("".join(str(int(d)) for d in combo))
+        if not lo <= value <= hi:
+            continue
+        p = float(np.prod([c.digits[d] for c, d in zip(span, combo, strict=True)]))
+        if p > best_p:
+            best, best_p = tuple(int(d) for d in combo), p
+    return best
