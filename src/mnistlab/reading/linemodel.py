@@ -80,10 +80,10 @@ class LineModel:
             ink, x0, y0 = item[:3]
             marks = item[3] if len(item) > 3 else None
             _, scale, offset = prep
-            chars, least = strip_mod.decode(probs[k])
+            chars, _ = strip_mod.decode(probs[k])
             k += 1
-            if fields.make_possible(chars):
-                least = min(c.confidence for c in chars)
+            fields.make_possible(chars)
+            least = min((c.confidence for c in chars), default=0.0)
             # A character owns the columns from halfway after the one before it to halfway to the
             # next (CTC marks a character at one or two steps, not across its whole width).
             edges = [strip_mod.MARGIN] + [(a.x1 + b.x0) / 2 for a, b in zip(chars, chars[1:])] + \

@@ -36,8 +36,8 @@ LINE_SPAN = 0.15             # ruled lines: straight runs of ink this long (of t
 LINE_SLOPES = np.linspace(-0.25, 0.25, 11)  # ... at any of these slopes (up to 14 degrees),
 LINE_FAMILY = 3              # ... at least this many of them,
 LINE_MARKS = 3.0             # ... each this many times as long as the other marks are tall,
-FRAME_HOLLOW = 0.35          # a form box's outline encloses at least this share of its area empty
 LINE_APART = 0.015           # ... and this far apart (of the page's height) at least
+FRAME_HOLLOW = 0.35          # a form box's outline encloses at least this share of its area empty
 
 
 @dataclass
@@ -219,11 +219,10 @@ def find_sheet(gray: np.ndarray) -> np.ndarray | None:
     h, w = gray.shape
     if min(h, w) < SHEET_PHOTO:
         return None  # a strip or a crop of writing, not a photo of a sheet
-    f = max(1, int(max(h, w) / 300))
-    small = gray[::f, ::f]
     mask = _sheet_by_edges(gray)
     if mask is None:
-        mask = _sheet_by_levels(small)
+        f = max(1, int(max(h, w) / 300))
+        mask = _sheet_by_levels(gray[::f, ::f])
     if mask is None:
         return None
     return np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize((w, h), Image.Resampling.NEAREST)) > 0
@@ -291,14 +290,18 @@ def _sheet_like(small: np.ndarray, sheet: np.ndarray) -> bool:
     border = np.concatenate([sheet[0], sheet[-1], sheet[:, 0], sheet[:, -1]])
     if border.mean() > 0.4:
         return False
-    ys, xs = np.nonzero(sheet)
+    return _quadrilateral(sheet)
+
+
+def _quadrilateral(region: np.ndarray) -> bool:
+    """Whether a filled region is a quadrilateral: the one spanned by its four extreme corners has
+    nearly its area (an oval's or a ragged region's has not)."""
+    ys, xs = np.nonzero(region)
     pts = np.stack([xs, ys], axis=1).astype(np.float64)
-    corners = np.array([pts[np.argmin(pts[:, 0] + pts[:, 1])], pts[np.argmax(pts[:, 0] - pts[:, 1])],
-                        pts[np.argmax(pts[:, 0] + pts[:, 1])], pts[np.argmax(pts[:, 1] - pts[:, 0])]])
-    tl, tr, br, bl = corners
-    # The quadrilateral must look like the region (its area close to the region's): else no sheet.
+    tl, tr, br, bl = (pts[np.argmin(pts[:, 0] + pts[:, 1])], pts[np.argmax(pts[:, 0] - pts[:, 1])],
+                      pts[np.argmax(pts[:, 0] + pts[:, 1])], pts[np.argmax(pts[:, 1] - pts[:, 0])])
     quad = 0.5 * abs(_cross(tr - tl, bl - tl)) + 0.5 * abs(_cross(tr - br, bl - br))
-    return 0.9 <= quad / sheet.sum() <= 1.1
+    return 0.9 <= quad / region.sum() <= 1.1
 
 
 def _cross(a: np.ndarray, b: np.ndarray) -> float:
@@ -391,7 +394,7 @@ def _ruled(on: np.ndarray) -> np.ndarray:
     thickness = float(np.median([(runs[slices[i]] & (labels[slices[i]] == i + 1)).sum() / extent[i] for i in keep]))
     if float(np.median(np.diff(centres))) < max(4 * thickness, LINE_APART * h):
         return np.zeros_like(on)
-    return _along(runs, labels, keep, thickness) & on
+    return _along(runs, labels, slices, keep, thickness) & on
 
 
 def _grids(on_labels: np.ndarray, m: int, runs: np.ndarray, labels: np.ndarray, slices, extent) -> np.ndarray:
@@ -408,7 +411,7 @@ def _grids(on_labels: np.ndarray, m: int, runs: np.ndarray, labels: np.ndarray, 
     return grids
 
 
-def _along(runs: np.ndarray, labels: np.ndarray, keep: list[int], thickness: float) -> np.ndarray:
+def _along(runs: np.ndarray, labels: np.ndarray, slices, keep: list[int], thickness: float) -> np.ndarray:
     """The band each kept run follows, as a straight line fitted to it and carried across the whole
     picture: the pieces of a ruled line its runs missed (broken by faint ink, cut by a shadow) go
     with it, and a stroke that only runs beside the line keeps what lies off the band."""
@@ -418,10 +421,11 @@ def _along(runs: np.ndarray, labels: np.ndarray, keep: list[int], thickness: flo
     rows = np.arange(h, dtype=np.float64)[:, None]
     band = np.zeros((h, w), bool)
     for i in keep:
-        ys, xs = np.nonzero((labels == i + 1) & runs)
+        sy, sx = slices[i]
+        ys, xs = np.nonzero((labels[sy, sx] == i + 1) & runs[sy, sx])
         if len(xs) < 2 or xs.max() == xs.min():
             continue
-        slope, offset = np.polyfit(xs.astype(np.float64), ys.astype(np.float64), 1)
+        slope, offset = np.polyfit(xs + float(sx.start), ys + float(sy.start), 1)
         band |= np.abs(rows - (slope * xs_all + offset)[None, :]) <= half
     return band
 
@@ -465,17 +469,12 @@ def _closed_frame(comp: np.ndarray, others: np.ndarray) -> np.ndarray | None:
     encloses), or None when the mark is no hollow quadrilateral holding writing: a box in
     perspective, a little turned, with writing inside that may touch it (`others`: the other marks'
     ink around it)."""
-    hh, ww = comp.shape
+    hh = comp.shape[0]
     filled = morph.fill_holes(np.pad(comp, 1))[1:-1, 1:-1]
     hole = filled & ~comp
     if hole.sum() < FRAME_HOLLOW * filled.sum():
         return None  # a loop of a digit: mostly stroke
-    ys, xs = np.nonzero(filled)
-    pts = np.stack([xs, ys], axis=1).astype(np.float64)
-    tl, tr, br, bl = (pts[np.argmin(pts[:, 0] + pts[:, 1])], pts[np.argmax(pts[:, 0] - pts[:, 1])],
-                      pts[np.argmax(pts[:, 0] + pts[:, 1])], pts[np.argmax(pts[:, 1] - pts[:, 0])])
-    quad = 0.5 * abs(_cross(tr - tl, bl - tl)) + 0.5 * abs(_cross(tr - br, bl - br))
-    if not 0.9 <= quad / filled.sum() <= 1.1:
+    if not _quadrilateral(filled):
         return None  # an oval, or no closed outline
     # The sides' thickness: the first run of ink across the left and right sides, middle rows.
     middle = comp[hh // 4: hh - hh // 4]
@@ -493,9 +492,10 @@ def _closed_frame(comp: np.ndarray, others: np.ndarray) -> np.ndarray | None:
     def within(width):  # what lies deeper inside the outline than width / 2 (nothing is, past its box)
         return morph.min_filter(np.pad(filled, width), width, width)[width:-width, width:-width]
 
-    ring = comp & ~within(k)
-    if not ((others & filled).any() or (comp & within(k)).any()):
+    inner = within(k)
+    if not ((others & filled).any() or (comp & inner).any()):
         return None  # it holds nothing: a square 0, an empty box (left to the older test)
+    ring = comp & ~inner
     # What stays of the outline where it was thicker than its sides' median (a corner, a side nearer
     # the camera): pieces lying wholly along it. Writing touching the box reaches further in.
     near = ~within(3 * k)
