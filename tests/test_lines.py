@@ -120,6 +120,17 @@ def test_synthetic_lines_are_deterministic_and_labelled():
     assert codes.tolist() == [[2, 3, 0], [4, VOCAB.index(".") + 1, 5]]
 
 
+def test_a_coarse_scan_is_a_blocky_wide_digit_of_the_lines_height():
+    from mnistlab.linesynth import _coarse
+
+    one = np.full((20, 3), 255.0)  # a thin upright stroke, trimmed as lines trim their digits
+    for seed in range(20):
+        g = _coarse(one, 48, np.random.default_rng(seed), cut=100.0)
+        assert g is not None and g.shape[0] <= 48 and g.max() == 255
+        assert g.shape[1] / g.shape[0] > 3 / 20  # size-normalised: wider than it was written
+    assert _coarse(np.zeros((20, 3)), 48, np.random.default_rng(0), cut=100.0) is None
+
+
 def test_accept_threshold_keeps_accepted_lines_right():
     from mnistlab.linetraining import accept_threshold
 
@@ -250,24 +261,56 @@ def test_the_line_model_alone_reads_separators_with_their_boxes(text, chars):
 def test_a_line_model_reading_separators_only_leaves_the_marks_unsure():
     from types import SimpleNamespace
 
-    from mnistlab.reading.read import choose
+    from mnistlab.reading.combine import choose
 
     # A lone 1 beside a dash that the line model reads as the dash alone: the marks' "-1" is kept,
     # never the line model's empty number, and never as a sure answer.
-    assert choose("-1", SimpleNamespace(text="-"), "combined") == "line misses digits"
-    assert choose("-1", SimpleNamespace(text="-1"), "combined") == "agree"
-    assert choose("-1", SimpleNamespace(text="-"), "line") == "line"
+    assert choose("-1", 0.99, SimpleNamespace(text="-", confidence=0.99), "combined") == "line misses digits"
+    assert choose("-1", 0.99, SimpleNamespace(text="-1", confidence=0.99), "combined") == "agree"
+    assert choose("-1", 0.99, SimpleNamespace(text="-", confidence=0.99), "line") == "line"
 
 
 def test_the_line_models_slashes_are_kept_only_where_they_make_a_date():
     from types import SimpleNamespace
 
-    from mnistlab.reading.read import choose
+    from mnistlab.reading.combine import choose
 
     # A printed slash as upright as a 1: the marks saw 1s, the line model a date.
-    assert choose("2110412014", SimpleNamespace(text="21/04/2014"), "combined") == "agree, with the line model's slashes"
+    assert choose("2110412014", 0.99, SimpleNamespace(text="21/04/2014", confidence=0.99), "combined") == \
+        "agree, with the line model's slashes"
     # A slanted 1 the line model took for a slash: no date, the shape rule's reading stays.
-    assert choose("7210", SimpleNamespace(text="72/0"), "combined") == "agree"
+    assert choose("7210", 0.99, SimpleNamespace(text="72/0", confidence=0.99), "combined") == "agree"
+
+
+def test_where_the_readers_differ_the_surer_reader_is_kept_and_the_line_stays_unsure():
+    from types import SimpleNamespace
+
+    from mnistlab.reading import combine
+
+    unsure_line = SimpleNamespace(text="93/02/2035", confidence=combine.LINE_UNSURE - 0.1)
+    sure_line = SimpleNamespace(text="93/02/2035", confidence=combine.LINE_UNSURE + 0.1)
+    sure_marks, unsure_marks = combine.SEGMENTER_SURE + 0.05, combine.SEGMENTER_SURE - 0.05
+    assert combine.choose("13/02/2035", sure_marks, unsure_line, "combined") == "segmenter over an unsure line model"
+    assert combine.choose("13/02/2035", unsure_marks, unsure_line, "combined") == "line"
+    assert combine.choose("13/02/2035", sure_marks, sure_line, "combined") == "line"
+    # A mark the classifier would not call a digit is no sure reading of the marks.
+    assert combine.choose("?3/02/2035", sure_marks, unsure_line, "combined") == "line"
+    assert combine.choose("13/02/2035", sure_marks, unsure_line, "line") == "line"
+
+
+def test_a_disagreement_is_sure_only_at_a_higher_bar_and_an_agreement_needs_both_readers():
+    from mnistlab.reading import combine
+
+    # Where the marks read digits otherwise, the line model must be surer than its own threshold;
+    # where they read no digit at all (one blob the classifier rejects), its threshold stands.
+    assert combine.line_bar(0.97, "combined", marks_read=True) == combine.DIFFER_CONFIDENCE > 0.97
+    assert combine.line_bar(0.97, "combined", marks_read=False) == 0.97
+    assert combine.line_bar(0.97, "line", marks_read=True) == 0.97
+    # Alike: sure when the line model is sure, or when every digit is and the line model is not unsure.
+    assert combine.agreement_sure(combine.AGREE_CONFIDENCE, marks_sure=False)
+    assert not combine.agreement_sure(combine.AGREE_CONFIDENCE - 0.01, marks_sure=False)
+    assert combine.agreement_sure(combine.AGREE_LINE_FLOOR, marks_sure=True)
+    assert not combine.agreement_sure(combine.AGREE_LINE_FLOOR - 0.01, marks_sure=True)
 
 
 def _chars(text, runner_up=None):

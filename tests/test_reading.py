@@ -65,6 +65,25 @@ def test_underlines_and_specks_are_dropped():
     assert len(r["digits"]) == 2
 
 
+def test_a_minus_sign_is_kept_beside_a_digit_that_reaches_back_and_when_short_and_bold():
+    # A handwritten 2 whose foot starts left of its body, back over the dash's end.
+    img = Image.new("L", (300, 200), 255)
+    d = ImageDraw.Draw(img)
+    d.line([(40, 100), (92, 100)], fill=0, width=10)                    # the minus sign
+    d.arc([(100, 40), (160, 100)], start=180, end=30, fill=0, width=9)  # the 2's bowl
+    d.line([(155, 85), (88, 140)], fill=0, width=9)                     # its diagonal, to a foot ...
+    d.line([(88, 140), (165, 140)], fill=0, width=9)                    # ... that reaches back
+    r = read_gray(np.asarray(img, np.float64), sure_judge)
+    assert [s["char"] for s in r["separators"]] == ["-"] and r["text"] == "-3"
+    # A short, bold dash: wider than tall by a third, not by half.
+    img = Image.new("L", (300, 200), 255)
+    d = ImageDraw.Draw(img)
+    d.rectangle([(40, 88), (73, 112)], fill=0)
+    d.ellipse([(95, 40), (160, 140)], outline=0, width=16)
+    r = read_gray(np.asarray(img, np.float64), sure_judge)
+    assert [s["char"] for s in r["separators"]] == ["-"] and r["text"] == "-3"
+
+
 def test_blank_picture_reads_nothing():
     r = read_gray(np.full((50, 120), 255.0), sure_judge)
     assert r["text"] == "" and r["accepted"] is False and r["digits"] == [] and "note" in r

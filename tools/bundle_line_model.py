@@ -73,8 +73,10 @@ classifier, `../MODEL_CARD.md`) and whole, with this model, then combine the two
   {m['params']:,} parameters.
 - **Data**: {m['train_lines']:,} synthetic lines (`linesynth.py`): MNIST training digits (not the 5,000
   of the validation split) and the `train` fonts, 1-20 characters, gaps from wide to overlapping,
-  baseline jitter, slant, pen width, blur, low resolution, separators drawn with a pen, letters and
-  scribbles as non-digits. Never the evaluation fonts, UCI digits or the benchmark's seeds.
+  baseline jitter, slant, pen width, blur, low resolution, coarse scans (a fifth of the handwritten
+  lines: each digit's bitmap size-normalised into a box, counted in 8x8 cells and enlarged again),
+  separators drawn with a pen, letters and scribbles as non-digits. Never the evaluation fonts, UCI
+  digits or the benchmark's seeds.
 - **Training**: {r['epochs']} epochs, batch {r['batch_size']}, one-cycle Adam (peak {r['learning_rate']}),
   seed {cfg['seed']}; {m['train_seconds']:.0f} s of fit time on {cfg['machine']['cpus']} CPU cores
   ({cfg['machine']['processor']}). Re-train: `make bundled-line-model`.
@@ -89,7 +91,9 @@ classifier, `../MODEL_CARD.md`) and whole, with this model, then combine the two
 
 A line is accepted when its least sure character is read at {info['threshold']:.3f} or more: the
 lowest threshold at which validation lines were accepted-but-wrong at most
-{100 * 0.005:.1f}% of the time. Pictures: see the README's line-reader table.
+{100 * 0.005:.1f}% of the time. In `read`, where the digit-by-digit reading of a line differs, the line
+model's reading is accepted only at 0.999 (`reading/combine.py`). Pictures: see the README's
+line-reader table.
 """
 
 

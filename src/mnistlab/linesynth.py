@@ -22,6 +22,7 @@ from .synth import photograph
 NOT_DIGIT = "?"
 LETTERS = "ACEFHKLMNPRUVWXYacefhkmnprtuvwxy#%&@*+=$€£§"
 MAX_CHARS = 20
+COARSE = 0.2                 # handwritten lines drawn as coarse 8x8 scans
 
 
 def content(rng) -> str:
@@ -173,14 +174,37 @@ def _nondigit(height: int, rng, sources: Sources) -> np.ndarray | None:
     return _resize(g, h, int(g.shape[1] * h / g.shape[0] * rng.uniform(0.8, 1.2)))
 
 
+def _coarse(g: np.ndarray, height: int, rng, cut: float) -> np.ndarray | None:
+    """A digit as a coarse scan sees it: its bitmap size-normalised into a box (stretched wider than
+    it was written), counted in 8x8 cells, then enlarged smoothly and cut at a pen's edge."""
+    from PIL import Image
+
+    from .reading import morph
+
+    w = max(4, int(32 * rng.uniform(0.5, 0.9)))
+    box = np.zeros((32, 32))
+    x0 = (32 - w) // 2
+    box[:, x0:x0 + w] = _resize(g, 32, w) > 110  # the scanner's bitmap
+    if rng.random() < 0.5:  # a broader pen
+        box = morph.max_filter(box, 2, 2)
+    cells = box.reshape(8, 4, 8, 4).sum(axis=(1, 3)) * (255.0 / 16.0)
+    up = np.asarray(Image.fromarray(cells.astype(np.uint8)).resize(
+        (height, height), Image.Resampling.BICUBIC), np.float64)
+    return _trim(np.clip((up - cut) / 60.0, 0, 1) * 255.0)
+
+
 def _handwritten(text: str, rng, sources: Sources) -> np.ndarray | None:
     height = int(rng.integers(28, 64))
     pen = max(2, int(round(height * rng.uniform(0.07, 0.14))))
+    # One line in COARSE is written as coarse scans (8x8 cells) show digits: blocky and wide.
+    coarse = float(rng.uniform(80, 130)) if rng.random() < COARSE else None
     glyphs = []  # (canvas, top offset from the digits' top)
     for ch in text:
         if ch.isdigit():
             pool = sources.by_class[int(ch)]
             g = _trim(pool[int(rng.integers(len(pool)))].astype(np.float64))
+            if g is not None and coarse is not None:
+                g = _coarse(g, height, rng, coarse)
             if g is None:
                 return None
             h = int(height * rng.uniform(0.8, 1.1))

@@ -27,7 +27,7 @@ CHUNK = 2000                 # lines per generation task (the result never depen
 WIDTH_STEP = 64              # batches are padded to a multiple of this many columns
 LABEL_WIDTH = 20             # labels are padded to this many characters (one shape for the loss)
 ACCEPT_WRONG = 0.005         # the accept threshold keeps validation lines accepted-but-wrong under this
-GENERATOR_VERSION = 2        # part of the line cache's key: bump it whenever linesynth draws differently
+GENERATOR_VERSION = 4        # part of the line cache's key: bump it whenever linesynth draws differently
 
 
 def compose_lines(n: int, seed: int, x: np.ndarray, y: np.ndarray, fonts: list[Path], nondigits,

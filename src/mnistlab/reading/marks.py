@@ -215,7 +215,8 @@ def _line_pieces(comps: list[Piece], labels: np.ndarray, stroke: float,
         between = any(d.x1 <= c.x0 + 1 for d in digits_like) and any(d.x0 >= c.x1 - 1 for d in digits_like)
         if c.char is not None and c.char in ".,:" and not (between and alone):
             c.char = None if c.height >= 0.3 * height else "drop"
-        if c.char == "-" and not (alone and any(d.x0 >= c.x1 - 1 for d in digits_like)):
+        # (a digit's box may reach back over the dash's end: a 2's foot, a slanted digit)
+        if c.char == "-" and not (alone and any(d.x0 >= c.x1 - 0.1 * height for d in digits_like)):
             c.char = "drop"  # a dash after the last digit, or over a digit, is a stroke, not a minus sign
         if c.char is None and c.height < 0.3 * height and c.width < 0.5 * height:
             c.char = "drop"  # a dot that is no separator
@@ -325,7 +326,7 @@ def separator(p: Piece, height: float, top: float, base: float, stroke: float) -
     if h < 0.55 and w < 0.35 and p.height >= 1.3 * p.width and p.y0 > top + 0.55 * height and \
             p.y1 >= base - 0.1 * height:
         return ","
-    if h < 0.3 and 0.2 <= w <= 1.4 and p.width >= 1.5 * p.height and 0.2 < mid < 0.8:
+    if h < 0.3 and 0.2 <= w <= 1.4 and p.width >= 1.3 * p.height and 0.2 < mid < 0.8:
         return "-"
     if h >= 0.6 and w >= 0.25 and solid < 0.4:
         p.slope = _diagonal(p)

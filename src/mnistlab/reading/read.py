@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..images import ImageError, to_mnist_array
-from . import cuts, marks, page
+from . import combine, cuts, marks, page
 
 MAX_DIGITS = 20              # per line
 # A reading of several marks is accepted only when each digit is read at least this confidently
@@ -22,11 +22,6 @@ MAX_DIGITS = 20              # per line
 READ_CONFIDENCE = 0.9
 HEIGHT_SPREAD = (0.55, 1.35)  # a digit outside this share of its line's median height: not sure
 OVERREACH = 0.12             # ... and one this much taller reaching this far below the line
-# Both readers read a line alike: accepted when the line model is at least this sure or every digit
-# is read at READ_CONFIDENCE (chosen on development pictures, not the benchmark's: on 800 photos of
-# seeds 777-779, 0.9 left 12 accepted answers wrong, 1.5% of photos; 0.96 left 9 (then 5 with the
-# date rule of `choose`), with 57.8% of photos accepted instead of 59.9%).
-AGREE_CONFIDENCE = 0.96
 
 
 MODES = ("combined", "line", "segmenter")
@@ -44,8 +39,10 @@ def read_gray(gray: np.ndarray, judge, line_model=None, mode: str = "combined") 
 
     With a `line_model` (`linemodel.LineModel`), every line is also read whole, without cutting, and
     `mode` says what is kept: "segmenter" (the marks only), "line" (the line model only) or
-    "combined": where both read a line alike, that reading; where they differ, the line model's,
-    accepted only at its own threshold; a mark the line model calls no digit leaves the line unsure.
+    "combined": `combine.choose` says which reading each line keeps: where both read it alike, that
+    reading; where they differ, the line model's, accepted only at `combine.line_bar` (or the marks',
+    unsure, where the line model is unsure and they are sure); a mark the line model calls no digit
+    leaves the line unsure.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
@@ -121,27 +118,32 @@ def read_gray(gray: np.ndarray, judge, line_model=None, mode: str = "combined") 
             text.append(str(d["digit"]) if d["accepted"] else "?")
         source = "segmenter"
         if lm is not None:
+            seg_least = min((d["confidence"] for d in digits), default=0.0)
             seg_sure = bool(digits) and "?" not in text and all(d["accepted"] for d in digits) and \
-                min(d["confidence"] for d in digits) >= READ_CONFIDENCE
-            source = choose("".join(text), lm, mode)
+                seg_least >= READ_CONFIDENCE
+            source = combine.choose("".join(text), seg_least, lm, mode)
             if source == "not a digit":
                 unsure.append("the line model reads a mark on the line that is not a digit")
             elif source == "line misses digits":
                 # It read separators only (a lone 1 beside a dash): the marks are kept, unsure.
                 unsure.append("the line model reads no digit where the marks show some")
+            elif source == "segmenter over an unsure line model":
+                unsure.append("the two readers differ; the marks' reading is kept")
             elif source == "line":
+                marks_read = any(ch.isdigit() for ch in text)
                 digits, seps, text, line_inputs = _from_line_model(lm, pg)
-                if lm.confidence < line_model.threshold:
-                    unsure.append(f"the line model reads a character with confidence under "
-                                  f"{line_model.threshold:.3f}")
+                bar = combine.line_bar(line_model.threshold, mode, marks_read)
+                if lm.confidence < bar:
+                    unsure.append(f"the line model reads a character with confidence under {bar:.3f}"
+                                  + (", and the digit-by-digit reading differs" if bar > line_model.threshold else ""))
             elif source.startswith("agree"):
                 if source != "agree":
                     digits, seps, text, line_inputs = _from_line_model(lm, pg)
                 for d in digits:  # both readers read the line alike: that is the surest reading
                     d["accepted"] = True
-                if lm.confidence < AGREE_CONFIDENCE and not seg_sure:
-                    unsure.append("both readers agree, but neither is sure")
-        if source in ("segmenter", "not a digit", "line misses digits") and digits and \
+                if not combine.agreement_sure(lm.confidence, seg_sure):
+                    unsure.append("both readers agree, but neither is sure enough")
+        if source != "line" and not source.startswith("agree") and digits and \
                 min(d["confidence"] for d in digits) < READ_CONFIDENCE:
             weak = True
         inputs.extend(line_inputs)
@@ -182,49 +184,6 @@ def read_gray(gray: np.ndarray, judge, line_model=None, mode: str = "combined") 
     if unsure:
         out["note"] = unsure[0]
     return out
-
-
-def choose(seg_text: str, lm, mode: str) -> str:
-    """Which reading of a line to keep: "segmenter", "line", "agree", "agree, with the line model's
-    slashes" (a date), "not a digit" or "line misses digits" (the line model reads separators only
-    where the marks hold digits: theirs, unsure).
-
-    Where the two differ, the line model's reading is kept (sure only at its own threshold). Keeping
-    a sure digit-by-digit reading over an unsure line model instead was measured on development
-    pictures: 0.3 points more numbers exact, but accepted-but-wrong 0.3% -> 0.7% of numbers and
-    0% -> 1% of photos."""
-    if lm is None or mode == "segmenter" or not lm.text:
-        return "segmenter"
-    if "?" in lm.text:
-        return "not a digit"
-    if mode == "line":
-        return "line"
-    if not any(ch.isdigit() for ch in lm.text) and any(ch.isdigit() for ch in seg_text):
-        return "line misses digits"
-    if lm.text == seg_text:
-        return "agree"
-    if _slashes_apart(seg_text, lm.text):
-        # The shape rule decides, except where the line model's slashes make the line a date and
-        # the shape rule saw 1s (a printed slash as upright as a 1): then the line model's text.
-        return "agree, with the line model's slashes" if _a_date(lm.text) else "agree"
-    return "line"
-
-
-def _a_date(text: str) -> bool:
-    """Whether `text` is day/month/year: groups of digits sized as `marks.DATE_GROUPS` says."""
-    parts = text.split("/")
-    return len(parts) == len(marks.DATE_GROUPS) and \
-        all(p.isdigit() and len(p) in sizes for p, sizes in zip(parts, marks.DATE_GROUPS, strict=True))
-
-
-def _slashes_apart(seg_text: str, lm_text: str) -> bool:
-    """The two readings differ only where one has "/" and the other "1": the digits agree, and
-    whether a stroke is a slash is left to the shape rule (`marks.STEEP_SLASH`: steeper than 99.9% of
-    MNIST's 1s, or a date's place), which the line model, trained on few slanted 1s beside slashes,
-    does not know as well (a slanted MNIST 1 in "7210" came out as "72/0")."""
-    if len(seg_text) != len(lm_text) or seg_text == lm_text:
-        return False
-    return all({a, b} == {"/", "1"} for a, b in zip(seg_text, lm_text) if a != b)
 
 
 def _read_lines(lines, ink: np.ndarray, line_model) -> list:

@@ -1,0 +1,94 @@
+"""Two readings of one line, one answer: the digit-by-digit reading of its marks (the segmenter) and
+the line model's reading of the whole line (`linemodel`).
+
+`choose` says which reading a line keeps and how sure it may be; `read.read_gray` applies it. Every
+rule and number here was chosen on development pictures (MNIST validation digits in training fonts,
+photo seeds 777-779), never on the benchmark's.
+"""
+
+from __future__ import annotations
+
+from . import marks
+
+# Both readers read a line alike: sure when the line model is at least AGREE_CONFIDENCE sure, or when
+# every digit is read at `read.READ_CONFIDENCE` and the line model is at least AGREE_LINE_FLOOR sure.
+# The readers differ and the line model's reading is kept: sure only at DIFFER_CONFIDENCE (or the
+# model's own threshold, if higher) where the marks read some digit otherwise. With the line model of 2026-11-26 (coarse scans in its lines),
+# on 800 development photos (seeds 777-779), accepted-but-wrong went 10 -> 3 photos, 69% -> 59% of
+# photos accepted; checked on 300 more (seed 780): 6 -> 3 wrong, 75% -> 64% accepted.
+AGREE_CONFIDENCE = 0.96
+AGREE_LINE_FLOOR = 0.8
+DIFFER_CONFIDENCE = 0.999
+# The readers differ, the line model is less sure than LINE_UNSURE and every digit of the marks is
+# read at SEGMENTER_SURE or more: the marks' reading is kept (unsure, as every disagreement is).
+LINE_UNSURE = 0.8
+SEGMENTER_SURE = 0.8
+
+SOURCES = ("segmenter", "line", "agree", "agree, with the line model's slashes", "not a digit",
+           "line misses digits", "segmenter over an unsure line model")
+
+
+def choose(seg_text: str, seg_least: float, lm, mode: str) -> str:
+    """Which reading of a line to keep (one of SOURCES), from the marks' text (a "?" for a mark read
+    as no digit), their least digit confidence and the line model's reading `lm` (`.text`,
+    `.confidence`) or None.
+
+    - "agree": both read the line alike; "agree, with the line model's slashes": alike but for "/"
+      against "1", and the line model's slashes make a day/month/year date.
+    - "not a digit": the line model reads a mark that is no digit (the line stays unsure).
+    - "line misses digits": the line model reads separators only where the marks hold digits (a
+      lone 1 beside a dash): the marks', unsure.
+    - "segmenter over an unsure line model": they differ, the line model is unsure and every mark
+      is surely a digit: the marks', unsure.
+    - "line": otherwise, where they differ, the line model's (sure only at `line_bar`).
+      Keeping a *sure* digit-by-digit reading over an unsure line model as an accepted answer was
+      measured: 0.3 points more numbers exact, but accepted-but-wrong 0.3% -> 0.7% of numbers and
+      0% -> 1% of photos.
+    """
+    if lm is None or mode == "segmenter" or not lm.text:
+        return "segmenter"
+    if "?" in lm.text:
+        return "not a digit"
+    if mode == "line":
+        return "line"
+    if not any(ch.isdigit() for ch in lm.text) and any(ch.isdigit() for ch in seg_text):
+        return "line misses digits"
+    if lm.text == seg_text:
+        return "agree"
+    if _slashes_apart(seg_text, lm.text):
+        # The shape rule decides, except where the line model's slashes make the line a date and
+        # the shape rule saw 1s (a printed slash as upright as a 1): then the line model's text.
+        return "agree, with the line model's slashes" if _a_date(lm.text) else "agree"
+    if "?" not in seg_text and any(ch.isdigit() for ch in seg_text) and \
+            lm.confidence < LINE_UNSURE and seg_least >= SEGMENTER_SURE:
+        return "segmenter over an unsure line model"
+    return "line"
+
+
+def agreement_sure(line_confidence: float, marks_sure: bool) -> bool:
+    """Whether a line both readers read alike is a sure reading."""
+    return line_confidence >= AGREE_CONFIDENCE or (marks_sure and line_confidence >= AGREE_LINE_FLOOR)
+
+
+def line_bar(threshold: float, mode: str, marks_read: bool) -> float:
+    """How sure the line model must be for its reading of a line to be accepted: its own threshold
+    alone (`mode` "line", or where the marks read no digit at all: two digits written into one blob
+    that the classifier rejects), or, where the marks read the line otherwise, DIFFER_CONFIDENCE."""
+    return threshold if mode == "line" or not marks_read else max(threshold, DIFFER_CONFIDENCE)
+
+
+def _a_date(text: str) -> bool:
+    """Whether `text` is day/month/year: groups of digits sized as `marks.DATE_GROUPS` says."""
+    parts = text.split("/")
+    return len(parts) == len(marks.DATE_GROUPS) and \
+        all(p.isdigit() and len(p) in sizes for p, sizes in zip(parts, marks.DATE_GROUPS, strict=True))
+
+
+def _slashes_apart(seg_text: str, lm_text: str) -> bool:
+    """The two readings differ only where one has "/" and the other "1": the digits agree, and
+    whether a stroke is a slash is left to the shape rule (`marks.STEEP_SLASH`: steeper than 99.9% of
+    MNIST's 1s, or a date's place), which the line model, trained on few slanted 1s beside slashes,
+    does not know as well (a slanted MNIST 1 in "7210" came out as "72/0")."""
+    if len(seg_text) != len(lm_text) or seg_text == lm_text:
+        return False
+    return all({a, b} == {"/", "1"} for a, b in zip(seg_text, lm_text) if a != b)
