@@ -306,11 +306,10 @@ def test_a_disagreement_is_sure_only_at_a_higher_bar_and_an_agreement_needs_both
     assert combine.line_bar(0.97, "combined", marks_read=True) == combine.DIFFER_CONFIDENCE > 0.97
     assert combine.line_bar(0.97, "combined", marks_read=False) == 0.97
     assert combine.line_bar(0.97, "line", marks_read=True) == 0.97
-    # Alike: sure when the line model is sure, or when every digit is and the line model is not unsure.
-    assert combine.agreement_sure(combine.AGREE_CONFIDENCE, marks_sure=False)
-    assert not combine.agreement_sure(combine.AGREE_CONFIDENCE - 0.01, marks_sure=False)
-    assert combine.agreement_sure(combine.AGREE_LINE_FLOOR, marks_sure=True)
-    assert not combine.agreement_sure(combine.AGREE_LINE_FLOOR - 0.01, marks_sure=True)
+    # Alike: sure when the line model is sure, or when every digit read one by one is.
+    assert combine.agreement_sure(combine.AGREE_CONFIDENCE, 0.0)
+    assert not combine.agreement_sure(combine.AGREE_CONFIDENCE - 0.01, combine.AGREE_MARKS - 0.01)
+    assert combine.agreement_sure(0.5, combine.AGREE_MARKS)
 
 
 def _chars(text, runner_up=None):

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from . import marks
 
-# Both readers read a line alike: sure when the line model is at least AGREE_CONFIDENCE sure, or when
-# every digit is read at `read.READ_CONFIDENCE` and the line model is at least AGREE_LINE_FLOOR sure.
-# The readers differ and the line model's reading is kept: sure only at DIFFER_CONFIDENCE (or the
-# model's own threshold, if higher) where the marks read some digit otherwise. With the line model of 2026-11-26 (coarse scans in its lines),
-# on 800 development photos (seeds 777-779), accepted-but-wrong went 10 -> 3 photos, 69% -> 59% of
-# photos accepted; checked on 300 more (seed 780): 6 -> 3 wrong, 75% -> 64% accepted.
+# Both readers read a line alike: sure when the line model is at least AGREE_CONFIDENCE sure or every
+# digit is read at AGREE_MARKS or more. The readers differ and the line model's reading is kept: sure
+# only at DIFFER_CONFIDENCE (or the model's own threshold, if higher) where the marks read some digit
+# otherwise. With the line model of 2026-11-26 (coarse scans in its lines), on 800 development photos
+# (seeds 777-779), accepted-but-wrong went 10 -> 3 photos, 69% -> 58% of photos accepted (digits at
+# 0.9 instead of 0.98: 4 wrong, 59.5%); checked on 300 more (seed 780): 6 -> 3 wrong, 75% -> 63%.
 AGREE_CONFIDENCE = 0.96
-AGREE_LINE_FLOOR = 0.8
+AGREE_MARKS = 0.98
 DIFFER_CONFIDENCE = 0.999
 # The readers differ, the line model is less sure than LINE_UNSURE and every digit of the marks is
 # read at SEGMENTER_SURE or more: the marks' reading is kept (unsure, as every disagreement is).
@@ -65,9 +65,10 @@ def choose(seg_text: str, seg_least: float, lm, mode: str) -> str:
     return "line"
 
 
-def agreement_sure(line_confidence: float, marks_sure: bool) -> bool:
-    """Whether a line both readers read alike is a sure reading."""
-    return line_confidence >= AGREE_CONFIDENCE or (marks_sure and line_confidence >= AGREE_LINE_FLOOR)
+def agreement_sure(line_confidence: float, marks_least: float) -> bool:
+    """Whether a line both readers read alike is a sure reading (`marks_least`: the least confidence
+    of its digits read one by one, 0 where a mark is no accepted digit)."""
+    return line_confidence >= AGREE_CONFIDENCE or marks_least >= AGREE_MARKS
 
 
 def line_bar(threshold: float, mode: str, marks_read: bool) -> float:

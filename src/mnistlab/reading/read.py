@@ -119,8 +119,7 @@ def read_gray(gray: np.ndarray, judge, line_model=None, mode: str = "combined") 
         source = "segmenter"
         if lm is not None:
             seg_least = min((d["confidence"] for d in digits), default=0.0)
-            seg_sure = bool(digits) and "?" not in text and all(d["accepted"] for d in digits) and \
-                seg_least >= READ_CONFIDENCE
+            all_read = bool(digits) and "?" not in text and all(d["accepted"] for d in digits)
             source = combine.choose("".join(text), seg_least, lm, mode)
             if source == "not a digit":
                 unsure.append("the line model reads a mark on the line that is not a digit")
@@ -141,7 +140,7 @@ def read_gray(gray: np.ndarray, judge, line_model=None, mode: str = "combined") 
                     digits, seps, text, line_inputs = _from_line_model(lm, pg)
                 for d in digits:  # both readers read the line alike: that is the surest reading
                     d["accepted"] = True
-                if not combine.agreement_sure(lm.confidence, seg_sure):
+                if not combine.agreement_sure(lm.confidence, seg_least if all_read else 0.0):
                     unsure.append("both readers agree, but neither is sure enough")
         if source != "line" and not source.startswith("agree") and digits and \
                 min(d["confidence"] for d in digits) < READ_CONFIDENCE:
