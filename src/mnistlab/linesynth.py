@@ -181,7 +181,7 @@ def _coarse(g: np.ndarray, height: int, rng, cut: float) -> np.ndarray | None:
 
     from .reading import morph
 
-    w = max(4, int(32 * rng.uniform(0.5, 0.9)))
+    w = int(32 * rng.uniform(0.5, 0.9))  # 16-28 columns of the 32
     box = np.zeros((32, 32))
     x0 = (32 - w) // 2
     box[:, x0:x0 + w] = _resize(g, 32, w) > 110  # the scanner's bitmap
