@@ -1,7 +1,8 @@
 """The few image operations reading needs, on numpy arrays: labelling and rectangle morphology.
 
 Connected components come from `cc3d` (connected-components-3d: a 5 MB wheel that needs only numpy);
-the morphology is separable max/min over sliding windows. Together they replace SciPy's ndimage,
+the morphology is separable max/min over windows built by doubling (log2 of the width in
+whole-array operations). Together they replace SciPy's ndimage,
 which was 142 of the core install's 367 MB (OpenCV-headless would be 160 MB): the reader installs in
 well under 300 MB and labels a 2-Mpixel page faster than ndimage did.
 """
@@ -9,7 +10,6 @@ well under 300 MB and labels a 2-Mpixel page faster than ndimage did.
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 
 def label(mask: np.ndarray) -> tuple[np.ndarray, int, list[tuple[slice, slice]], np.ndarray]:
@@ -27,24 +27,37 @@ def label(mask: np.ndarray) -> tuple[np.ndarray, int, list[tuple[slice, slice]],
     return labels, int(n), boxes, np.asarray(stats["voxel_counts"][1:n + 1], np.int64)
 
 
-def _filter1d(a: np.ndarray, k: int, axis: int, op) -> np.ndarray:
+def _running(a: np.ndarray, k: int, axis: int, op, edge: bool = True) -> np.ndarray:
+    """`op` (np.maximum or np.minimum) over windows of k along `axis`, (k-1)//2 before each pixel
+    and k//2 after it; outside the picture the edge repeats (or, with edge=False, zeros).
+
+    Windows of 1, 2, 4, ... pixels are built by doubling and the last two, overlapping, joined:
+    log2(k) + 1 whole-array operations instead of k per pixel (30-50 times faster than a sliding
+    window's reduction on a photo's page, with the same result).
+    """
     if k <= 1:
         return a
     before, after = (k - 1) // 2, k // 2
-    pad = [(0, 0), (0, 0)]
+    n = a.shape[axis]
+    pad = [(0, 0)] * a.ndim
     pad[axis] = (before, after)
-    win = sliding_window_view(np.pad(a, pad, mode="edge"), k, axis=axis)
-    return op(win, axis=-1)
+    x = np.moveaxis(np.pad(a, pad, mode="edge" if edge else "constant"), axis, 0)
+    size = 1
+    while 2 * size <= k:
+        x = op(x[:-size], x[size:])
+        size *= 2
+    out = op(x[:n], x[k - size:k - size + n]) if size < k else x[:n]
+    return np.moveaxis(out, 0, axis)
 
 
 def max_filter(a: np.ndarray, ky: int, kx: int) -> np.ndarray:
     """Maximum over a ky x kx rectangle around each pixel (grey or binary dilation)."""
-    return _filter1d(_filter1d(a, kx, 1, np.max), ky, 0, np.max)
+    return _running(_running(a, kx, 1, np.maximum), ky, 0, np.maximum)
 
 
 def min_filter(a: np.ndarray, ky: int, kx: int) -> np.ndarray:
     """Minimum over a ky x kx rectangle around each pixel (grey or binary erosion)."""
-    return _filter1d(_filter1d(a, kx, 1, np.min), ky, 0, np.min)
+    return _running(_running(a, kx, 1, np.minimum), ky, 0, np.minimum)
 
 
 def closing(a: np.ndarray, ky: int, kx: int) -> np.ndarray:
@@ -55,30 +68,28 @@ def opening(a: np.ndarray, ky: int, kx: int) -> np.ndarray:
     return max_filter(min_filter(a, ky, kx), ky, kx)
 
 
-def box_mean(a: np.ndarray, k: int) -> np.ndarray:
-    """Mean over a k x k square around each pixel (edges repeated)."""
+def box_mean(a: np.ndarray, k: int, every: int = 1) -> np.ndarray:
+    """Mean over a k x k square around each pixel (edges repeated); with `every` > 1 only at every
+    that many pixels, from every // 2 on (each axis sampled before the next is summed)."""
     def along(x, axis):
         before, after = (k - 1) // 2, k // 2
         pad = [(0, 0), (0, 0)]
         pad[axis] = (before + 1, after)
         c = np.cumsum(np.pad(x, pad, mode="edge"), axis=axis)
-        hi = np.take(c, np.arange(k, c.shape[axis]), axis=axis)
-        lo = np.take(c, np.arange(0, c.shape[axis] - k), axis=axis)
-        return (hi - lo) / k
-    return along(along(np.asarray(a, np.float64), 1), 0)
+        return (c[k:] - c[:-k]) / k if axis == 0 else (c[:, k:] - c[:, :-k]) / k
+    first = along(np.asarray(a, np.float64), 1)[:, every // 2::every]
+    return along(first, 0)[every // 2::every]
 
 
 def long_runs(mask: np.ndarray, length: int) -> np.ndarray:
-    """The horizontal runs of a boolean mask at least `length` long (an opening by a 1 x length line)."""
-    on = np.pad(mask, ((0, 0), (1, 1)))
-    edges = np.diff(on.astype(np.int8), axis=1)
-    rows, starts = np.nonzero(edges == 1)
-    _, ends = np.nonzero(edges == -1)
-    keep = ends - starts >= length
-    marks = np.zeros((mask.shape[0], mask.shape[1] + 1), np.int32)
-    np.add.at(marks, (rows[keep], starts[keep]), 1)
-    np.add.at(marks, (rows[keep], ends[keep]), -1)
-    return np.cumsum(marks, axis=1)[:, :-1] > 0
+    """The horizontal runs of a boolean mask at least `length` long: an opening by a 1 x length line
+    (nothing outside the picture; the dilation takes the erosion's window reflected)."""
+    on = np.asarray(mask, dtype=bool)
+    if length <= 1:
+        return on.copy()
+    core = _running(on, length, 1, np.minimum, edge=False)
+    reflected = np.pad(core, ((0, 0), (length // 2 - (length - 1) // 2, 0)))[:, :on.shape[1]]
+    return np.ascontiguousarray(_running(reflected, length, 1, np.maximum, edge=False))
 
 
 def fill_holes(mask: np.ndarray) -> np.ndarray:
@@ -93,18 +104,25 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
 
 def slanted_runs(mask: np.ndarray, length: int, slopes) -> np.ndarray:
     """Runs at least `length` long along lines of every slope in `slopes` (rows down per column
-    across): each slope shears the mask so its lines lie flat, takes `long_runs`, and shears back."""
+    across): each slope shears the mask so its lines lie flat, takes `long_runs`, and shears back.
+    A shear moves whole column ranges (one slice each), never pixel by pixel."""
     h, w = mask.shape
-    ys, xs = np.mgrid[0:h, 0:w]
-    out = np.zeros_like(mask, dtype=bool)
-    for s in slopes:
-        shift = np.round(s * np.arange(w)).astype(int)
-        src = ys + shift[None, :]
-        valid = (src >= 0) & (src < h)
-        sheared = np.zeros_like(mask, dtype=bool)
-        sheared[valid] = mask[src[valid], xs[valid]]
+    out = np.zeros((h, w), dtype=bool)
+    shifts = np.round(np.outer(np.asarray(slopes, np.float64), np.arange(w))).astype(int)
+    for shift in shifts:
+        lo, hi = min(0, int(shift.min())), max(0, int(shift.max()))
+        padded = np.zeros((h + hi - lo, w), dtype=bool)  # nothing above or below the picture
+        padded[-lo:h - lo] = mask
+        starts = np.flatnonzero(np.diff(shift, prepend=shift[0] - 1))
+        spans = list(zip(starts.tolist(), [*starts[1:].tolist(), w], (shift[starts] - lo).tolist(), strict=True))
+        sheared = np.empty((h, w), dtype=bool)  # sheared[y, x] = mask[y + shift[x], x]
+        for a, b, d in spans:
+            sheared[:, a:b] = padded[d:d + h, a:b]
         runs = long_runs(sheared, length)
-        back = np.zeros_like(out)
-        back[src[valid], xs[valid]] = runs[valid]
-        out |= back
+        for a, b, d in spans:  # ... and back: row y of the sheared columns to picture row y + shift
+            d += lo
+            if 0 <= d < h:
+                out[d:, a:b] |= runs[:h - d, a:b]
+            elif -h < d < 0:
+                out[:h + d, a:b] |= runs[-d:, a:b]
     return out

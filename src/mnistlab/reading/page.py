@@ -79,8 +79,7 @@ def prepare(gray: np.ndarray) -> Page:
         # the writing's darkest (its 500th darkest pixel: JPEG specks do not count, a grid covering
         # more of the page than the writing does not lower the bar).
         dark = 255.0 - flat
-        k = min(STRONG_PIXELS, dark.size)
-        strong = float(np.partition(dark.ravel(), -k)[-k])
+        strong = _kth_largest(dark, STRONG_PIXELS)
         ink[dark < PHOTO_INK * strong] = 0.0
     ink, lines = remove_lines(ink)
     lost = 0
@@ -88,6 +87,20 @@ def prepare(gray: np.ndarray) -> Page:
         ink, lost = _clear_rim(ink, inner)
     return Page(ink=ink, scale=scale, shape=gray.shape,
                 cleaned=sheet is not None or uneven or lines or edges, lost=lost)
+
+
+def _kth_largest(x: np.ndarray, k: int) -> float:
+    """The k-th largest value of x (its smallest value when x holds fewer than k). Partitioning only
+    the values at or above a bound taken from a sample is exact and, on a photo, some 20 times faster
+    than partitioning all of them."""
+    flat = x.ravel()
+    k = min(k, flat.size)
+    sample = flat[::16]
+    j = min(sample.size, 4 * (k // 16) + 8)
+    top = flat[flat >= np.partition(sample, -j)[-j]]
+    if top.size < k:  # the bound was too high (cannot happen with a plain sample, but be exact)
+        top = flat
+    return float(np.partition(top, -k)[-k])
 
 
 def _clear_rim(ink: np.ndarray, inner: np.ndarray) -> tuple[np.ndarray, int]:
@@ -235,7 +248,7 @@ def _sheet_by_edges(gray: np.ndarray) -> np.ndarray | None:
     shadow's own edge is soft and a table's grain is faint."""
     h, w = gray.shape
     f = max(1, int(max(h, w) / 300))
-    small = morph.box_mean(gray, f)[f // 2::f, f // 2::f] if f > 1 else gray
+    small = morph.box_mean(gray, f, every=f) if f > 1 else gray
     g = np.log(morph.box_mean(small, 3) + 10.0)
     gx = np.zeros_like(g)
     gy = np.zeros_like(g)
