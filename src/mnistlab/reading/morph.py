@@ -108,6 +108,8 @@ def slanted_runs(mask: np.ndarray, length: int, slopes) -> np.ndarray:
     A shear moves whole column ranges (one slice each), never pixel by pixel."""
     h, w = mask.shape
     out = np.zeros((h, w), dtype=bool)
+    if _longest_true(mask.any(axis=0)) < length:
+        return out  # a run crosses `length` columns, each holding ink: no such stretch, no run
     shifts = np.round(np.outer(np.asarray(slopes, np.float64), np.arange(w))).astype(int)
     for shift in shifts:
         lo, hi = min(0, int(shift.min())), max(0, int(shift.max()))
@@ -126,3 +128,10 @@ def slanted_runs(mask: np.ndarray, length: int, slopes) -> np.ndarray:
             elif -h < d < 0:
                 out[:h + d, a:b] |= runs[-d:, a:b]
     return out
+
+
+def _longest_true(flags: np.ndarray) -> int:
+    """The length of the longest stretch of True in a 1-d array."""
+    edges = np.diff(np.concatenate([[0], flags.astype(np.int8), [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    return int((ends - starts).max()) if len(starts) else 0
