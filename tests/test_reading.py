@@ -84,6 +84,29 @@ def test_a_minus_sign_is_kept_beside_a_digit_that_reaches_back_and_when_short_an
     assert [s["char"] for s in r["separators"]] == ["-"] and r["text"] == "-3"
 
 
+def test_a_line_of_hairlines_below_the_writing_is_left_out_and_the_reading_unsure():
+    # Bold digits, and under them what a grid leaves where a shadow darkened it: short hairline
+    # pieces, too short for the ruled-line search, as tall as the digits.
+    img = _text_picture("58", size=60, pad=30)
+    canvas = Image.new("L", (img.width, img.height + 120), 255)
+    canvas.paste(img, (0, 0))
+    d = ImageDraw.Draw(canvas)
+    d.text((30, 30), "58", fill=0, font=ImageFont.truetype(FONT, 60), stroke_width=3, stroke_fill=0)
+    for x in range(30, canvas.width - 40, 40):
+        d.line([(x, img.height + 20), (x, img.height + 85)], fill=0, width=1)
+        d.line([(x + 5, img.height + 20 + (x % 3) * 20), (x + 25, img.height + 20 + (x % 3) * 20)], fill=0, width=1)
+    r = read_gray(np.asarray(canvas, np.float64), sure_judge)
+    assert r["text"] == "33" and len(r["lines"]) == 1, r["text"]
+    assert not r["accepted"] and "hairline" in r["note"]
+    # The same pen throughout: two lines of thin writing are both kept.
+    thin = Image.new("L", (400, 260), 255)
+    d = ImageDraw.Draw(thin)
+    for y in (20, 140):
+        d.text((30, y), "47", fill=0, font=ImageFont.truetype(FONT, 80))
+    r = read_gray(np.asarray(thin, np.float64), sure_judge)
+    assert len(r["lines"]) == 2 and r["accepted"], r
+
+
 def test_blank_picture_reads_nothing():
     r = read_gray(np.full((50, 120), 255.0), sure_judge)
     assert r["text"] == "" and r["accepted"] is False and r["digits"] == [] and "note" in r

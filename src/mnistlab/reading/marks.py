@@ -21,6 +21,8 @@ MAX_LINES = 8
 SEPARATORS = ".,/-:"
 UNEXPLAINED = 0.04           # a dropped mark this big (of a digit's ink) leaves the reading unsure
 FAINT = 0.4                  # marks whose mean ink is under this share of the strongest marks' are dropped
+HAIRLINE = 0.35              # marks (or a whole line of them) this much thinner than the writing's strokes,
+HAIRLINE_PX = 1.5            # ... and at most this thick: what is left of printed lines, not a pen's
 
 
 @dataclass
@@ -64,6 +66,7 @@ class Marks:
     note: str | None = None
     dropped: bool = False
     ambiguous: bool = False
+    hairlines: int = 0     # lines of hairline marks left out (printed lines under a shadow, a grid's rest)
 
 
 def find(ink: np.ndarray, stroke: float) -> Marks:
@@ -102,7 +105,44 @@ def find(ink: np.ndarray, stroke: float) -> Marks:
                          dropped=dropped)
         if pieces:
             out.append(Line(pieces, min(p.y0 for p in pieces), max(p.y1 for p in pieces), unexplained))
-    return Marks(out, labels, dropped=dropped, ambiguous=ambiguous)
+    out, hairlines = _without_hairlines(out)
+    return Marks(out, labels, dropped=dropped or hairlines > 0, ambiguous=ambiguous, hairlines=hairlines)
+
+
+def _without_hairlines(lines: list[Line]) -> tuple[list[Line], int]:
+    """The lines without those whose marks are all hairlines beside a line written with a pen (what
+    a grid or ruled lines leave where a shadow darkened them), and each line without its hairline
+    marks (counted as unexplained); and how many lines went."""
+    def thickness(p: Piece) -> float:
+        m = p.labels_mask
+        return min(_median_run(m), _median_run(m.T)) if m is not None and m.any() else 0.0
+
+    def hair(t: float, writing: float) -> bool:
+        return t <= HAIRLINE_PX and t <= HAIRLINE * writing
+
+    widths = [[thickness(p) if p.char is None else None for p in line.pieces] for line in lines]
+    per_line = [float(np.median([t for t in ts if t is not None])) if any(t is not None for t in ts) else 0.0
+                for ts in widths]
+    if not lines:
+        return lines, 0
+    thickest = max(per_line)
+    kept = []
+    for line, ts, t in zip(lines, widths, per_line, strict=True):
+        if hair(t, thickest):
+            continue
+        pieces = [p for p, tp in zip(line.pieces, ts, strict=True) if tp is None or not hair(tp, t)]
+        if any(p.char is None for p in pieces):
+            line.unexplained += len(line.pieces) - len(pieces)
+            line.pieces = pieces
+            kept.append(line)
+    return kept, len(lines) - len(kept)
+
+
+def _median_run(mask: np.ndarray) -> float:
+    """The median length of the horizontal runs of True in a 2-d mask."""
+    edges = np.diff(np.pad(mask, ((0, 0), (1, 1))).astype(np.int8), axis=1)
+    runs = np.nonzero(edges == -1)[1] - np.nonzero(edges == 1)[1]
+    return float(np.median(runs)) if runs.size else 0.0
 
 
 def group_lines(comps: list[Piece]) -> tuple[list[list[Piece]], bool]:

@@ -66,6 +66,8 @@ def read_gray(gray: np.ndarray, judge, line_model=None, mode: str = "combined") 
     unsure: list[str] = []
     if pg.lost:
         unsure.append("a mark at the sheet's edge was left out")
+    if found.hairlines:
+        unsure.append("a line of hairline marks (what printed lines left?) was left out")
     for line in found.lines:
         if line.unexplained:
             unsure.append("a mark on the line is neither a digit nor a separator")
