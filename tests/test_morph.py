@@ -99,3 +99,13 @@ def test_box_mean_and_its_samples(a, k):
     mean = mean[30 + (k - 1) // 2:-(30 + k // 2), 30 + (k - 1) // 2:-(30 + k // 2)]
     assert np.allclose(morph.box_mean(a, k), mean)
     assert np.array_equal(morph.box_mean(a, k, every=k), morph.box_mean(a, k)[k // 2::k, k // 2::k])
+
+
+@settings(max_examples=80, deadline=None)
+@given(a=arrays(np.float64, st.tuples(st.integers(1, 40), st.integers(1, 200)),
+                elements=st.sampled_from([0.0, 0.0, 0.0, 1.5, 7.0, 200.0, 255.0])), k=st.integers(1, 600))
+def test_the_kth_largest_pixel_is_found_exactly(a, k):
+    from mnistlab.reading.page import _kth_largest
+
+    kk = min(k, a.size)
+    assert _kth_largest(a, k) == float(np.partition(a.ravel(), -kk)[-kk])

@@ -120,11 +120,11 @@ def _without_hairlines(lines: list[Line]) -> tuple[list[Line], int]:
     def hair(t: float, writing: float) -> bool:
         return t <= HAIRLINE_PX and t <= HAIRLINE * writing
 
+    if not lines:
+        return lines, 0
     widths = [[thickness(p) if p.char is None else None for p in line.pieces] for line in lines]
     per_line = [float(np.median([t for t in ts if t is not None])) if any(t is not None for t in ts) else 0.0
                 for ts in widths]
-    if not lines:
-        return lines, 0
     thickest = max(per_line)
     kept = []
     for line, ts, t in zip(lines, widths, per_line, strict=True):

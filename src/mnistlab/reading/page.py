@@ -98,7 +98,7 @@ def _kth_largest(x: np.ndarray, k: int) -> float:
     sample = flat[::16]
     j = min(sample.size, 4 * (k // 16) + 8)
     top = flat[flat >= np.partition(sample, -j)[-j]]
-    if top.size < k:  # the bound was too high (cannot happen with a plain sample, but be exact)
+    if top.size < k:  # the sample set the bound too high (rare): partition them all
         top = flat
     return float(np.partition(top, -k)[-k])
 
