@@ -109,3 +109,15 @@ def test_the_kth_largest_pixel_is_found_exactly(a, k):
 
     kk = min(k, a.size)
     assert _kth_largest(a, k) == float(np.partition(a.ravel(), -kk)[-kk])
+
+
+@settings(max_examples=60, deadline=None)
+@given(a=arrays(bool, shapes))
+def test_median_run_is_the_median_of_each_rows_runs(a):
+    lengths = []
+    for row in a:
+        padded = [False, *row.tolist(), False]
+        starts = [i for i in range(1, len(padded)) if padded[i] and not padded[i - 1]]
+        ends = [i for i in range(1, len(padded)) if not padded[i] and padded[i - 1]]
+        lengths += [e - s for s, e in zip(starts, ends, strict=True)]
+    assert morph.median_run(a) == (float(np.median(lengths)) if lengths else 0.0)

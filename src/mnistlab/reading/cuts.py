@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..images import to_mnist_array
+from . import morph
 from .marks import Piece
 
 MAX_DIGITS_PER_PIECE = 6
@@ -72,12 +73,8 @@ def split_candidates(p: Piece, ink: np.ndarray) -> list[tuple[Piece, np.ndarray]
 
 
 def stroke_width(ink: np.ndarray) -> float:
-    """Median length of the horizontal runs of ink: how thick the pen was."""
-    on = np.pad(ink > 0, ((0, 0), (1, 1)))
-    edges = np.diff(on.astype(np.int8), axis=1)
-    starts, ends = np.nonzero(edges == 1), np.nonzero(edges == -1)
-    runs = ends[1] - starts[1]
-    return float(np.median(runs)) if len(runs) else 1.0
+    """Median length of the horizontal runs of ink: how thick the pen was (1 for no ink)."""
+    return morph.median_run(ink > 0) or 1.0
 
 
 def choose(candidates, conf: np.ndarray, accepted: np.ndarray, whole_conf: float) -> list[int] | None:

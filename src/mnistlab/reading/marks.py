@@ -113,9 +113,11 @@ def _without_hairlines(lines: list[Line]) -> tuple[list[Line], int]:
     """The lines without those whose marks are all hairlines beside a line written with a pen (what
     a grid or ruled lines leave where a shadow darkened them), and each line without its hairline
     marks (counted as unexplained); and how many lines went."""
+    from . import morph
+
     def thickness(p: Piece) -> float:
         m = p.labels_mask
-        return min(_median_run(m), _median_run(m.T)) if m is not None and m.any() else 0.0
+        return min(morph.median_run(m), morph.median_run(m.T)) if m is not None and m.any() else 0.0
 
     def hair(t: float, writing: float) -> bool:
         return t <= HAIRLINE_PX and t <= HAIRLINE * writing
@@ -137,12 +139,6 @@ def _without_hairlines(lines: list[Line]) -> tuple[list[Line], int]:
             kept.append(line)
     return kept, len(lines) - len(kept)
 
-
-def _median_run(mask: np.ndarray) -> float:
-    """The median length of the horizontal runs of True in a 2-d mask."""
-    edges = np.diff(np.pad(mask, ((0, 0), (1, 1))).astype(np.int8), axis=1)
-    runs = np.nonzero(edges == -1)[1] - np.nonzero(edges == 1)[1]
-    return float(np.median(runs)) if runs.size else 0.0
 
 
 def group_lines(comps: list[Piece]) -> tuple[list[list[Piece]], bool]:

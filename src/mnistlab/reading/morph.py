@@ -130,6 +130,13 @@ def slanted_runs(mask: np.ndarray, length: int, slopes) -> np.ndarray:
     return out
 
 
+def median_run(mask: np.ndarray) -> float:
+    """The median length of the horizontal runs of True in a 2-d mask (0 for none)."""
+    edges = np.diff(np.pad(mask, ((0, 0), (1, 1))).astype(np.int8), axis=1)
+    runs = np.nonzero(edges == -1)[1] - np.nonzero(edges == 1)[1]
+    return float(np.median(runs)) if runs.size else 0.0
+
+
 def _longest_true(flags: np.ndarray) -> int:
     """The length of the longest stretch of True in a 1-d array."""
     edges = np.diff(np.concatenate([[0], flags.astype(np.int8), [0]]))

@@ -371,11 +371,8 @@ def _near(gone: np.ndarray, lines: np.ndarray) -> np.ndarray:
 
 
 def _thickness(mask: np.ndarray) -> int:
-    """The typical width of the removed lines, in pixels."""
-    on = np.pad(mask, ((1, 1), (0, 0)))
-    edges = np.diff(on.astype(np.int8), axis=0)
-    runs = np.nonzero(edges.T == -1)[1] - np.nonzero(edges.T == 1)[1]
-    return int(np.median(runs)) if len(runs) else 1
+    """The typical width of the removed lines, in pixels: their median vertical run (1 for none)."""
+    return int(morph.median_run(mask.T)) or 1
 
 
 def _ruled(on: np.ndarray) -> np.ndarray:
