@@ -121,3 +121,21 @@ def test_median_run_is_the_median_of_each_rows_runs(a):
         ends = [i for i in range(1, len(padded)) if not padded[i] and padded[i - 1]]
         lengths += [e - s for s, e in zip(starts, ends, strict=True)]
     assert morph.median_run(a) == (float(np.median(lengths)) if lengths else 0.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(a=arrays(np.float64, shapes, elements=st.floats(0, 255)), width=st.integers(0, 5),
+       sides=st.tuples(st.integers(0, 4), st.integers(0, 4), st.integers(0, 4), st.integers(0, 4)))
+def test_zero_padding_is_numpys_constant_padding(a, width, sides):
+    assert np.array_equal(morph.pad(a, width), np.pad(a, width))
+    pairs = ((sides[0], sides[1]), (sides[2], sides[3]))
+    framed = morph.pad(a > 100, pairs)
+    assert framed.dtype == bool and np.array_equal(framed, np.pad(a > 100, pairs))
+
+
+@settings(max_examples=30, deadline=None)
+@given(a=arrays(bool, st.tuples(st.integers(1, 3), st.integers(1, 12), st.integers(1, 24))),
+       length=st.integers(1, 12))
+def test_long_runs_of_a_stack_are_each_layers_runs(a, length):
+    stacked = morph.long_runs(a, length)
+    assert all(np.array_equal(stacked[i], _runs(a[i], length)) for i in range(len(a)))

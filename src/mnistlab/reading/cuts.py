@@ -26,7 +26,7 @@ def prepare(ink: np.ndarray, p: Piece, x0: int | None = None, x1: int | None = N
     sub = ink[p.y0:p.y1, p.x0:p.x1] * p.labels_mask
     if x0 is not None:
         sub = sub[:, x0 - p.x0: x1 - p.x0]
-    return to_mnist_array(np.pad(sub * 255.0, 2)) if sub.any() else np.zeros((28, 28), np.float32)
+    return to_mnist_array(morph.pad(sub * 255.0, 2)) if sub.any() else np.zeros((28, 28), np.float32)
 
 
 def split_candidates(p: Piece, ink: np.ndarray) -> list[tuple[Piece, np.ndarray]]:
