@@ -84,6 +84,19 @@ def test_a_minus_sign_is_kept_beside_a_digit_that_reaches_back_and_when_short_an
     assert [s["char"] for s in r["separators"]] == ["-"] and r["text"] == "-3"
 
 
+def test_a_colon_written_close_to_the_digit_before_it_stays_a_colon():
+    # Its two dots together are a third as tall as the digits (too tall for "a dot beside a digit"),
+    # and they begin two columns after the digit ends.
+    img = Image.new("L", (240, 180), 255)
+    d = ImageDraw.Draw(img)
+    d.ellipse([(40, 40), (100, 140)], outline=0, width=14)
+    d.ellipse([(103, 76), (114, 86)], fill=0)
+    d.ellipse([(103, 101), (114, 111)], fill=0)
+    d.ellipse([(126, 40), (186, 140)], outline=0, width=14)
+    r = read_gray(np.asarray(img, np.float64), sure_judge)
+    assert [s["char"] for s in r["separators"]] == [":"] and r["text"] == "3:3", r["text"]
+
+
 def test_a_line_of_hairlines_below_the_writing_is_left_out_and_the_reading_unsure():
     # Bold digits, and under them what a grid leaves where a shadow darkened it: short hairline
     # pieces, too short for the ruled-line search, as tall as the digits.

@@ -212,12 +212,14 @@ def _line_pieces(comps: list[Piece], labels: np.ndarray, stroke: float,
 
     # Two dots one above the other are a colon, even written slanted.
     comps = sorted(comps, key=lambda c: c.y0)
+    colons: list[Piece] = []
     for i, a in enumerate(comps):
         for b in comps[i + 1:]:
             if a.labels and b.labels and _dot(a, line_h) and _dot(b, line_h) and \
                     0 < b.y0 - a.y1 < 0.7 * line_h and abs((a.x0 + a.x1) - (b.x0 + b.x1)) / 2 < 0.35 * line_h:
                 a.x0, a.y0, a.x1, a.y1 = min(a.x0, b.x0), min(a.y0, b.y0), max(a.x1, b.x1), max(a.y1, b.y1)
                 a.labels, b.labels = a.labels + b.labels, []
+                colons.append(a)
     comps = [c for c in comps if c.labels]
 
     # Merge pieces that share most of their columns (a 5's flag, a 7's bar, a broken stroke), or that
@@ -231,6 +233,10 @@ def _line_pieces(comps: list[Piece], labels: np.ndarray, stroke: float,
         # nearly all their columns; a small piece joins what it sits over or touches, unless it is a
         # dash or a dot beside a digit.
         shared = overlap >= (0.5 if min(a.height, b.height) < 0.6 * line_h else 0.8) * narrow
+        if any(c is a or c is b for c in colons):
+            # Two dots one above the other stay a colon: as tall as they are together they are no
+            # dot beside a digit by size, and an italic digit's box (even its ink) leans over them.
+            return False
         return shared or (small and gap <= max(1, 0.04 * line_h) and not _is_mark_beside(a, b, line_h) and
                           abs((a.y0 + a.y1) - (b.y0 + b.y1)) < line_h)
 
