@@ -298,6 +298,30 @@ def test_where_the_readers_differ_the_surer_reader_is_kept_and_the_line_stays_un
     assert combine.choose("13/02/2035", sure_marks, unsure_line, "line") == "line"
 
 
+def test_a_mark_the_line_model_leaves_out_is_kept_where_every_mark_is_read_surely():
+    from types import SimpleNamespace
+
+    from mnistlab.reading import combine
+
+    # CTC joins a repeated digit ("11" -> "1") and loses narrow marks: where the line model reads
+    # the marks' text with one character left out and every mark is surely read, the marks' stays.
+    joined = SimpleNamespace(text="24.1.2019", confidence=0.99)
+    sure, less = combine.MARKS_KEEP + 0.005, combine.MARKS_KEEP - 0.05
+    assert combine.choose("24.11.2019", sure, joined, "combined") == "line leaves out a mark"
+    assert combine.choose("03.02.1974", sure, SimpleNamespace(text="0302.1974", confidence=0.9),
+                          "combined") == "line leaves out a mark"
+    assert combine.choose("24.11.2019", less, joined, "combined") == "line"
+    # Two left out, one more than the marks read, or a mark read as no digit: the line model's.
+    assert combine.choose("24.11.2019", sure, SimpleNamespace(text="24.12019", confidence=0.9), "combined") == "line"
+    assert combine.choose("24.1.2019", sure, SimpleNamespace(text="24.11.2019", confidence=0.9), "combined") == "line"
+    assert combine.choose("24.11.?019", sure, joined, "combined") == "line"
+    assert combine.choose("24.11.2019", sure, joined, "line") == "line"
+    # A 1 with a foot that the marks cut in two: their "11" is no repeated digit the line model joined.
+    assert combine.choose("113552", sure, SimpleNamespace(text="13552", confidence=0.9), "combined", cut={0, 1}) == "line"
+    assert combine.choose("113552", sure, SimpleNamespace(text="13552", confidence=0.9), "combined") == \
+        "line leaves out a mark"
+
+
 def test_a_disagreement_is_sure_only_at_a_higher_bar_and_an_agreement_needs_both_readers():
     from mnistlab.reading import combine
 

@@ -101,18 +101,21 @@ def read_gray(gray: np.ndarray, judge, line_model=None, mode: str = "combined") 
             else:
                 for k in chosen:
                     box, _ = cands[k]
-                    items.append((box.x0, "digit", box, start + 1 + k))
+                    items.append((box.x0, "cut", box, start + 1 + k))  # a digit cut from a wider mark
         items.sort(key=lambda it: it[0])
-        n_digits = sum(kind == "digit" for _, kind, _, _ in items)
+        n_digits = sum(kind != "sep" for _, kind, _, _ in items)
         if n_digits > MAX_DIGITS:
             return _empty(f"{n_digits} marks found; mnistlab reads at most {MAX_DIGITS} digits on a line")
         digits, seps, text, line_inputs = [], [], [], []
+        cut = set()  # where in the text a digit was cut from a wider mark
         for _, kind, box, ref in items:
             where = pg.box_to_picture(box.x0, box.y0, box.x1, box.y1)
             if kind == "sep":
                 seps.append({"char": ref, "box": where})
                 text.append(ref)
                 continue
+            if kind == "cut":
+                cut.add(len(text))
             d = {"digit": int(np.argmax(probs[ref])), "confidence": round(float(conf[ref]), 4),
                  "accepted": bool(acc[ref]), "box": where}
             digits.append(d)
@@ -122,7 +125,7 @@ def read_gray(gray: np.ndarray, judge, line_model=None, mode: str = "combined") 
         if lm is not None:
             seg_least = min((d["confidence"] for d in digits), default=0.0)
             all_read = bool(digits) and "?" not in text and all(d["accepted"] for d in digits)
-            source = combine.choose("".join(text), seg_least, lm, mode)
+            source = combine.choose("".join(text), seg_least, lm, mode, cut)
             if source == "not a digit":
                 unsure.append("the line model reads a mark on the line that is not a digit")
             elif source == "line misses digits":
@@ -130,6 +133,8 @@ def read_gray(gray: np.ndarray, judge, line_model=None, mode: str = "combined") 
                 unsure.append("the line model reads no digit where the marks show some")
             elif source == "segmenter over an unsure line model":
                 unsure.append("the two readers differ; the marks' reading is kept")
+            elif source == "line leaves out a mark":
+                unsure.append("the line model leaves out a mark that the marks read surely; the marks' reading is kept")
             elif source == "line":
                 marks_read = any(ch.isdigit() for ch in text)
                 digits, seps, text, line_inputs = _from_line_model(lm, pg)
