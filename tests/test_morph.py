@@ -120,6 +120,7 @@ def test_median_run_is_the_median_of_each_rows_runs(a):
         starts = [i for i in range(1, len(padded)) if padded[i] and not padded[i - 1]]
         ends = [i for i in range(1, len(padded)) if not padded[i] and padded[i - 1]]
         lengths += [e - s for s, e in zip(starts, ends, strict=True)]
+    assert sorted(morph.run_lengths(a).tolist()) == sorted(lengths)
     assert morph.median_run(a) == (float(np.median(lengths)) if lengths else 0.0)
 
 

@@ -140,7 +140,6 @@ def _without_hairlines(lines: list[Line]) -> tuple[list[Line], int]:
     return kept, len(lines) - len(kept)
 
 
-
 def group_lines(comps: list[Piece]) -> tuple[list[list[Piece]], bool]:
     """Components -> lines (top to bottom), and whether the layout is ambiguous: two lines whose bands
     overlap, or full-height marks stacked one above the other inside one line (interleaved lines)."""

@@ -125,7 +125,8 @@ def slanted_runs(mask: np.ndarray, length: int, slopes) -> np.ndarray:
     slice each), never pixel by pixel."""
     h, w = mask.shape
     out = np.zeros((h, w), dtype=bool)
-    if _longest_true(mask.any(axis=0)) < length:
+    inked = run_lengths(mask.any(axis=0)[None])
+    if not inked.size or inked.max() < length:
         return out  # a run crosses `length` columns, each holding ink: no such stretch, no run
     shifts = np.round(np.outer(np.asarray(slopes, np.float64), np.arange(w))).astype(int)
     lo, hi = min(0, int(shifts.min())), max(0, int(shifts.max()))
@@ -149,15 +150,13 @@ def slanted_runs(mask: np.ndarray, length: int, slopes) -> np.ndarray:
     return out
 
 
+def run_lengths(mask: np.ndarray) -> np.ndarray:
+    """The lengths of the horizontal runs of True in a 2-d mask, row by row."""
+    edges = np.diff(pad(np.asarray(mask), ((0, 0), (1, 1))).astype(np.int8), axis=1)
+    return np.nonzero(edges == -1)[1] - np.nonzero(edges == 1)[1]
+
+
 def median_run(mask: np.ndarray) -> float:
     """The median length of the horizontal runs of True in a 2-d mask (0 for none)."""
-    edges = np.diff(pad(np.asarray(mask), ((0, 0), (1, 1))).astype(np.int8), axis=1)
-    runs = np.nonzero(edges == -1)[1] - np.nonzero(edges == 1)[1]
+    runs = run_lengths(mask)
     return float(np.median(runs)) if runs.size else 0.0
-
-
-def _longest_true(flags: np.ndarray) -> int:
-    """The length of the longest stretch of True in a 1-d array."""
-    edges = np.diff(np.concatenate([[0], flags.astype(np.int8), [0]]))
-    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    return int((ends - starts).max()) if len(starts) else 0

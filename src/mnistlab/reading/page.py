@@ -218,9 +218,7 @@ def _stroke_estimate(g: np.ndarray, where: np.ndarray | None = None) -> float:
     dark = g < min(_otsu(g if where is None else g[where]), float(np.median(g)) - 20)
     if where is not None:
         dark &= where
-    on = morph.pad(dark, ((0, 0), (1, 1)))
-    edges = np.diff(on.astype(np.int8), axis=1)
-    runs = np.nonzero(edges == -1)[1] - np.nonzero(edges == 1)[1]
+    runs = morph.run_lengths(dark)
     runs = runs[runs <= max(3, 0.12 * g.shape[1])]
     return float(np.percentile(runs, 75)) if len(runs) else 1.0
 
