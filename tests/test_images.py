@@ -163,3 +163,38 @@ def test_predict_files_on_a_non_mnist_set(real_run, tmp_path):
     bad = [r for r in out if "error" in r]
     assert len(bad) == 1 and bad[0]["file"].endswith("notes.txt")
     assert all(set(r) >= {"file", "digit", "confidence", "accepted", "probabilities"} for r in out if "error" not in r)
+
+
+def test_percentile_is_numpys_to_the_last_bit():
+    """`images.percentile` (one partition) gives numpy's linear percentile exactly: ties, zeros,
+    a single pixel, the ends, and the 99.5th of a piece framed in zeros, as ink_map asks."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from hypothesis.extra.numpy import arrays
+
+    from mnistlab.images import percentile
+
+    @settings(max_examples=200, deadline=None)
+    @given(a=arrays(np.float64, st.tuples(st.integers(1, 30), st.integers(1, 30)),
+                    elements=st.one_of(st.sampled_from([0.0, 1.0, 127.5, 255.0]), st.floats(-255, 255))),
+           q=st.one_of(st.sampled_from([0.0, 50.0, 99.5, 100.0]), st.floats(0, 100)))
+    def check(a, q):
+        want, got = float(np.percentile(a, q)), percentile(a, q)
+        assert got == want and np.signbit(got) == np.signbit(want)
+
+    check()
+
+
+def test_a_piece_framed_in_zeros_is_prepared_as_before():
+    """ink_map's shortcut for a zero border (no median taken) prepares what the median gave."""
+    from mnistlab.images import ink_map
+
+    rng = np.random.default_rng(3)
+    piece = np.zeros((40, 30))
+    piece[5:35, 8:22] = rng.uniform(0, 255, (30, 14))
+    border = np.concatenate([piece[0], piece[-1], piece[:, 0], piece[:, -1]])
+    ink = piece - float(np.median(border))
+    peak = max(float(np.percentile(ink, 99.5)), float(ink.max()) * 0.5)
+    want = np.clip(ink / peak, 0, 1)
+    want[want < 0.2] = 0.0
+    assert np.array_equal(ink_map(piece), want)

@@ -1,5 +1,5 @@
 """reading.morph against plain per-pixel definitions: the fast forms (windows built by doubling, shears
-by column ranges, openings for runs) must give exactly what the definitions give."""
+by sliding windows, openings for runs) must give exactly what the definitions give."""
 
 from __future__ import annotations
 

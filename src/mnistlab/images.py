@@ -167,18 +167,35 @@ def ink_map(gray: np.ndarray) -> np.ndarray:
     if gray.ndim != 2 or gray.size == 0:
         raise ImageError("the image has no pixels")
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    background = float(np.median(border))
+    # A piece the reader cut from a page comes framed in zeros: its median needs no sort.
+    background = float(np.median(border)) if border.any() else 0.0
     if background > 127:  # dark ink on light paper
         gray = 255.0 - gray
         background = 255.0 - background
     ink = gray - background
-    peak = float(np.percentile(ink, 99.5)) if ink.size > 200 else float(ink.max())
+    peak = percentile(ink, 99.5) if ink.size > 200 else float(ink.max())
     peak = max(peak, float(ink.max()) * 0.5)
     if peak < 24:  # less than ~10% contrast anywhere: a blank, uniform or near-uniform picture
         raise ImageError("no digit found: the image is blank or has almost no contrast")
     ink = np.clip(ink / peak, 0, 1)
     ink[ink < 0.2] = 0.0  # paper texture, JPEG noise, scanner dust
     return ink
+
+
+def percentile(a: np.ndarray, q: float) -> float:
+    """`np.percentile(a, q)` (its linear method), the same number to the last bit, by one partition:
+    numpy's general path costs tens of microseconds a call, most of preparing a line's small pieces."""
+    flat = np.ravel(a)
+    n = flat.size
+    at = (n - 1) * (q / 100)
+    if at >= n - 1:
+        return float(flat.max())
+    lo = int(np.floor(at))
+    part = np.partition(flat, [lo, lo + 1])
+    below, above = part[lo], part[lo + 1]
+    gamma, diff = at - lo, above - below
+    # numpy's _lerp: from the nearer end, so that the result never leaves [below, above]
+    return float(above - diff * (1 - gamma)) if gamma >= 0.5 else float(below + diff * gamma)
 
 
 def center_ink(ink: np.ndarray) -> np.ndarray:

@@ -121,33 +121,30 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
 def slanted_runs(mask: np.ndarray, length: int, slopes) -> np.ndarray:
     """Runs at least `length` long along lines of every slope in `slopes` (rows down per column
     across): each slope shears the mask so its lines lie flat, `long_runs` takes the runs of all
-    the shears stacked at once, and each is sheared back. A shear moves whole column ranges (one
-    slice each), never pixel by pixel."""
+    the shears stacked at once, and each is sheared back.
+
+    A shear takes, for every slope and column, one window of that column (a view of the padded
+    columns' sliding windows, picked by its shift): one fancy index for all slopes, copying whole
+    windows, 2-2.5 times faster than a slice per column range (on strips and on photos alike)."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
     h, w = mask.shape
-    out = np.zeros((h, w), dtype=bool)
     inked = run_lengths(mask.any(axis=0)[None])
     if not inked.size or inked.max() < length:
-        return out  # a run crosses `length` columns, each holding ink: no such stretch, no run
+        return np.zeros((h, w), dtype=bool)  # a run crosses `length` columns, each holding ink
     shifts = np.round(np.outer(np.asarray(slopes, np.float64), np.arange(w))).astype(int)
     lo, hi = min(0, int(shifts.min())), max(0, int(shifts.max()))
-    padded = np.zeros((h + hi - lo, w), dtype=bool)  # nothing above or below the picture
-    padded[-lo:h - lo] = mask
-    sheared = np.empty((len(shifts), h, w), dtype=bool)  # sheared[s, y, x] = mask[y + shift[s, x], x]
-    all_spans = []
-    for s, shift in enumerate(shifts):
-        starts = np.flatnonzero(np.diff(shift, prepend=shift[0] - 1))
-        spans = list(zip(starts.tolist(), [*starts[1:].tolist(), w], shift[starts].tolist(), strict=True))
-        for a, b, d in spans:
-            sheared[s, :, a:b] = padded[d - lo:d - lo + h, a:b]
-        all_spans.append(spans)
-    runs = long_runs(sheared, length)
-    for s, spans in enumerate(all_spans):
-        for a, b, d in spans:  # ... and back: row y of the sheared columns to picture row y + shift
-            if 0 <= d < h:
-                out[d:, a:b] |= runs[s, :h - d, a:b]
-            elif -h < d < 0:
-                out[:h + d, a:b] |= runs[s, -d:, a:b]
-    return out
+    cols = np.zeros((w, h + hi - lo), dtype=bool)  # column x as row x, nothing above or below
+    cols[:, -lo:h - lo] = mask.T
+    xs = np.arange(w)
+    # sheared[s, y, x] = mask[y + shift[s, x], x]
+    sheared = sliding_window_view(cols, h, axis=1)[xs, shifts - lo]  # (slopes, w, h)
+    runs = long_runs(np.swapaxes(sheared, 1, 2), length)
+    # ... and back: a run's row y, in column x, is the picture's row y + shift[s, x]
+    back = np.zeros((len(shifts), w, h + hi - lo), dtype=bool)
+    back[:, :, hi:hi + h] = np.swapaxes(runs, 1, 2)
+    layers = np.arange(len(shifts))[:, None]
+    return np.ascontiguousarray(sliding_window_view(back, h, axis=2)[layers, xs, hi - shifts].any(axis=0).T)
 
 
 def run_lengths(mask: np.ndarray) -> np.ndarray:
@@ -159,4 +156,11 @@ def run_lengths(mask: np.ndarray) -> np.ndarray:
 def median_run(mask: np.ndarray) -> float:
     """The median length of the horizontal runs of True in a 2-d mask (0 for none)."""
     runs = run_lengths(mask)
-    return float(np.median(runs)) if runs.size else 0.0
+    if not runs.size:
+        return 0.0
+    # np.median's value by one partition, without its overhead (tens of microseconds a call)
+    k = runs.size // 2
+    if runs.size % 2:
+        return float(np.partition(runs, k)[k])
+    part = np.partition(runs, [k - 1, k])
+    return (float(part[k - 1]) + float(part[k])) / 2
