@@ -140,3 +140,14 @@ def test_zero_padding_is_numpys_constant_padding(a, width, sides):
 def test_long_runs_of_a_stack_are_each_layers_runs(a, length):
     stacked = morph.long_runs(a, length)
     assert all(np.array_equal(stacked[i], _runs(a[i], length)) for i in range(len(a)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(a=arrays(bool, shapes))
+def test_labels_come_with_each_components_box_and_size(a):
+    labels, n, boxes, areas = morph.label(a)
+    assert labels.max(initial=0) == n == len(boxes) == len(areas)
+    for k, (rows, cols) in enumerate(boxes, 1):
+        ys, xs = np.nonzero(labels == k)
+        assert (rows, cols) == (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
+        assert areas[k - 1] == len(ys)

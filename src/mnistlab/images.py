@@ -202,10 +202,10 @@ def center_ink(ink: np.ndarray) -> np.ndarray:
     """Ink map 0..1 -> crop to the ink, fit 20x20 keeping the aspect, centre of mass at (14, 14)."""
     from PIL import Image
 
-    ys, xs = np.nonzero(ink)
+    ys, xs = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
     if len(ys) == 0:
         raise ImageError("no digit found: the image has no ink")
-    crop = ink[ys.min(): ys.max() + 1, xs.min(): xs.max() + 1]
+    crop = ink[ys[0]: ys[-1] + 1, xs[0]: xs[-1] + 1]
     h, w = crop.shape
     scale = 20.0 / max(h, w)
     new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
@@ -221,8 +221,7 @@ def center_ink(ink: np.ndarray) -> np.ndarray:
     cx = (canvas.sum(axis=0) * np.arange(28)).sum() / total
     # MNIST put the centre of mass at pixel (14, 14) (0-based), not at the geometric centre 13.5.
     dy, dx = int(round(14.0 - cy)), int(round(14.0 - cx))
-    canvas = _shift(canvas, dy, dx)
-    return np.clip(canvas, 0, 255).astype(np.float32)
+    return _shift(canvas, dy, dx).astype(np.float32)  # 0..255 already: the pixels came as bytes
 
 
 def _shift(a: np.ndarray, dy: int, dx: int) -> np.ndarray:
