@@ -29,6 +29,7 @@ import argparse
 import datetime as dt
 import io
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -393,6 +394,51 @@ def compare_line_readers(n_numbers: int, n_photos: int, psm: int, engines_too: b
     return out
 
 
+def speed_pairs(n_numbers: int, rounds: int) -> dict:
+    """ms per composed number for mnistlab (combined) and RapidOCR's recognizer, in alternating pairs:
+    each number read by both, one after the other (who goes first alternates), `rounds` times over
+    the set. Per round the median of each, and their ratio; the ratios' median and spread."""
+    import importlib.metadata
+    import tempfile
+
+    from PIL import Image
+
+    from mnistlab.fonts import font_files
+
+    readers = line_readers(6, engines_too=True)
+    ours, theirs = readers["mnistlab: combined (default)"], readers.get("RapidOCR (recognizer on the whole picture)")
+    if theirs is None:
+        raise SystemExit("RapidOCR is not installed: pip install rapidocr-onnxruntime")
+    uci_x, uci_y = uci_images()
+    nums = numbers(font_files("eval"), uci_x, uci_y, n_numbers, np.random.default_rng(LINE_SEED))
+    out = {"numbers": len(nums), "rounds": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = []
+        for k, (pic, _, _) in enumerate(nums):
+            paths.append(str(Path(tmp) / f"number{k:04d}.png"))
+            Image.fromarray(pic.astype(np.uint8)).save(paths[-1])
+        for path in paths[:10]:  # warm both up
+            ours(path)
+            theirs(path)
+        for r in range(rounds):
+            ms = {"mnistlab": [], "rapidocr": []}
+            for k, path in enumerate(paths):
+                order = [("mnistlab", ours), ("rapidocr", theirs)]
+                for name, read in (order if (k + r) % 2 == 0 else order[::-1]):
+                    t0 = time.perf_counter()
+                    read(path)
+                    ms[name].append(1000 * (time.perf_counter() - t0))
+            a, b = float(np.median(ms["mnistlab"])), float(np.median(ms["rapidocr"]))
+            out["rounds"].append({"mnistlab_ms": round(a, 2), "rapidocr_recognizer_ms": round(b, 2),
+                                  "rapidocr_over_mnistlab": round(b / a, 3)})
+            print(f"round {r + 1}: mnistlab {a:.2f} ms, RapidOCR recognizer {b:.2f} ms, ratio {b / a:.2f}",
+                  file=sys.stderr, flush=True)
+    ratios = [x["rapidocr_over_mnistlab"] for x in out["rounds"]]
+    out["ratio_median"], out["ratio_range"] = float(np.median(ratios)), [min(ratios), max(ratios)]
+    out["engines"] = {"rapidocr": importlib.metadata.version("rapidocr-onnxruntime")}
+    return out
+
+
 def line_table(results: dict) -> str:
     rows = ["| set | reader | exact | character error rate | accepted but wrong | ms / line (median) |",
             "|---|---|---|---|---|---|"]
@@ -441,6 +487,20 @@ def table(report: dict) -> str:
     return "\n".join(rows)
 
 
+def _machine() -> str:
+    import platform
+
+    name = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{name}, {os.cpu_count()} cores"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="*")
@@ -455,9 +515,17 @@ def main() -> int:
     parser.add_argument("--line-readers", action="store_true",
                         help="compare the bundled reader's segmenter, line model and both combined with the "
                              "engines, on --numbers composed numbers and --photos photos")
+    parser.add_argument("--speed-pairs", type=int, default=0, metavar="ROUNDS",
+                        help="time mnistlab and RapidOCR's recognizer on --numbers composed numbers, "
+                             "alternating per number, ROUNDS times")
     args = parser.parse_args()
     start = time.perf_counter()
-    if args.line_readers:
+    if args.speed_pairs:
+        report = {"date": dt.date.today().isoformat(), "seed": LINE_SEED, "machine": _machine(),
+                  **speed_pairs(args.numbers, args.speed_pairs)}
+        report["seconds"] = round(time.perf_counter() - start, 1)
+        print(json.dumps(report, indent=2))
+    elif args.line_readers:
         import engines
 
         report = {"date": dt.date.today().isoformat(), "seed": LINE_SEED, "photo_seed": PHOTO_SEED,
