@@ -18,6 +18,8 @@ Every set is built here, from sources no preset trains on:
     python benchmarks/reading.py --photos 500 [RUN ...]      # the photo set alone, with the engines
     python benchmarks/reading.py --line-readers --numbers 300 --photos 300   # segmenter / line model /
                                                               # combined / engines, per line
+    python benchmarks/reading.py --speed-pairs 5 --numbers 300   # mnistlab against RapidOCR's
+                                                              # recognizer, alternating per number
 
 Per run: single-digit accuracy per source, exact whole-number match, non-digits rejected, real digits
 accepted, AUROC of the confidence (real digits vs non-digits), calibration error (ECE).
