@@ -31,7 +31,6 @@ import argparse
 import datetime as dt
 import io
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -489,20 +488,6 @@ def table(report: dict) -> str:
     return "\n".join(rows)
 
 
-def _machine() -> str:
-    import platform
-
-    name = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{name}, {os.cpu_count()} cores"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="*")
@@ -523,7 +508,10 @@ def main() -> int:
     args = parser.parse_args()
     start = time.perf_counter()
     if args.speed_pairs:
-        report = {"date": dt.date.today().isoformat(), "seed": LINE_SEED, "machine": _machine(),
+        from cold_start import machine
+
+        cpu = machine()
+        report = {"date": dt.date.today().isoformat(), "seed": LINE_SEED, "machine": f"{cpu['cpu']}, {cpu['cores']} cores",
                   **speed_pairs(args.numbers, args.speed_pairs)}
         report["seconds"] = round(time.perf_counter() - start, 1)
         print(json.dumps(report, indent=2))

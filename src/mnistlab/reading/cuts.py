@@ -26,7 +26,12 @@ def prepare(ink: np.ndarray, p: Piece, x0: int | None = None, x1: int | None = N
     sub = ink[p.y0:p.y1, p.x0:p.x1] * p.labels_mask
     if x0 is not None:
         sub = sub[:, x0 - p.x0: x1 - p.x0]
-    return to_mnist_array(morph.pad(sub * 255.0, 2)) if sub.any() else np.zeros((28, 28), np.float32)
+    return as_digit(sub)
+
+
+def as_digit(crop: np.ndarray) -> np.ndarray:
+    """An ink crop (0..1) prepared like a single digit (a blank one as a blank image)."""
+    return to_mnist_array(morph.pad(crop * 255.0, 2)) if crop.any() else np.zeros((28, 28), np.float32)
 
 
 def split_candidates(p: Piece, ink: np.ndarray) -> list[tuple[Piece, np.ndarray]]:

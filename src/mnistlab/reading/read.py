@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..images import ImageError, to_mnist_array
-from . import combine, cuts, marks, morph, page
+from . import combine, cuts, marks, page
 
 MAX_DIGITS = 20              # per line
 # A reading of several marks is accepted only when each digit is read at least this confidently
@@ -223,8 +223,7 @@ def _from_line_model(lm, pg) -> tuple[list, list, list, list]:
             seps.append({"char": ch, "box": where})
             continue
         digits.append({"digit": int(ch), "confidence": round(float(confidence), 4), "accepted": True, "box": where})
-        crop = pg.ink[y0:y1, x0:x1]
-        images.append(to_mnist_array(morph.pad(crop * 255.0, 2)) if crop.any() else np.zeros((28, 28), np.float32))
+        images.append(cuts.as_digit(pg.ink[y0:y1, x0:x1]))
     return digits, seps, text, images
 
 
