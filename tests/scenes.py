@@ -1,5 +1,6 @@
 """Pictures with a known answer, drawn here: printed numbers on a sheet, ruled or squared paper, a form
-box, a table around the sheet, a shadow across it, light falling off towards one side."""
+box, a table around the sheet, a shadow across it, light falling off towards one side, a small label
+on a wide table."""
 
 from __future__ import annotations
 
@@ -56,6 +57,20 @@ def on_table(page: np.ndarray, shadow: str | None = "corner") -> np.ndarray:
     elif shadow == "half":
         table = table * np.where(xx > x0 + 0.3 * w, 0.6, 1.0)
     img = Image.fromarray(np.clip(table, 0, 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(2))
+    return np.asarray(img, np.float64)
+
+
+def on_wide_table(page: np.ndarray) -> np.ndarray:
+    """A small label (a sixteenth of the photo) on a grained table lit on the left and in shade on
+    the right: the lit table is as light as paper once the light is evened out."""
+    h, w = page.shape
+    H, W = 4 * h, 4 * w
+    rng = np.random.default_rng(2)
+    table = 120 + 25 * np.sin(np.linspace(0, 60, H))[:, None] + rng.normal(0, 6, (H, W))
+    y0, x0 = (H - h) // 2, (W - w) // 2
+    table[y0:y0 + h, x0:x0 + w] = page
+    table = table * np.where(np.mgrid[0:H, 0:W][1] < x0 + 1.3 * w, 1.0, 0.45)
+    img = Image.fromarray(np.clip(table, 0, 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(1.5))
     return np.asarray(img, np.float64)
 
 

@@ -9,7 +9,7 @@ import pytest
 
 import mnistlab as ml
 from conftest import run_cli
-from scenes import jpeg, light_falling_off, on_bright_table, on_table, sheet
+from scenes import jpeg, light_falling_off, on_bright_table, on_table, on_wide_table, sheet
 from mnistlab.images import decode_gray
 
 
@@ -66,6 +66,17 @@ def test_the_whole_sheet_is_found_where_its_shadow_is_darker_than_the_lit_table(
     assert (found & truth).sum() / (found | truth).sum() >= 0.9
     r = _read(reader, photo)
     assert r["text"] == "4719" and r["accepted"], r
+
+
+@pytest.mark.parametrize("text", ["19.10.2020", "4719"])
+def test_a_small_label_on_a_half_lit_table_is_found(reader, text):
+    from mnistlab.reading.page import find_sheet
+
+    photo = on_wide_table(sheet([text], size=40, pad=24))
+    found = find_sheet(photo)
+    assert found is not None and 0.055 <= found.mean() <= 0.075  # the label: a sixteenth of the photo
+    r = _read(reader, photo)
+    assert r["text"] == text and r["accepted"], r  # the lit table's grain is no writing
 
 
 def test_light_falling_off_makes_no_marks(reader):
