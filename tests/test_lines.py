@@ -363,8 +363,15 @@ def test_times_and_dates_out_of_range_take_the_likeliest_possible_digits():
     assert make_possible(chars) and "".join(c.char for c in chars) == "07/11/2019"
     chars = _chars("1967-40-08", {5: (1, 0.02)})
     assert make_possible(chars) and "".join(c.char for c in chars) == "1967-10-08"
+    # A four-digit year lies in 1000-2999: a flagged 1 read as a 4 makes none.
+    chars = _chars("19/03/4968", {6: (1, 0.05)})
+    assert make_possible(chars) and "".join(c.char for c in chars) == "19/03/1968"
+    chars = _chars("4954-05-27", {0: (1, 0.02)})
+    assert make_possible(chars) and "".join(c.char for c in chars) == "1954-05-27"
+    chars = _chars("19.03.68")  # a two-digit year is any
+    assert not make_possible(chars)
     # Possible ones, and lines that are neither a time nor a date, are left alone.
-    for text in ("23:59", "31.12.1999", "2026-11-26", "4728", "47.28", "-47"):
+    for text in ("23:59", "31.12.1999", "2026-11-26", "01/02/2999", "1000-01-01", "4728", "47.28", "-47"):
         chars = _chars(text)
         assert not make_possible(chars) and "".join(c.char for c in chars) == text
     # No runner-up likely enough makes it possible: unchanged.

@@ -1,5 +1,5 @@
 """Dates and times must be possible ones: a line the line model reads as a time or a date with a
-field out of range (hour 47, month 40, day 85) gets, for that field, its likeliest digits that make
+field out of range (hour 47, month 40, day 85, year 4954) gets, for that field, its likeliest digits that make
 it possible, from each character's own runner-up classes.
 
 A handwritten 1 read as a 4 in "47:28" is the commonest case. The digits changed keep the
@@ -20,10 +20,13 @@ CHOICES = 3         # runner-up digits tried per character,
 RUNNER_UP = 0.001   # ... each at least this likely (a digit the model all but ruled out is no reading)
 
 # (pattern over the text, the fields that must be in range: (group, lowest, highest))
+# A year written with four digits lies in YEARS (a 1 read as a 4 makes 1954 "4954").
+YEARS = (1000, 2999)
 LAYOUTS = [
     (re.compile(r"^(\d{1,2}):(\d{2})$"), ((1, 0, 23), (2, 0, 59))),
-    (re.compile(r"^(\d{1,2})([/.])(\d{1,2})\2(\d{4}|\d{2})$"), ((1, 1, 31), (3, 1, 12))),
-    (re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$"), ((2, 1, 12), (3, 1, 31))),
+    (re.compile(r"^(\d{1,2})([/.])(\d{1,2})\2(\d{4})$"), ((1, 1, 31), (3, 1, 12), (4, *YEARS))),
+    (re.compile(r"^(\d{1,2})([/.])(\d{1,2})\2(\d{2})$"), ((1, 1, 31), (3, 1, 12))),
+    (re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$"), ((1, *YEARS), (2, 1, 12), (3, 1, 31))),
 ]
 
 
