@@ -296,6 +296,12 @@ def test_where_the_readers_differ_the_surer_reader_is_kept_and_the_line_stays_un
     # A mark the classifier would not call a digit is no sure reading of the marks.
     assert combine.choose("?3/02/2035", sure_marks, unsure_line, "combined") == "line"
     assert combine.choose("13/02/2035", sure_marks, unsure_line, "line") == "line"
+    # Never the marks' reading where it is an impossible date and the line model's a possible one.
+    possible = SimpleNamespace(text="13/02/2035", confidence=combine.LINE_UNSURE - 0.1)
+    assert combine.choose("93/02/2035", sure_marks, possible, "combined") == "line"
+    assert combine.choose("24.11.4019", 1.0, SimpleNamespace(text="24.1.2019", confidence=0.5), "combined") == "line"
+    both_impossible = SimpleNamespace(text="98/02/2035", confidence=combine.LINE_UNSURE - 0.1)
+    assert combine.choose("93/02/2035", sure_marks, both_impossible, "combined") == "segmenter over an unsure line model"
 
 
 def test_a_mark_the_line_model_leaves_out_is_kept_where_every_mark_is_read_surely():

@@ -8,7 +8,7 @@ photo seeds 777-779), never on the benchmark's.
 
 from __future__ import annotations
 
-from . import marks
+from . import fields, marks
 
 # Both readers read a line alike: sure when the line model is at least AGREE_CONFIDENCE sure or every
 # digit is read at AGREE_MARKS or more. The readers differ and the line model's reading is kept: sure
@@ -50,6 +50,8 @@ def choose(seg_text: str, seg_least: float, lm, mode: str, cut=frozenset()) -> s
     - "line leaves out a mark": the line model's text is the marks' with one character left out,
       a mark of its own (not in `cut`), and every mark is read at MARKS_KEEP or more: the marks',
       unsure.
+      Neither of these two keeps the marks' reading where it is an impossible time or date (day 93,
+      year 4954: `fields.possible`) and the line model's is a possible one.
     - "line": otherwise, where they differ, the line model's (sure only at `line_bar`).
       Keeping a *sure* digit-by-digit reading over an unsure line model as an accepted answer was
       measured: 0.3 points more numbers exact, but accepted-but-wrong 0.3% -> 0.7% of numbers and
@@ -69,6 +71,8 @@ def choose(seg_text: str, seg_least: float, lm, mode: str, cut=frozenset()) -> s
         # The shape rule decides, except where the line model's slashes make the line a date and
         # the shape rule saw 1s (a printed slash as upright as a 1): then the line model's text.
         return "agree, with the line model's slashes" if _a_date(lm.text) else "agree"
+    if not fields.possible(seg_text) and fields.possible(lm.text):
+        return "line"  # the marks read an impossible time or date (day 93), the line model a possible one
     if "?" not in seg_text and any(ch.isdigit() for ch in seg_text) and \
             lm.confidence < LINE_UNSURE and seg_least >= SEGMENTER_SURE:
         return "segmenter over an unsure line model"

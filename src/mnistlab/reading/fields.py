@@ -55,6 +55,15 @@ def make_possible(chars: list[Char]) -> bool:
     return False
 
 
+def possible(text: str) -> bool:
+    """Whether a line's text, if it is laid out as a time or a date, has every field in range."""
+    for pattern, fields in LAYOUTS:
+        found = pattern.match(text)
+        if found:
+            return all(lo <= int(found.group(group)) <= hi for group, lo, hi in fields)
+    return True
+
+
 def _likeliest(span: list[Char], lo: int, hi: int) -> tuple[int, ...] | None:
     """The digits for `span` with the highest joint probability whose value lies in [lo, hi]."""
     options = [[d for d in np.argsort(c.digits)[::-1][:CHOICES] if c.digits[d] >= RUNNER_UP or str(d) == c.char]
