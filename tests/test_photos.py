@@ -79,6 +79,26 @@ def test_a_small_label_on_a_half_lit_table_is_found(reader, text):
     assert r["text"] == text and r["accepted"], r  # the lit table's grain is no writing
 
 
+@pytest.mark.parametrize("pen", [8, 20, 30])
+def test_strokes_drawn_light_on_dark_are_no_sheet(pen):
+    """A star drawn on the number pad (white on black) is as big as a label and bright, but it is
+    strokes: it fills far less of its convex hull than a sheet in perspective does."""
+    import math
+
+    from PIL import Image, ImageDraw
+
+    from mnistlab.reading.morph import fill_holes
+    from mnistlab.reading.page import SHEET_MIN, find_sheet
+
+    img = Image.new("L", (840, 220), 0)
+    star = [(420 + 80 * math.cos(math.radians(-90 + 144 * k)), 110 + 80 * math.sin(math.radians(-90 + 144 * k)))
+            for k in range(6)]
+    ImageDraw.Draw(img).line(star, fill=255, width=pen, joint="curve")
+    photo = np.asarray(img, np.float64)
+    assert fill_holes(photo > 0).mean() > SHEET_MIN  # the scene is what it says: as big as a label
+    assert find_sheet(photo) is None
+
+
 def test_light_falling_off_makes_no_marks(reader):
     r = _read(reader, light_falling_off(sheet(["20261126"])))
     assert r["text"] == "20261126" and r["accepted"]

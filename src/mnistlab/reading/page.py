@@ -29,6 +29,7 @@ STRONG_PIXELS = 500          # ... the darkest: the darkness this many pixels re
 PAPER_STROKES = 3.0          # the paper estimate looks this many pen widths around each pixel
 SHEET_PHOTO = 200            # a sheet is looked for in pictures at least this big on both sides
 SHEET_MIN, SHEET_MAX = 0.04, 0.8    # a sheet covers this share of the photo (else: no table around it)
+SHEET_SOLID = 0.8            # ... fills this share of its convex hull (strokes drawn light on dark do not)
 SHEET_CONTRAST = 30.0        # the sheet is at least this much brighter than what surrounds it
 SHEET_EDGE = 0.15            # the sheet's edge: a step of this much in log brightness (about 16%)
 SHEET_INSET = 0.035          # what is cut from each side of a found sheet (its edge, its shadow)
@@ -301,7 +302,28 @@ def _sheet_like(small: np.ndarray, sheet: np.ndarray) -> bool:
     border = np.concatenate([sheet[0], sheet[-1], sheet[:, 0], sheet[:, -1]])
     if border.mean() > 0.4:
         return False
-    return _quadrilateral(sheet)
+    return _quadrilateral(sheet) and sheet.sum() >= SHEET_SOLID * _hull_area(sheet)
+
+
+def _hull_area(region: np.ndarray) -> float:
+    """The area of the convex hull of a region's pixels (a monotone chain over each row's ends)."""
+    rows = np.flatnonzero(region.any(axis=1))
+    sub = region[rows]
+    first = sub.argmax(axis=1)
+    last = sub.shape[1] - sub[:, ::-1].argmax(axis=1)
+    pts = sorted({(int(x), int(y) + dy) for xs in (first, last) for x, y in zip(xs, rows) for dy in (0, 1)})
+
+    def half(points):
+        chain: list[tuple[int, int]] = []
+        for px, py in points:
+            while len(chain) >= 2 and ((chain[-1][0] - chain[-2][0]) * (py - chain[-2][1]) -
+                                       (chain[-1][1] - chain[-2][1]) * (px - chain[-2][0])) <= 0:
+                chain.pop()
+            chain.append((px, py))
+        return chain[:-1]
+
+    hull = half(pts) + half(pts[::-1])
+    return 0.5 * abs(sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(hull, hull[1:] + hull[:1])))
 
 
 def _quadrilateral(region: np.ndarray) -> bool:
