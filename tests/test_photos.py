@@ -240,3 +240,19 @@ def test_labels_are_numbered_without_gaps():
     assert labels.max() == n == len(boxes) == len(areas)
     assert sorted(np.unique(labels[labels > 0])) == list(range(1, n + 1))
     assert int(areas.sum()) == int(mask.sum())
+
+
+def test_the_hull_area_of_a_region():
+    from mnistlab.reading.page import _hull_area
+
+    box = np.zeros((60, 90), bool)
+    box[10:50, 20:80] = True
+    assert _hull_area(box) == box.sum()  # a filled rectangle is its own hull
+    yy, xx = np.mgrid[0:200, 0:200]
+    disc = (yy - 100) ** 2 + (xx - 100) ** 2 <= 80 ** 2
+    assert 0.97 <= disc.sum() / _hull_area(disc) <= 1.0
+    ring = disc & ((yy - 100) ** 2 + (xx - 100) ** 2 >= 70 ** 2)
+    assert _hull_area(ring) == _hull_area(disc)  # holes do not change the hull
+    two = np.zeros((50, 100), bool)
+    two[0:10, 0:10] = two[40:50, 90:100] = True  # two squares at opposite corners: a long hexagon
+    assert _hull_area(two) == 100 * 50 - 2 * (0.5 * 90 * 40)
