@@ -32,36 +32,37 @@ LAYOUTS = [
 
 def make_possible(chars: list[Char]) -> bool:
     """Correct, in place, the fields of a time or a date that are out of range; whether any was."""
-    text = "".join(c.char for c in chars)
-    for pattern, fields in LAYOUTS:
-        found = pattern.match(text)
-        if not found:
+    found, fields = _layout("".join(c.char for c in chars))
+    changed = False
+    for group, lo, hi in fields:
+        if lo <= int(found.group(group)) <= hi:
             continue
-        changed = False
-        for group, lo, hi in fields:
-            if lo <= int(found.group(group)) <= hi:
-                continue
-            span = [chars[i] for i in range(*found.span(group))]
-            if any(c.digits is None for c in span):
-                return changed
-            best = _likeliest(span, lo, hi)
-            if best is None:
-                continue
-            for c, d in zip(span, best, strict=True):
-                if c.char != str(d):
-                    c.char, c.confidence = str(d), float(c.digits[d])
-            changed = True
-        return changed
-    return False
+        span = [chars[i] for i in range(*found.span(group))]
+        if any(c.digits is None for c in span):
+            return changed
+        best = _likeliest(span, lo, hi)
+        if best is None:
+            continue
+        for c, d in zip(span, best, strict=True):
+            if c.char != str(d):
+                c.char, c.confidence = str(d), float(c.digits[d])
+        changed = True
+    return changed
 
 
 def possible(text: str) -> bool:
     """Whether a line's text, if it is laid out as a time or a date, has every field in range."""
+    found, fields = _layout(text)
+    return all(lo <= int(found.group(group)) <= hi for group, lo, hi in fields)
+
+
+def _layout(text: str) -> tuple[re.Match | None, tuple]:
+    """The first of LAYOUTS that `text` matches: (the match, its fields), or (None, ()) for none."""
     for pattern, fields in LAYOUTS:
         found = pattern.match(text)
         if found:
-            return all(lo <= int(found.group(group)) <= hi for group, lo, hi in fields)
-    return True
+            return found, fields
+    return None, ()
 
 
 def _likeliest(span: list[Char], lo: int, hi: int) -> tuple[int, ...] | None:
