@@ -317,8 +317,11 @@ def test_a_mark_the_line_model_leaves_out_is_kept_where_every_mark_is_read_surel
     assert combine.choose("03.02.1974", sure, SimpleNamespace(text="0302.1974", confidence=0.9),
                           "combined") == "line leaves out a mark"
     assert combine.choose("24.11.2019", less, joined, "combined") == "line"
-    # Two left out, one more than the marks read, or a mark read as no digit: the line model's.
-    assert combine.choose("24.11.2019", sure, SimpleNamespace(text="24.12019", confidence=0.9), "combined") == "line"
+    # Two left out, one more than the marks read, or a mark read as no digit: the line model's
+    # (where the marks read no date: the marks' possible date is kept over a line model's non-date).
+    assert combine.choose("2411.2019", sure, SimpleNamespace(text="241.219", confidence=0.9), "combined") == "line"
+    assert combine.choose("24.11.2019", sure, SimpleNamespace(text="24.12019", confidence=0.9), "combined") == \
+        "marks read a time or date"
     assert combine.choose("24.1.2019", sure, SimpleNamespace(text="24.11.2019", confidence=0.9), "combined") == "line"
     assert combine.choose("24.11.?019", sure, joined, "combined") == "line"
     assert combine.choose("24.11.2019", sure, joined, "line") == "line"
@@ -383,3 +386,30 @@ def test_times_and_dates_out_of_range_take_the_likeliest_possible_digits():
     # No runner-up likely enough makes it possible: unchanged.
     chars = _chars("99:99")
     assert not make_possible(chars) and "".join(c.char for c in chars) == "99:99"
+
+
+def test_a_colon_the_line_model_leaves_out_or_reads_as_a_digit():
+    from types import SimpleNamespace
+
+    from mnistlab.reading import combine
+
+    def line(text):
+        return SimpleNamespace(text=text, confidence=0.97)
+
+    # No colon in the line model's reading, one in the marks': its digits, the marks' colon, counted
+    # from the end (two joined digits before it may be one "?" to the marks).
+    assert combine.choose("?:43", 0.4, line("0043"), "combined") == "line, with the marks' colon"
+    assert combine.colon_back("?:43", "0043") == "00:43"
+    assert combine.choose("07:57", 0.9, line("0457"), "combined") == "line, with the marks' colon"
+    assert combine.colon_back("07:57", "0457") == "04:57"
+    # ... only where that makes a possible time.
+    assert combine.choose("?:43", 0.4, line("9943"), "combined") == "line"
+    assert combine.choose("1:2:3", 0.99, line("123"), "combined") == "line"
+    assert combine.choose("7:43", 0.99, line("0.043"), "combined") == "marks read a time or date"
+    # The colon read as a digit (`22204`): the marks' possible time is kept, unsure.
+    assert combine.choose("22:04", 0.95, line("22204"), "combined") == "marks read a time or date"
+    assert combine.choose("29/02/2024", 0.95, line("29022024"), "combined") == "marks read a time or date"
+    # ... never an impossible one, nor over a line model's reading that is a time or date too.
+    assert combine.choose("22:94", 0.95, line("22204"), "combined") == "line"
+    assert combine.choose("22:04", 0.95, line("22:01"), "combined") == "line"
+    assert combine.choose("22:04", 0.95, line("22204"), "line") == "line"

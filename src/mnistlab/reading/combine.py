@@ -32,7 +32,8 @@ SEGMENTER_SURE = 0.8
 MARKS_KEEP = 0.99
 
 SOURCES = ("segmenter", "line", "agree", "agree, with the line model's slashes", "not a digit",
-           "line misses digits", "segmenter over an unsure line model", "line leaves out a mark")
+           "line misses digits", "segmenter over an unsure line model", "line leaves out a mark",
+           "marks read a time or date", "line, with the marks' colon")
 
 
 def choose(seg_text: str, seg_least: float, lm, mode: str, cut=frozenset()) -> str:
@@ -50,7 +51,13 @@ def choose(seg_text: str, seg_least: float, lm, mode: str, cut=frozenset()) -> s
     - "line leaves out a mark": the line model's text is the marks' with one character left out,
       a mark of its own (not in `cut`), and every mark is read at MARKS_KEEP or more: the marks',
       unsure.
-      Neither of these two keeps the marks' reading where it is an impossible time or date (day 93,
+    - "line, with the marks' colon": the line model reads no colon where the marks read one (`0043`
+      against `?:43`: a colon of two faint dots), and with the colon put back where the marks have
+      it, the line is a possible time: the line model's digits with the marks' colon, unsure.
+    - "marks read a time or date": the marks read a possible time or date (`fields.laid_out` and
+      `fields.possible`: `22:04`), the line model no time or date at all (`22204`: the colon read as
+      a 2): the marks', unsure.
+      None of these three keeps the marks' reading where it is an impossible time or date (day 93,
       year 4954: `fields.possible`) and the line model's is a possible one.
     - "line": otherwise, where they differ, the line model's (sure only at `line_bar`).
       Keeping a *sure* digit-by-digit reading over an unsure line model as an accepted answer was
@@ -73,11 +80,15 @@ def choose(seg_text: str, seg_least: float, lm, mode: str, cut=frozenset()) -> s
         return "agree, with the line model's slashes" if _a_date(lm.text) else "agree"
     if not fields.possible(seg_text) and fields.possible(lm.text):
         return "line"  # the marks read an impossible time or date (day 93), the line model a possible one
+    if _colon_left_out(seg_text, lm.text):
+        return "line, with the marks' colon"
     if "?" not in seg_text and any(ch.isdigit() for ch in seg_text) and \
             lm.confidence < LINE_UNSURE and seg_least >= SEGMENTER_SURE:
         return "segmenter over an unsure line model"
     if "?" not in seg_text and seg_least >= MARKS_KEEP and _one_left_out(seg_text, lm.text, cut):
         return "line leaves out a mark"
+    if fields.laid_out(seg_text) and fields.possible(seg_text) and not fields.laid_out(lm.text):
+        return "marks read a time or date"
     return "line"
 
 
@@ -109,6 +120,22 @@ def _slashes_apart(seg_text: str, lm_text: str) -> bool:
     if len(seg_text) != len(lm_text) or seg_text == lm_text:
         return False
     return all({a, b} == {"/", "1"} for a, b in zip(seg_text, lm_text) if a != b)
+
+
+def colon_back(seg_text: str, lm_text: str) -> str:
+    """The line model's text with the marks' one colon put back where the marks have it, counted
+    from the line's end (the minutes: the marks may read two joined digits before it as one "?")."""
+    k = len(lm_text) - (len(seg_text) - seg_text.index(":") - 1)
+    return lm_text[:k] + ":" + lm_text[k:]
+
+
+def _colon_left_out(seg_text: str, lm_text: str) -> bool:
+    """Whether the line model reads no colon where the marks read one (its digits may differ), and
+    with that colon put back, the line is a possible time."""
+    if seg_text.count(":") != 1 or ":" in lm_text:
+        return False
+    timed = colon_back(seg_text, lm_text)
+    return fields.laid_out(timed) and fields.possible(timed)
 
 
 def _one_left_out(seg_text: str, lm_text: str, cut=frozenset()) -> bool:

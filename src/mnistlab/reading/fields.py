@@ -50,6 +50,11 @@ def make_possible(chars: list[Char]) -> bool:
     return changed
 
 
+def laid_out(text: str) -> bool:
+    """Whether a line's text is laid out as one of LAYOUTS (a time or a date), in range or not."""
+    return _layout(text)[0] is not None
+
+
 def possible(text: str) -> bool:
     """Whether a line's text, if it is laid out as a time or a date, has every field in range."""
     found, fields = _layout(text)

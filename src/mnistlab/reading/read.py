@@ -125,7 +125,8 @@ def read_gray(gray: np.ndarray, judge, line_model=None, mode: str = "combined") 
         if lm is not None:
             seg_least = min((d["confidence"] for d in digits), default=0.0)
             all_read = bool(digits) and "?" not in text and all(d["accepted"] for d in digits)
-            source = combine.choose("".join(text), seg_least, lm, mode, cut)
+            seg_joined = "".join(text)
+            source = combine.choose(seg_joined, seg_least, lm, mode, cut)
             if source == "not a digit":
                 unsure.append("the line model reads a mark on the line that is not a digit")
             elif source == "line misses digits":
@@ -133,6 +134,14 @@ def read_gray(gray: np.ndarray, judge, line_model=None, mode: str = "combined") 
                 unsure.append("the line model reads no digit where the marks show some")
             elif source == "segmenter over an unsure line model":
                 unsure.append("the two readers differ; the marks' reading is kept")
+            elif source == "line, with the marks' colon":
+                colon = next(sp for sp in seps if sp["char"] == ":")
+                digits, seps, text, line_inputs = _from_line_model(lm, pg)
+                text = list(combine.colon_back(seg_joined, "".join(text)))
+                seps = sorted(seps + [colon], key=lambda sp: sp["box"][0])
+                unsure.append("the line model leaves out a colon that the marks show; it is put back")
+            elif source == "marks read a time or date":
+                unsure.append("the marks read a time or a date, the line model does not; the marks' reading is kept")
             elif source == "line leaves out a mark":
                 unsure.append("the line model leaves out a mark that the marks read surely; the marks' reading is kept")
             elif source == "line":
