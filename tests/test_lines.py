@@ -413,3 +413,10 @@ def test_a_colon_the_line_model_leaves_out_or_reads_as_a_digit():
     assert combine.choose("22:94", 0.95, line("22204"), "combined") == "line"
     assert combine.choose("22:04", 0.95, line("22:01"), "combined") == "line"
     assert combine.choose("22:04", 0.95, line("22204"), "line") == "line"
+    # The other way round: the line model's possible time or date over marks that read none, even
+    # where the line model is unsure and the marks are sure.
+    unsure = SimpleNamespace(text="22:47", confidence=combine.LINE_UNSURE - 0.1)
+    assert combine.choose("122:471", 0.99, unsure, "combined") == "line"
+    assert combine.choose("203406-21", 0.99, SimpleNamespace(text="2034-06-21", confidence=0.5), "combined") == "line"
+    assert combine.choose("1220471", 0.99, SimpleNamespace(text="122:471", confidence=0.5), "combined") == \
+        "segmenter over an unsure line model"
