@@ -97,6 +97,18 @@ def test_a_colon_written_close_to_the_digit_before_it_stays_a_colon():
     assert [s["char"] for s in r["separators"]] == [":"] and r["text"] == "3:3", r["text"]
 
 
+def test_a_colon_as_tall_as_the_digits_is_a_colon():
+    # A bold hand's colon: two big dots one above the other that span nearly the digits' height.
+    img = Image.new("L", (260, 180), 255)
+    d = ImageDraw.Draw(img)
+    d.ellipse([(40, 40), (100, 140)], outline=0, width=14)
+    d.ellipse([(115, 46), (138, 69)], fill=0)
+    d.ellipse([(115, 112), (138, 135)], fill=0)
+    d.ellipse([(156, 40), (216, 140)], outline=0, width=14)
+    r = read_gray(np.asarray(img, np.float64), sure_judge)
+    assert [s["char"] for s in r["separators"]] == [":"] and r["text"] == "3:3", r["text"]
+
+
 def test_a_line_of_hairlines_below_the_writing_is_left_out_and_the_reading_unsure():
     # Bold digits, and under them what a grid leaves where a shadow darkened it: short hairline
     # pieces, too short for the ruled-line search, as tall as the digits.

@@ -252,6 +252,8 @@ def _line_pieces(comps: list[Piece], labels: np.ndarray, stroke: float,
     base = float(np.median([c.y1 for c in digits_like]))
     for c in comps:
         c.char = separator(c, height, top, base, stroke)
+        if c.char is None and any(c is k for k in colons) and c.width < 0.4 * height and _two_dots(c):
+            c.char = ":"  # two dots one above the other, as tall as the digits (a bold hand's colon)
         alone = not any(_ink_above_or_below(c, d, height) for d in digits_like if d is not c)
         between = any(d.x1 <= c.x0 + 1 for d in digits_like) and any(d.x0 >= c.x1 - 1 for d in digits_like)
         if c.char is not None and c.char in ".,:" and not (between and alone):
