@@ -109,6 +109,19 @@ def test_a_colon_as_tall_as_the_digits_is_a_colon():
     assert [s["char"] for s in r["separators"]] == [":"] and r["text"] == "3:3", r["text"]
 
 
+@pytest.mark.parametrize("angle", [-6, 6])
+def test_dashes_are_judged_against_the_digits_beside_them_on_a_tilted_line(angle):
+    # A date photographed aslant: against the whole line's median baseline, the dash at the low
+    # end sits below the digits' middle (then no dash at all); against the digits beside it, at it.
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf", 60)
+    img = Image.new("L", (760, 200), 255)
+    ImageDraw.Draw(img).text((30, 60), "1960-08-06", fill=0, font=font)
+    img = img.rotate(angle, resample=Image.Resampling.BILINEAR, expand=True, fillcolor=255)
+    r = read_gray(np.asarray(img, np.float64), sure_judge)
+    assert [s["char"] for s in r["separators"]] == ["-", "-"], r["text"]
+    assert r["text"] == "3333-33-33", r["text"]
+
+
 def test_a_line_of_hairlines_below_the_writing_is_left_out_and_the_reading_unsure():
     # Bold digits, and under them what a grid leaves where a shadow darkened it: short hairline
     # pieces, too short for the ruled-line search, as tall as the digits.
