@@ -122,6 +122,42 @@ def test_dashes_are_judged_against_the_digits_beside_them_on_a_tilted_line(angle
     assert r["text"] == "3333-33-33", r["text"]
 
 
+def test_a_line_written_far_thinner_than_the_other_leaves_the_reading_unsure():
+    # Bold digits, and below them one short stroke a third as thick (what a grid or a frame left
+    # after the light was evened out): read as a second line, never as an accepted one.
+    img = Image.new("L", (320, 300), 255)
+    d = ImageDraw.Draw(img)
+    d.text((40, 30), "58", fill=0, font=ImageFont.truetype(FONT, 90), stroke_width=5, stroke_fill=0)
+    alone = read_gray(np.asarray(img, np.float64), sure_judge)
+    assert alone["accepted"] and alone["text"] == "33", alone
+    d.line([(100, 200), (100, 250)], fill=0, width=4)
+    r = read_gray(np.asarray(img, np.float64), sure_judge)
+    assert r["text"] == "33\n3" and not r["accepted"] and "thinner" in r["note"], r
+
+
+def test_a_mark_the_line_model_leaves_out_leaves_the_reading_unsure():
+    from mnistlab.reading.linemodel import LineReading
+
+    img = Image.new("L", (300, 160), 255)
+    d = ImageDraw.Draw(img)
+    d.ellipse([(40, 30), (100, 130)], outline=0, width=14)
+    d.ellipse([(115, 112), (131, 134)], fill=0)
+    d.line([(126, 128), (118, 150)], fill=0, width=7)
+    d.ellipse([(146, 30), (206, 130)], outline=0, width=14)
+    marks_only = read_gray(np.asarray(img, np.float64), sure_judge)
+    assert marks_only["text"] == "3,3", marks_only["text"]
+
+    class SureLineModel:
+        threshold = 0.9
+
+        def read(self, crops):
+            return [LineReading("58", 0.9999, [("5", 0.9999, (40, 30, 101, 131)), ("8", 0.9999, (146, 30, 207, 131))])
+                    for _ in crops]
+
+    r = read_gray(np.asarray(img, np.float64), sure_judge, SureLineModel())
+    assert r["text"] == "58" and not r["accepted"] and "leaves out a mark" in r["note"], r
+
+
 def test_a_line_of_hairlines_below_the_writing_is_left_out_and_the_reading_unsure():
     # Bold digits, and under them what a grid leaves where a shadow darkened it: short hairline
     # pieces, too short for the ruled-line search, as tall as the digits.

@@ -61,6 +61,7 @@ class Line:
     y0: int
     y1: int
     unexplained: int = 0   # marks dropped that were too big to be specks: the reading is not sure
+    thin: bool = False     # written far thinner than another line (a grid's or a frame's rest?): not sure
 
 
 @dataclass
@@ -136,6 +137,7 @@ def _without_hairlines(lines: list[Line]) -> tuple[list[Line], int]:
     for line, ts, t in zip(lines, widths, per_line, strict=True):
         if hair(t, thickest):
             continue
+        line.thin = t <= HAIRLINE * thickest
         pieces = [p for p, tp in zip(line.pieces, ts, strict=True) if tp is None or not hair(tp, t)]
         if any(p.char is None for p in pieces):
             line.unexplained += len(line.pieces) - len(pieces)

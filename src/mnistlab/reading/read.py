@@ -71,6 +71,8 @@ def read_gray(gray: np.ndarray, judge, line_model=None, mode: str = "combined") 
     for line in found.lines:
         if line.unexplained:
             unsure.append("a mark on the line is neither a digit nor a separator")
+        if line.thin:
+            unsure.append("a line is written far thinner than another (what a grid or a frame left?)")
         entries = []
         for p in line.pieces:
             if p.char is not None:
@@ -145,6 +147,8 @@ def read_gray(gray: np.ndarray, judge, line_model=None, mode: str = "combined") 
             elif source == "line leaves out a mark":
                 unsure.append("the line model leaves out a mark that the marks read surely; the marks' reading is kept")
             elif source == "line":
+                if len(seg_joined) > len(lm.text):
+                    unsure.append("the line model leaves out a mark that the marks show")
                 marks_read = any(ch.isdigit() for ch in text)
                 digits, seps, text, line_inputs = _from_line_model(lm, pg)
                 bar = combine.line_bar(line_model.threshold, mode, marks_read)
