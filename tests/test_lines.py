@@ -413,6 +413,11 @@ def test_a_colon_the_line_model_leaves_out_or_reads_as_a_digit():
     assert combine.choose("22:94", 0.95, line("22204"), "combined") == "line"
     assert combine.choose("22:04", 0.95, line("22:01"), "combined") == "line"
     assert combine.choose("22:04", 0.95, line("22204"), "line") == "line"
+    # A point against a comma: the line model's, unsure as it may be; a colon against a point is not that.
+    unsure_comma = SimpleNamespace(text="792,91", confidence=combine.LINE_UNSURE - 0.1)
+    assert combine.choose("792.91", 0.99, unsure_comma, "combined") == "line"
+    assert combine.choose("07:33", 0.99, SimpleNamespace(text="07.33", confidence=0.6), "combined") == \
+        "segmenter over an unsure line model"
     # The other way round: the line model's possible time or date over marks that read none, even
     # where the line model is unsure and the marks are sure.
     unsure = SimpleNamespace(text="22:47", confidence=combine.LINE_UNSURE - 0.1)

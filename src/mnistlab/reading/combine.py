@@ -60,7 +60,9 @@ def choose(seg_text: str, seg_least: float, lm, mode: str, cut=frozenset()) -> s
       None of these three keeps the marks' reading where it is an impossible time or date (day 93,
       year 4954: `fields.possible`) and the line model's is a possible one, nor where it is no time
       or date at all and the line model's a possible one (`122:471` against `22:47`).
-    - "line": otherwise, where they differ, the line model's (sure only at `line_bar`).
+    - "line": otherwise, where they differ, the line model's (sure only at `line_bar`); also where
+      they differ only in a point against a comma, even with the line model unsure (on 1,900
+      development photos the line model's was right all 8 times they did).
       Keeping a *sure* digit-by-digit reading over an unsure line model as an accepted answer was
       measured: 0.3 points more numbers exact, but accepted-but-wrong 0.3% -> 0.7% of numbers and
       0% -> 1% of photos.
@@ -83,6 +85,8 @@ def choose(seg_text: str, seg_least: float, lm, mode: str, cut=frozenset()) -> s
         return "line"  # the marks read an impossible time or date (day 93), the line model a possible one
     if fields.laid_out(lm.text) and fields.possible(lm.text) and not fields.laid_out(seg_text):
         return "line"  # the line model reads a possible time or date, the marks none (`122:471` for `22:47`)
+    if _commas_apart(seg_text, lm.text):
+        return "line"  # a point against a comma: the line model tells them apart better (8 of 8 seen)
     if _colon_left_out(seg_text, lm.text):
         return "line, with the marks' colon"
     if "?" not in seg_text and any(ch.isdigit() for ch in seg_text) and \
@@ -123,6 +127,13 @@ def _slashes_apart(seg_text: str, lm_text: str) -> bool:
     if len(seg_text) != len(lm_text) or seg_text == lm_text:
         return False
     return all({a, b} == {"/", "1"} for a, b in zip(seg_text, lm_text) if a != b)
+
+
+def _commas_apart(seg_text: str, lm_text: str) -> bool:
+    """The two readings differ only where one has "." and the other "," (a decimal point or comma
+    the shape rule judged by the mark's height and tail)."""
+    return len(seg_text) == len(lm_text) and seg_text != lm_text and \
+        all(a == b or {a, b} == {".", ","} for a, b in zip(seg_text, lm_text))
 
 
 def colon_back(seg_text: str, lm_text: str) -> str:
