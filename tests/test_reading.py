@@ -84,27 +84,20 @@ def test_a_minus_sign_is_kept_beside_a_digit_that_reaches_back_and_when_short_an
     assert [s["char"] for s in r["separators"]] == ["-"] and r["text"] == "-3"
 
 
-def test_a_colon_written_close_to_the_digit_before_it_stays_a_colon():
-    # Its two dots together are a third as tall as the digits (too tall for "a dot beside a digit"),
-    # and they begin two columns after the digit ends.
+@pytest.mark.parametrize("dots", [
+    # Two dots together a third as tall as the digits (too tall for "a dot beside a digit"),
+    # beginning two columns after the digit ends.
+    [(103, 76, 114, 86), (103, 101, 114, 111)],
+    # A bold hand's colon: two big dots that span nearly the digits' height.
+    [(105, 46, 124, 65), (105, 116, 124, 135)],
+])
+def test_a_colon_stays_a_colon(dots):
     img = Image.new("L", (240, 180), 255)
     d = ImageDraw.Draw(img)
     d.ellipse([(40, 40), (100, 140)], outline=0, width=14)
-    d.ellipse([(103, 76), (114, 86)], fill=0)
-    d.ellipse([(103, 101), (114, 111)], fill=0)
-    d.ellipse([(126, 40), (186, 140)], outline=0, width=14)
-    r = read_gray(np.asarray(img, np.float64), sure_judge)
-    assert [s["char"] for s in r["separators"]] == [":"] and r["text"] == "3:3", r["text"]
-
-
-def test_a_colon_as_tall_as_the_digits_is_a_colon():
-    # A bold hand's colon: two big dots one above the other that span nearly the digits' height.
-    img = Image.new("L", (260, 180), 255)
-    d = ImageDraw.Draw(img)
-    d.ellipse([(40, 40), (100, 140)], outline=0, width=14)
-    d.ellipse([(115, 46), (138, 69)], fill=0)
-    d.ellipse([(115, 112), (138, 135)], fill=0)
-    d.ellipse([(156, 40), (216, 140)], outline=0, width=14)
+    for x0, y0, x1, y1 in dots:
+        d.ellipse([(x0, y0), (x1, y1)], fill=0)
+    d.ellipse([(130, 40), (190, 140)], outline=0, width=14)
     r = read_gray(np.asarray(img, np.float64), sure_judge)
     assert [s["char"] for s in r["separators"]] == [":"] and r["text"] == "3:3", r["text"]
 

@@ -256,11 +256,11 @@ def _line_pieces(comps: list[Piece], labels: np.ndarray, stroke: float,
     height = float(np.median([c.height for c in digits_like]))
     top = float(np.median([c.y0 for c in digits_like]))
     base = float(np.median([c.y1 for c in digits_like]))
-    tilt = _tilt(digits_like)
+    # The digits' top and baseline where each mark stands: a line photographed aslant drops a
+    # fifth of its height over ten digits, which puts a dash at the far end below mid-height.
+    tilt, middle = _tilt(digits_like), float(np.median([d.cx for d in digits_like]))
     for c in comps:
-        # The digits' top and baseline where the mark stands: a line photographed aslant drops a
-        # fifth of its height over ten digits, which puts a dash at the far end below mid-height.
-        shift = tilt * (c.cx - float(np.median([d.cx for d in digits_like])))
+        shift = tilt * (c.cx - middle)
         c.char = separator(c, height, top + shift, base + shift, stroke)
         if c.char is None and any(c is k for k in colons) and c.width < 0.4 * height and _two_dots(c):
             c.char = ":"  # two dots one above the other, as tall as the digits (a bold hand's colon)

@@ -147,7 +147,7 @@ def read_gray(gray: np.ndarray, judge, line_model=None, mode: str = "combined") 
             elif source == "line leaves out a mark":
                 unsure.append("the line model leaves out a mark that the marks read surely; the marks' reading is kept")
             elif source == "line":
-                if len(seg_joined) > len(lm.text):
+                if mode != "line" and len(seg_joined) > len(lm.text):
                     unsure.append("the line model leaves out a mark that the marks show")
                 marks_read = any(ch.isdigit() for ch in text)
                 digits, seps, text, line_inputs = _from_line_model(lm, pg)
