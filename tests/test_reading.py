@@ -151,6 +151,33 @@ def test_a_mark_the_line_model_leaves_out_leaves_the_reading_unsure():
     assert r["text"] == "58" and not r["accepted"] and "leaves out a mark" in r["note"], r
 
 
+def test_a_colon_the_line_model_leaves_out_is_put_back_with_its_box():
+    from mnistlab.reading.linemodel import LineReading
+
+    img = Image.new("L", (420, 180), 255)
+    d = ImageDraw.Draw(img)
+    for x in (30, 110, 230, 310):
+        d.ellipse([(x, 40), (x + 60, 140)], outline=0, width=14)
+    d.ellipse([(190, 76), (201, 86)], fill=0)
+    d.ellipse([(190, 111), (201, 121)], fill=0)
+    marks_only = read_gray(np.asarray(img, np.float64), sure_judge)
+    assert marks_only["text"] == "33:33", marks_only["text"]
+    colon_box = marks_only["separators"][0]["box"]
+
+    class NoColonLineModel:  # reads the digits, not the colon (two faint dots)
+        threshold = 0.9
+
+        def read(self, crops):
+            boxes = [(x, 40, x + 61, 141) for x in (30, 110, 230, 310)]
+            return [LineReading("0043", 0.99, [(ch, 0.99, b) for ch, b in zip("0043", boxes)]) for _ in crops]
+
+    r = read_gray(np.asarray(img, np.float64), sure_judge, NoColonLineModel())
+    assert r["text"] == "00:43" and not r["accepted"] and "colon" in r["note"], r
+    assert [dg["digit"] for dg in r["digits"]] == [0, 0, 4, 3]
+    assert [s["char"] for s in r["separators"]] == [":"] and r["separators"][0]["box"] == colon_box
+    assert r["lines"][0]["text"] == "00:43"
+
+
 def test_a_line_of_hairlines_below_the_writing_is_left_out_and_the_reading_unsure():
     # Bold digits, and under them what a grid leaves where a shadow darkened it: short hairline
     # pieces, too short for the ruled-line search, as tall as the digits.

@@ -81,14 +81,14 @@ def choose(seg_text: str, seg_least: float, lm, mode: str, cut=frozenset()) -> s
         # The shape rule decides, except where the line model's slashes make the line a date and
         # the shape rule saw 1s (a printed slash as upright as a 1): then the line model's text.
         return "agree, with the line model's slashes" if _a_date(lm.text) else "agree"
+    if _colon_left_out(seg_text, lm.text):
+        return "line, with the marks' colon"
     if not fields.possible(seg_text) and fields.possible(lm.text):
         return "line"  # the marks read an impossible time or date (day 93), the line model a possible one
     if fields.laid_out(lm.text) and fields.possible(lm.text) and not fields.laid_out(seg_text):
         return "line"  # the line model reads a possible time or date, the marks none (`122:471` for `22:47`)
     if _commas_apart(seg_text, lm.text):
         return "line"  # a point against a comma: the line model tells them apart better (8 of 8 seen)
-    if _colon_left_out(seg_text, lm.text):
-        return "line, with the marks' colon"
     if "?" not in seg_text and any(ch.isdigit() for ch in seg_text) and \
             lm.confidence < LINE_UNSURE and seg_least >= SEGMENTER_SURE:
         return "segmenter over an unsure line model"
