@@ -54,8 +54,8 @@ def choose(seg_text: str, seg_least: float, lm, mode: str, cut=frozenset()) -> s
     - "line, with the marks' colon": the line model reads no colon where the marks read one (`0043`
       against `?:43`: a colon of two faint dots), and with the colon put back where the marks have
       it, the line is a possible time: the line model's digits with the marks' colon, unsure.
-    - "marks read a time or date": the marks read a possible time or date (`fields.laid_out` and
-      `fields.possible`: `22:04`), the line model no time or date at all (`22204`: the colon read as
+    - "marks read a time or date": the marks read a possible time or date (`fields.a_time_or_date`:
+      `22:04`), the line model no time or date at all (`22204`: the colon read as
       a 2): the marks', unsure.
       None of these three keeps the marks' reading where it is an impossible time or date (day 93,
       year 4954: `fields.possible`) and the line model's is a possible one, nor where it is no time
@@ -85,7 +85,7 @@ def choose(seg_text: str, seg_least: float, lm, mode: str, cut=frozenset()) -> s
         return "line, with the marks' colon"
     if not fields.possible(seg_text) and fields.possible(lm.text):
         return "line"  # the marks read an impossible time or date (day 93), the line model a possible one
-    if fields.laid_out(lm.text) and fields.possible(lm.text) and not fields.laid_out(seg_text):
+    if fields.a_time_or_date(lm.text) and not fields.laid_out(seg_text):
         return "line"  # the line model reads a possible time or date, the marks none (`122:471` for `22:47`)
     if _commas_apart(seg_text, lm.text):
         return "line"  # a point against a comma: the line model tells them apart better (8 of 8 seen)
@@ -94,7 +94,7 @@ def choose(seg_text: str, seg_least: float, lm, mode: str, cut=frozenset()) -> s
         return "segmenter over an unsure line model"
     if "?" not in seg_text and seg_least >= MARKS_KEEP and _one_left_out(seg_text, lm.text, cut):
         return "line leaves out a mark"
-    if fields.laid_out(seg_text) and fields.possible(seg_text) and not fields.laid_out(lm.text):
+    if fields.a_time_or_date(seg_text) and not fields.laid_out(lm.text):
         return "marks read a time or date"
     return "line"
 
@@ -148,8 +148,7 @@ def _colon_left_out(seg_text: str, lm_text: str) -> bool:
     with that colon put back, the line is a possible time."""
     if seg_text.count(":") != 1 or ":" in lm_text:
         return False
-    timed = colon_back(seg_text, lm_text)
-    return fields.laid_out(timed) and fields.possible(timed)
+    return fields.a_time_or_date(colon_back(seg_text, lm_text))
 
 
 def _one_left_out(seg_text: str, lm_text: str, cut=frozenset()) -> bool:

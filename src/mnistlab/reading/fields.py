@@ -55,6 +55,11 @@ def laid_out(text: str) -> bool:
     return _layout(text)[0] is not None
 
 
+def a_time_or_date(text: str) -> bool:
+    """Whether a line's text is a possible time or date: laid out as one, every field in range."""
+    return laid_out(text) and possible(text)
+
+
 def possible(text: str) -> bool:
     """Whether a line's text, if it is laid out as a time or a date, has every field in range."""
     found, fields = _layout(text)
