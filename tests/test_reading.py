@@ -102,6 +102,20 @@ def test_a_colon_stays_a_colon(dots):
     assert [s["char"] for s in r["separators"]] == [":"] and r["text"] == "3:3", r["text"]
 
 
+def test_a_colon_stays_a_colon_where_the_digit_before_it_reaches_over_it():
+    # A 7 whose bar ends past where the colon begins: the digit's box leans over the colon's left
+    # edge, its ink is not above it (`07:28` in a round hand had been read `07528`).
+    img = Image.new("L", (240, 180), 255)
+    d = ImageDraw.Draw(img)
+    d.line([(40, 40), (106, 40)], fill=0, width=14)
+    d.line([(102, 40), (58, 140)], fill=0, width=14)
+    for box in [(105, 86, 118, 99), (105, 111, 118, 124)]:
+        d.ellipse(box, fill=0)
+    d.ellipse([(130, 40), (190, 140)], outline=0, width=14)
+    r = read_gray(np.asarray(img, np.float64), sure_judge)
+    assert [s["char"] for s in r["separators"]] == [":"] and r["text"] == "3:3", r["text"]
+
+
 @pytest.mark.parametrize("angle", [-6, 6])
 def test_dashes_are_judged_against_the_digits_beside_them_on_a_tilted_line(angle):
     # A date photographed aslant: against the whole line's median baseline, the dash at the low
