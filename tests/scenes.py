@@ -44,7 +44,8 @@ def sheet(lines: list[str], size: int = 64, paper: str = "plain", box: bool = Fa
 
 def on_table(page: np.ndarray, shadow: str | None = "corner") -> np.ndarray:
     """The sheet on a darker, grained table; `shadow` "corner" darkens the table and the sheet's lower
-    right corner (clear of the writing), "half" the whole right half with the writing under it."""
+    right corner (clear of the writing), "half" the whole right half with the writing under it,
+    "aslant" everything right of an edge that leans back and crosses the writing in its middle."""
     h, w = page.shape
     H, W = int(h * 1.8), int(w * 1.6)
     rng = np.random.default_rng(0)
@@ -56,6 +57,8 @@ def on_table(page: np.ndarray, shadow: str | None = "corner") -> np.ndarray:
         table = table * np.where(xx + yy > x0 + w + y0 + 0.55 * h, 0.55, 1.0)
     elif shadow == "half":
         table = table * np.where(xx > x0 + 0.3 * w, 0.6, 1.0)
+    elif shadow == "aslant":
+        table = table * np.where(xx - 0.8 * (yy - y0) > x0 + 0.4 * w, 0.55, 1.0)
     img = Image.fromarray(np.clip(table, 0, 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(2))
     return np.asarray(img, np.float64)
 

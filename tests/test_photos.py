@@ -117,6 +117,14 @@ def test_squared_paper_joined_to_the_writing_under_a_shadow(reader):
     assert r["text"] == "3085" and r["accepted"], r
 
 
+@pytest.mark.parametrize("text", ["223.65", "3085"])
+def test_squared_paper_across_the_edge_of_a_shadow_leaves_no_marks(reader, text):
+    # A shadow's edge crossing the sheet aslant, through the writing: where the paper is taken for
+    # brighter than it is, just inside the shadow, the grid would come back as a staircase of marks.
+    r = _read(reader, on_table(sheet([text], size=48, paper="squared", rule=150, pad=160), "aslant"))
+    assert r["text"] == text and r["accepted"], r
+
+
 def test_a_tight_form_box_is_removed_and_one_drawn_over_the_digits_is_never_a_sure_answer(reader):
     r = _read(reader, on_table(sheet(["4061"], box=True, margin=2), "corner"))
     assert r["text"] == "4061" and r["accepted"], r

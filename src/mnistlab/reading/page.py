@@ -198,11 +198,13 @@ def flatten(gray: np.ndarray, paper: np.ndarray | None = None) -> tuple[np.ndarr
     if paper is not None:
         where = np.asarray(Image.fromarray(paper.astype(np.uint8)).resize((sw, sh), Image.Resampling.NEAREST)) > 0
     # A closing a few pen strokes wide wipes out the strokes and keeps everything broader (shadows,
-    # their edges, gradients, vignetting); a box mean of the same width smooths it.
+    # their edges, gradients, vignetting); a box mean a quarter as wide smooths its blocks. (As wide
+    # as the closing, it blurred a shadow's edge over a band where the paper, taken too bright, left
+    # the grid of squared paper as a staircase of marks.)
     k = max(5, int(round(PAPER_STROKES * _stroke_estimate(small, where))), min(sh, sw) // 6) | 1
     if min(sh, sw) < 4 * k:
         return g, False  # a picture a few strokes wide: nothing to learn about its light
-    grid = morph.box_mean(morph.closing(small, k, k), k)
+    grid = morph.box_mean(morph.closing(small, k, k), (k // 4) | 1)
     paper = np.asarray(Image.fromarray(grid.astype(np.float32), mode="F").resize((w, h), Image.Resampling.BILINEAR),
                        np.float64)
     paper = np.maximum(paper, 1.0)
