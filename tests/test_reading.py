@@ -116,6 +116,22 @@ def test_a_colon_stays_a_colon_where_the_digit_before_it_reaches_over_it():
     assert [s["char"] for s in r["separators"]] == [":"] and r["text"] == "3:3", r["text"]
 
 
+def test_a_closed_loop_no_taller_than_the_digits_beside_it_is_no_form_box():
+    # Two digits a connected hand joins into one closed loop (`08`), with a stroke inside: shaped
+    # like a form box holding writing, but only as tall as the digits around it. It stays a mark;
+    # taken for a box, it vanished (`508` read `5`, and `8302` read `82`, sure).
+    img = Image.new("L", (420, 200), 255)
+    d = ImageDraw.Draw(img)
+    font = ImageFont.truetype(FONT, 90)
+    d.text((30, 40), "5", fill=0, font=font)
+    d.rectangle([(120, 60), (190, 128)], outline=0, width=7)
+    d.line([(120, 60), (160, 100)], fill=0, width=7)
+    d.text((230, 40), "2", fill=0, font=font)
+    r = read_gray(np.asarray(img, np.float64), sure_judge)
+    x0, _, x1, _ = r["digits"][1]["box"]
+    assert len(r["digits"]) == 3 and x0 <= 121 and x1 >= 189, r["digits"]
+
+
 @pytest.mark.parametrize("angle", [-6, 6])
 def test_dashes_are_judged_against_the_digits_beside_them_on_a_tilted_line(angle):
     # A date photographed aslant: against the whole line's median baseline, the dash at the low

@@ -39,6 +39,7 @@ LINE_FAMILY = 3              # ... at least this many of them,
 LINE_MARKS = 3.0             # ... each this many times as long as the other marks are tall,
 LINE_APART = 0.015           # ... and this far apart (of the page's height) at least
 FRAME_HOLLOW = 0.35          # a form box's outline encloses at least this share of its area empty
+FRAME_TALLER = 1.25          # ... and is this much taller than the marks outside it (their median)
 
 
 @dataclass
@@ -471,12 +472,15 @@ def _frames(on: np.ndarray) -> np.ndarray:
     frames = np.zeros_like(on)
     if n == 0 or n > 2000:
         return frames
+    heights = np.array([sl[0].stop - sl[0].start for sl in slices])
     for i, sl in enumerate(slices):
         hh, ww = sl[0].stop - sl[0].start, sl[1].stop - sl[1].start
         if hh < 20 or ww < 20:
             continue
         comp = labels[sl] == i + 1
         ring = _closed_frame(comp, on[sl] & ~comp)
+        if ring is not None and hh < FRAME_TALLER * _beside(slices, heights, i):
+            ring = None  # no taller than the writing around it: digits joined into a loop (`08`)
         if ring is not None:
             frames[sl] |= ring
             continue
@@ -497,6 +501,14 @@ def _frames(on: np.ndarray) -> np.ndarray:
             # (the writing inside is a separate component unless it touches the frame).
             frames[sl] |= comp & mask & ~_inside(rows, cols, dy, dx)
     return frames
+
+
+def _beside(slices, heights: np.ndarray, i: int) -> float:
+    """The median height of the sizeable marks outside mark i's box (0 for none)."""
+    sy, sx = slices[i]
+    out = [k for k, (ty, tx) in enumerate(slices) if k != i and heights[k] >= 20 and
+           not (ty.start >= sy.start and ty.stop <= sy.stop and tx.start >= sx.start and tx.stop <= sx.stop)]
+    return float(np.median(heights[out])) if out else 0.0
 
 
 def _closed_frame(comp: np.ndarray, others: np.ndarray) -> np.ndarray | None:
