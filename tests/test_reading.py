@@ -84,33 +84,31 @@ def test_a_minus_sign_is_kept_beside_a_digit_that_reaches_back_and_when_short_an
     assert [s["char"] for s in r["separators"]] == ["-"] and r["text"] == "-3"
 
 
-@pytest.mark.parametrize("dots", [
-    # Two dots together a third as tall as the digits (too tall for "a dot beside a digit"),
-    # beginning two columns after the digit ends.
-    [(103, 76, 114, 86), (103, 101, 114, 111)],
-    # A bold hand's colon: two big dots that span nearly the digits' height.
-    [(105, 46, 124, 65), (105, 116, 124, 135)],
-])
-def test_a_colon_stays_a_colon(dots):
-    img = Image.new("L", (240, 180), 255)
-    d = ImageDraw.Draw(img)
+def _zero(d):
     d.ellipse([(40, 40), (100, 140)], outline=0, width=14)
-    for x0, y0, x1, y1 in dots:
-        d.ellipse([(x0, y0), (x1, y1)], fill=0)
-    d.ellipse([(130, 40), (190, 140)], outline=0, width=14)
-    r = read_gray(np.asarray(img, np.float64), sure_judge)
-    assert [s["char"] for s in r["separators"]] == [":"] and r["text"] == "3:3", r["text"]
 
 
-def test_a_colon_stays_a_colon_where_the_digit_before_it_reaches_over_it():
-    # A 7 whose bar ends past where the colon begins: the digit's box leans over the colon's left
-    # edge, its ink is not above it (`07:28` in a round hand had been read `07528`).
-    img = Image.new("L", (240, 180), 255)
-    d = ImageDraw.Draw(img)
+def _seven(d):
+    # A 7 whose bar ends past where the colon begins: its box leans over the colon's left edge, its
+    # ink is not above it (`07:28` in a round hand had been read `07528`).
     d.line([(40, 40), (106, 40)], fill=0, width=14)
     d.line([(102, 40), (58, 140)], fill=0, width=14)
-    for box in [(105, 86, 118, 99), (105, 111, 118, 124)]:
-        d.ellipse(box, fill=0)
+
+
+@pytest.mark.parametrize("before, dots", [
+    # Two dots together a third as tall as the digits (too tall for "a dot beside a digit"),
+    # beginning two columns after the digit ends.
+    (_zero, [(103, 76, 114, 86), (103, 101, 114, 111)]),
+    # A bold hand's colon: two big dots that span nearly the digits' height.
+    (_zero, [(105, 46, 124, 65), (105, 116, 124, 135)]),
+    (_seven, [(105, 86, 118, 99), (105, 111, 118, 124)]),
+])
+def test_a_colon_stays_a_colon(before, dots):
+    img = Image.new("L", (240, 180), 255)
+    d = ImageDraw.Draw(img)
+    before(d)
+    for x0, y0, x1, y1 in dots:
+        d.ellipse([(x0, y0), (x1, y1)], fill=0)
     d.ellipse([(130, 40), (190, 140)], outline=0, width=14)
     r = read_gray(np.asarray(img, np.float64), sure_judge)
     assert [s["char"] for s in r["separators"]] == [":"] and r["text"] == "3:3", r["text"]
