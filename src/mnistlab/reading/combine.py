@@ -77,9 +77,13 @@ def choose(seg_text: str, seg_least: float, lm, mode: str, cut=frozenset()) -> s
         return "line misses digits"
     if lm.text == seg_text:
         return "agree"
-    if _slashes_apart(seg_text, lm.text):
-        # The shape rule decides, except where the line model's slashes make the line a date and
-        # the shape rule saw 1s (a printed slash as upright as a 1): then the line model's text.
+    if _apart_only_in(seg_text, lm.text, {"/", "1"}):
+        # The digits agree, and whether a stroke is a slash is left to the shape rule
+        # (`marks.STEEP_SLASH`: steeper than 99.9% of MNIST's 1s, or a date's place), which the line
+        # model, trained on few slanted 1s beside slashes, does not know as well (a slanted MNIST 1
+        # in "7210" came out as "72/0"). The shape rule decides, except where the line model's
+        # slashes make the line a date and the shape rule saw 1s (a printed slash as upright as a
+        # 1): then the line model's text.
         return "agree, with the line model's slashes" if _a_date(lm.text) else "agree"
     if _colon_left_out(seg_text, lm.text):
         return "line, with the marks' colon"
@@ -87,7 +91,7 @@ def choose(seg_text: str, seg_least: float, lm, mode: str, cut=frozenset()) -> s
         return "line"  # the marks read an impossible time or date (day 93), the line model a possible one
     if fields.a_time_or_date(lm.text) and not fields.laid_out(seg_text):
         return "line"  # the line model reads a possible time or date, the marks none (`122:471` for `22:47`)
-    if _commas_apart(seg_text, lm.text):
+    if _apart_only_in(seg_text, lm.text, {".", ","}):
         return "line"  # a point against a comma: the line model tells them apart better (8 of 8 seen)
     if "?" not in seg_text and any(ch.isdigit() for ch in seg_text) and \
             lm.confidence < LINE_UNSURE and seg_least >= SEGMENTER_SURE:
@@ -119,21 +123,11 @@ def _a_date(text: str) -> bool:
         all(p.isdigit() and len(p) in sizes for p, sizes in zip(parts, marks.DATE_GROUPS, strict=True))
 
 
-def _slashes_apart(seg_text: str, lm_text: str) -> bool:
-    """The two readings differ only where one has "/" and the other "1": the digits agree, and
-    whether a stroke is a slash is left to the shape rule (`marks.STEEP_SLASH`: steeper than 99.9% of
-    MNIST's 1s, or a date's place), which the line model, trained on few slanted 1s beside slashes,
-    does not know as well (a slanted MNIST 1 in "7210" came out as "72/0")."""
-    if len(seg_text) != len(lm_text) or seg_text == lm_text:
-        return False
-    return all({a, b} == {"/", "1"} for a, b in zip(seg_text, lm_text) if a != b)
-
-
-def _commas_apart(seg_text: str, lm_text: str) -> bool:
-    """The two readings differ only where one has "." and the other "," (a decimal point or comma
-    the shape rule judged by the mark's height and tail)."""
+def _apart_only_in(seg_text: str, lm_text: str, pair: set[str]) -> bool:
+    """The two readings differ, and only where one has one character of `pair` and the other the
+    other."""
     return len(seg_text) == len(lm_text) and seg_text != lm_text and \
-        all(a == b or {a, b} == {".", ","} for a, b in zip(seg_text, lm_text))
+        all(a == b or {a, b} == pair for a, b in zip(seg_text, lm_text))
 
 
 def colon_back(seg_text: str, lm_text: str) -> str:

@@ -38,6 +38,7 @@ LINE_SLOPES = np.linspace(-0.25, 0.25, 11)  # ... at any of these slopes (up to 
 LINE_FAMILY = 3              # ... at least this many of them,
 LINE_MARKS = 3.0             # ... each this many times as long as the other marks are tall,
 LINE_APART = 0.015           # ... and this far apart (of the page's height) at least
+FRAME_SIDE = 20              # a form box is at least this many pixels high and wide
 FRAME_HOLLOW = 0.35          # a form box's outline encloses at least this share of its area empty
 FRAME_TALLER = 1.25          # ... and is this much taller than the marks outside it (their median)
 
@@ -474,8 +475,8 @@ def _frames(on: np.ndarray) -> np.ndarray:
         return frames
     heights = np.array([sl[0].stop - sl[0].start for sl in slices])
     for i, sl in enumerate(slices):
-        hh, ww = sl[0].stop - sl[0].start, sl[1].stop - sl[1].start
-        if hh < 20 or ww < 20:
+        hh, ww = int(heights[i]), sl[1].stop - sl[1].start
+        if hh < FRAME_SIDE or ww < FRAME_SIDE:
             continue
         comp = labels[sl] == i + 1
         ring = _closed_frame(comp, on[sl] & ~comp)
@@ -504,9 +505,9 @@ def _frames(on: np.ndarray) -> np.ndarray:
 
 
 def _beside(slices, heights: np.ndarray, i: int) -> float:
-    """The median height of the sizeable marks outside mark i's box (0 for none)."""
+    """The median height of the marks at least FRAME_SIDE high outside mark i's box (0 for none)."""
     sy, sx = slices[i]
-    out = [k for k, (ty, tx) in enumerate(slices) if k != i and heights[k] >= 20 and
+    out = [k for k, (ty, tx) in enumerate(slices) if k != i and heights[k] >= FRAME_SIDE and
            not (ty.start >= sy.start and ty.stop <= sy.stop and tx.start >= sx.start and tx.stop <= sx.stop)]
     return float(np.median(heights[out])) if out else 0.0
 
