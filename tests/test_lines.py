@@ -331,6 +331,23 @@ def test_a_mark_the_line_model_leaves_out_is_kept_where_every_mark_is_read_surel
         "line leaves out a mark"
 
 
+def test_a_price_point_the_marks_lost_is_the_line_models_and_any_other_added_separator_is_not():
+    from types import SimpleNamespace
+
+    from mnistlab.reading import combine
+
+    # The marks drop a dot smaller than anything they keep: where the line model, even unsure, reads
+    # their digits as a price (a point or comma before the last two), its reading is kept.
+    unsure = combine.LINE_UNSURE - 0.1
+    assert combine.choose("47814", 0.99, SimpleNamespace(text="478.14", confidence=unsure), "combined") == "line"
+    assert combine.choose("55860", 0.99, SimpleNamespace(text="558,60", confidence=unsure), "combined") == "line"
+    # A separator put anywhere else, or other digits: the sure marks over the unsure line model.
+    for marks_text, lm_text in (("4920", "4,920"), ("91", "9,1"), ("25", ".25"), ("-252", "-25.2"),
+                                ("47814", "478.15")):
+        assert combine.choose(marks_text, 0.99, SimpleNamespace(text=lm_text, confidence=unsure), "combined") == \
+            "segmenter over an unsure line model", lm_text
+
+
 def test_a_disagreement_is_sure_only_at_a_higher_bar_and_an_agreement_needs_both_readers():
     from mnistlab.reading import combine
 
