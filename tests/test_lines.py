@@ -378,6 +378,18 @@ def _chars(text, runner_up=None):
     return out
 
 
+def test_a_dates_lost_separator_is_found_only_where_one_place_makes_a_date_with_a_four_digit_year():
+    from mnistlab.reading.fields import separator_lost
+
+    assert separator_lost("1306.2023") == (2, ".")
+    assert separator_lost("27.121983") == (5, ".")
+    assert separator_lost("195504-12") == (4, "-")
+    assert separator_lost("03/032009") == (5, "/")
+    # a price, a two-digit year, a complete date, no separator, an impossible date, a "?", a colon
+    for text in ("145.80", "1306.20", "12.12.1983", "13062023", "1336.2023", "13?6.2023", "1306:2023"):
+        assert separator_lost(text) is None, text
+
+
 def test_times_and_dates_out_of_range_take_the_likeliest_possible_digits():
     from mnistlab.reading.fields import make_possible
 

@@ -206,6 +206,34 @@ def test_a_colon_the_line_model_leaves_out_is_put_back_with_its_box():
     assert r["lines"][0]["text"] == "00:43"
 
 
+def test_a_dates_separator_joined_to_a_digit_is_put_back_between_the_digits_and_the_reading_unsure():
+    from mnistlab.reading.linemodel import LineReading
+
+    img = Image.new("L", (760, 180), 255)
+    d = ImageDraw.Draw(img)
+    xs = [30, 110, 190, 270, 380, 460, 540, 620]
+    for x in xs:
+        d.ellipse([(x, 40), (x + 60, 140)], outline=0, width=14)
+    d.ellipse([(345, 128), (357, 140)], fill=0)  # the second point; the first is joined to a digit
+
+    class JoinedPointLineModel:  # reads the date surely, with its first point lost, as both readers do
+        threshold = 0.9
+
+        def read(self, crops):
+            boxes = [(x, 40, x + 61, 141) for x in xs]
+            chars = [(ch, 0.9999, b) for ch, b in zip("1306", boxes[:4])] + [(".", 0.9999, (345, 128, 358, 141))] + \
+                [(ch, 0.9999, b) for ch, b in zip("2023", boxes[4:])]
+            return [LineReading("1306.2023", 0.9999, chars) for _ in crops]
+
+    r = read_gray(np.asarray(img, np.float64), sure_judge, JoinedPointLineModel())
+    assert r["text"] == "13.06.2023" and not r["accepted"] and "separator is put back" in r["note"], r
+    points = r["separators"]
+    assert [s["char"] for s in points] == [".", "."]
+    # the point put back lies between the 3 and the 0 (their boxes: 110-171 and 190-251)
+    assert 165 <= points[0]["box"][0] and points[0]["box"][2] <= 196, points
+    assert r["lines"][0]["text"] == "13.06.2023" and len(r["digits"]) == 8
+
+
 def test_a_line_of_hairlines_below_the_writing_is_left_out_and_the_reading_unsure():
     # Bold digits, and under them what a grid leaves where a shadow darkened it: short hairline
     # pieces, too short for the ruled-line search, as tall as the digits.

@@ -5,6 +5,9 @@ it possible, from each character's own runner-up classes.
 A handwritten 1 read as a 4 in "47:28" is the commonest case. The digits changed keep the
 probability the model gave them, far under any accept threshold: the line stays "not sure" unless
 the digit-by-digit reading agrees with it.
+
+A date whose point or dash was joined to a digit (both readers read `1306.2023`) gets it back where
+one place alone makes a possible date with a four-digit year (`separator_lost`).
 """
 
 from __future__ import annotations
@@ -64,6 +67,25 @@ def possible(text: str) -> bool:
     """Whether a line's text, if it is laid out as a time or a date, has every field in range."""
     found, fields = _layout(text)
     return all(lo <= int(found.group(group)) <= hi for group, lo, hi in fields)
+
+
+def separator_lost(text: str) -> tuple[int, str] | None:
+    """Where a date's separator was lost (a dot joined to the digit beside it: `1306.2023` for
+    `13.06.2023`): the text holds one separator of a date with a four-digit year and digits only
+    otherwise, and putting the same separator back between two digits makes a possible date at
+    exactly one place. (place in `text`, separator), or None. Two-digit years are left alone: a
+    price (`145.80`) would become one (`14.5.80`)."""
+    seps = [ch for ch in text if not ch.isdigit()]
+    if len(seps) != 1 or seps[0] not in "./-":
+        return None
+    sep = seps[0]
+    places = [k for k in range(1, len(text)) if text[k - 1].isdigit() and text[k].isdigit() and
+              _a_long_date(text[:k] + sep + text[k:], sep)]
+    return (places[0], sep) if len(places) == 1 else None
+
+
+def _a_long_date(text: str, sep: str) -> bool:
+    return a_time_or_date(text) and text.count(sep) == 2 and any(len(p) == 4 for p in text.split(sep))
 
 
 def _layout(text: str) -> tuple[re.Match | None, tuple]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..images import ImageError, to_mnist_array
-from . import combine, cuts, marks, page
+from . import combine, cuts, fields, marks, page
 
 MAX_DIGITS = 20              # per line
 # A reading of several marks is accepted only when each digit is read at least this confidently
@@ -162,6 +162,12 @@ def read_gray(gray: np.ndarray, judge, line_model=None, mode: str = "combined") 
                     d["accepted"] = True
                 if not combine.agreement_sure(lm.confidence, seg_least if all_read else 0.0):
                     unsure.append("both readers agree, but neither is sure enough")
+        lost = fields.separator_lost("".join(text))
+        if lost is not None:
+            place, char = lost
+            seps = sorted(seps + [{"char": char, "box": _gap(text, digits, seps, place)}], key=lambda sp: sp["box"][0])
+            text.insert(place, char)
+            unsure.append("a date's separator is put back where the digits leave the only place for it")
         if source != "line" and not source.startswith("agree") and digits and \
                 min(d["confidence"] for d in digits) < READ_CONFIDENCE:
             weak = True
@@ -203,6 +209,18 @@ def read_gray(gray: np.ndarray, judge, line_model=None, mode: str = "combined") 
     if unsure:
         out["note"] = unsure[0]
     return out
+
+
+def _gap(text: list, digits: list, seps: list, place: int) -> list:
+    """The box between the characters before and after `place` in a line's text (digits and
+    separators in reading order): their tops and bottoms, from the one's right edge to the other's
+    left (one column where they overlap)."""
+    boxes, d, s = [], iter(digits), iter(seps)
+    for ch in text:
+        boxes.append(next(s)["box"] if ch in marks.SEPARATORS else next(d)["box"])
+    left, right = boxes[place - 1], boxes[place]
+    x0, x1 = sorted((left[2], right[0]))
+    return [x0, min(left[1], right[1]), max(x1, x0 + 1), max(left[3], right[3])]
 
 
 def _read_lines(lines, ink: np.ndarray, line_model) -> list:
