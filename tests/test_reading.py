@@ -95,6 +95,20 @@ def _seven(d):
     d.line([(102, 40), (58, 140)], fill=0, width=14)
 
 
+def test_a_comma_hung_above_the_baseline_is_a_comma():
+    # Humor Sans's comma: as tall as wide (a blob and a short tail) and ending a fifth of the
+    # digits' height above their baseline.
+    img = Image.new("L", (420, 180), 255)
+    d = ImageDraw.Draw(img)
+    for x in (30, 110, 230, 310):
+        d.ellipse([(x, 40), (x + 60, 140)], outline=0, width=14)
+    d.ellipse([(188, 93), (214, 115)], fill=0)
+    d.polygon([(192, 106), (214, 106), (190, 125)], fill=0)
+    r = read_gray(np.asarray(img, np.float64), sure_judge)
+    assert r["text"] == "33,33", r["text"]
+    assert [s["char"] for s in r["separators"]] == [","]
+
+
 @pytest.mark.parametrize("before, dots", [
     # Two dots together a third as tall as the digits (too tall for "a dot beside a digit"),
     # beginning two columns after the digit ends.

@@ -385,8 +385,10 @@ def separator(p: Piece, height: float, top: float, base: float, stroke: float) -
     if dotlike and p.y1 >= base - 0.2 * height and mid > 0.7 and solid >= 0.45 and \
             0.4 <= p.width / max(1, p.height) <= 2.5:
         return "."
-    if h < 0.55 and w < 0.35 and p.height >= 1.3 * p.width and p.y0 > top + 0.55 * height and \
-            p.y1 >= base - 0.1 * height:
+    # A comma: small, at least as tall as wide, in the line's lower half, ending near the baseline
+    # (a printed hand's comma hangs from a fifth of the height above it: Humor Sans).
+    if h < 0.55 and w < 0.35 and p.height >= p.width and p.y0 > top + 0.45 * height and \
+            p.y1 >= base - 0.2 * height:
         return ","
     if h < 0.3 and 0.2 <= w <= 1.4 and p.width >= 1.3 * p.height and 0.2 < mid < 0.8:
         return "-"
