@@ -21,6 +21,16 @@ def sure_judge(arrays):
     return probs, probs.max(1), np.ones(n, bool)
 
 
+def _rings(xs=(30, 110, 230, 310), width=420):
+    """A white picture with a ring 60 wide and 100 tall at each x (digits for `sure_judge`), and its
+    drawing context for the marks a test adds between them."""
+    img = Image.new("L", (width, 180), 255)
+    d = ImageDraw.Draw(img)
+    for x in xs:
+        d.ellipse([(x, 40), (x + 60, 140)], outline=0, width=14)
+    return img, d
+
+
 def _text_picture(text, size=60, pad=30, spacing=40):
     font = ImageFont.truetype(FONT, size)
     img = Image.new("L", (pad * 2 + len(text) * (size // 2 + spacing), size + 2 * pad), 255)
@@ -98,10 +108,7 @@ def _seven(d):
 def test_a_comma_hung_above_the_baseline_is_a_comma():
     # Humor Sans's comma: as tall as wide (a blob and a short tail) and ending a fifth of the
     # digits' height above their baseline.
-    img = Image.new("L", (420, 180), 255)
-    d = ImageDraw.Draw(img)
-    for x in (30, 110, 230, 310):
-        d.ellipse([(x, 40), (x + 60, 140)], outline=0, width=14)
+    img, d = _rings()
     d.ellipse([(188, 93), (214, 115)], fill=0)
     d.polygon([(192, 106), (214, 106), (190, 125)], fill=0)
     r = read_gray(np.asarray(img, np.float64), sure_judge)
@@ -196,10 +203,7 @@ def test_a_mark_the_line_model_leaves_out_leaves_the_reading_unsure():
 def test_a_colon_the_line_model_leaves_out_is_put_back_with_its_box():
     from mnistlab.reading.linemodel import LineReading
 
-    img = Image.new("L", (420, 180), 255)
-    d = ImageDraw.Draw(img)
-    for x in (30, 110, 230, 310):
-        d.ellipse([(x, 40), (x + 60, 140)], outline=0, width=14)
+    img, d = _rings()
     d.ellipse([(190, 76), (201, 86)], fill=0)
     d.ellipse([(190, 111), (201, 121)], fill=0)
     marks_only = read_gray(np.asarray(img, np.float64), sure_judge)
@@ -223,11 +227,8 @@ def test_a_colon_the_line_model_leaves_out_is_put_back_with_its_box():
 def test_a_dates_separator_joined_to_a_digit_is_put_back_between_the_digits_and_the_reading_unsure():
     from mnistlab.reading.linemodel import LineReading
 
-    img = Image.new("L", (760, 180), 255)
-    d = ImageDraw.Draw(img)
     xs = [30, 110, 190, 270, 380, 460, 540, 620]
-    for x in xs:
-        d.ellipse([(x, 40), (x + 60, 140)], outline=0, width=14)
+    img, d = _rings(xs, width=760)
     d.ellipse([(345, 128), (357, 140)], fill=0)  # the second point; the first is joined to a digit
 
     class JoinedPointLineModel:  # reads the date surely, with its first point lost, as both readers do

@@ -85,6 +85,7 @@ def separator_lost(text: str) -> tuple[int, str] | None:
 
 
 def _a_long_date(text: str, sep: str) -> bool:
+    """A possible date with two `sep`s and a four-digit year."""
     return a_time_or_date(text) and text.count(sep) == 2 and any(len(p) == 4 for p in text.split(sep))
 
 

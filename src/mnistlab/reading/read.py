@@ -165,7 +165,8 @@ def read_gray(gray: np.ndarray, judge, line_model=None, mode: str = "combined") 
         lost = fields.separator_lost("".join(text))
         if lost is not None:
             place, char = lost
-            seps = sorted(seps + [{"char": char, "box": _gap(text, digits, seps, place)}], key=lambda sp: sp["box"][0])
+            put_back = {"char": char, "box": _gap(text, digits, seps, place)}
+            seps = sorted(seps + [put_back], key=lambda sp: sp["box"][0])
             text.insert(place, char)
             unsure.append("a date's separator is put back where the digits leave the only place for it")
         if source != "line" and not source.startswith("agree") and digits and \
@@ -213,8 +214,8 @@ def read_gray(gray: np.ndarray, judge, line_model=None, mode: str = "combined") 
 
 def _gap(text: list, digits: list, seps: list, place: int) -> list:
     """The box between the characters before and after `place` in a line's text (digits and
-    separators in reading order): their tops and bottoms, from the one's right edge to the other's
-    left (one column where they overlap)."""
+    separators in reading order): from the one's right edge to the other's left (where their boxes
+    overlap, across the overlap; at least one column wide), as high as the two together."""
     boxes, d, s = [], iter(digits), iter(seps)
     for ch in text:
         boxes.append(next(s)["box"] if ch in marks.SEPARATORS else next(d)["box"])
