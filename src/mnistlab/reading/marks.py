@@ -264,9 +264,9 @@ def _line_pieces(comps: list[Piece], labels: np.ndarray, stroke: float,
         c.char = separator(c, height, top + shift, base + shift, stroke)
         if c.char is None and any(c is k for k in colons) and c.width < 0.4 * height and _two_dots(c):
             c.char = ":"  # two dots one above the other, as tall as the digits (a bold hand's colon)
-        alone = not any(_ink_above_or_below(c, d, height) for d in digits_like if d is not c)
-        between = any(d.x1 <= c.cx for d in digits_like if d is not c) and \
-            any(d.x0 >= c.cx for d in digits_like if d is not c)
+        others = [d for d in digits_like if d is not c]  # a digit-like mark is not its own neighbour
+        alone = not any(_ink_above_or_below(c, d, height) for d in others)
+        between = any(d.x1 <= c.cx for d in others) and any(d.x0 >= c.cx for d in others)
         if c.char is not None and c.char in ".,:" and not (between and alone):
             c.char = None if c.height >= 0.3 * height else "drop"
         # (a digit's box may reach back over the dash's end: a 2's foot, a slanted digit)
