@@ -225,8 +225,12 @@ def to_jpeg(rgb: np.ndarray, rng, orientation: int = 1) -> bytes:
 
 
 def make_photo(rng, fonts, uci_x, uci_y, kind: str | None = None, paper: str | None = None,
-               orientation: int | None = None) -> tuple[bytes, str, dict]:
-    """(JPEG bytes, the text written, what was drawn) for one photo."""
+               orientation: int | None = None, clean: bool = False) -> tuple[bytes, str, dict]:
+    """(JPEG bytes, the text written, what was drawn) for one photo.
+
+    `clean`: the same writing (the same draws from `rng`, so the photo set's next photos stay the same)
+    on a clean white page instead, as PNG bytes: no table, sheet, rules, light or JPEG. What a reader
+    misses there is lost in the writing itself, not in the photo."""
     kind = kind or KINDS[int(rng.integers(len(KINDS)))]
     if paper is None:
         paper = PAPERS[int(rng.integers(len(PAPERS)))] if kind != "two_lines" else \
@@ -249,4 +253,20 @@ def make_photo(rng, fonts, uci_x, uci_y, kind: str | None = None, paper: str | N
     rgb, _ = sheet(lines, paper, rng)
     photo = photograph(rgb, rng)
     meta = {"kind": kind, "paper": paper, "orientation": orientation, "writer": writer, "height": height}
-    return to_jpeg(photo, rng, orientation), "\n".join(texts), meta
+    data = to_jpeg(photo, rng, orientation)
+    return (clean_page(lines) if clean else data), "\n".join(texts), meta
+
+
+def clean_page(lines: list[np.ndarray]) -> bytes:
+    """The lines of writing, dark on a white page with a margin, line under line: PNG bytes."""
+    from PIL import Image
+
+    height = max(l.shape[0] for l in lines)
+    spacing = int(1.7 * height)
+    page = np.zeros((height + spacing * (len(lines) - 1) + 2 * height, max(l.shape[1] for l in lines) + 2 * height))
+    for k, line in enumerate(lines):
+        y = height + k * spacing
+        page[y:y + line.shape[0], height:height + line.shape[1]] = line
+    buf = io.BytesIO()
+    Image.fromarray((245 - np.clip(page, 0, 255) * (215 / 255)).astype(np.uint8)).save(buf, "PNG")
+    return buf.getvalue()

@@ -189,7 +189,8 @@ def evaluate(run_path: str, sets: dict) -> dict:
 PHOTO_SEED = SEED + 11  # the photo set; development used other seeds
 
 
-def photo_set(n: int, seed: int = PHOTO_SEED) -> list[tuple[bytes, str, dict]]:
+def photo_set(n: int, seed: int = PHOTO_SEED, clean: bool = False) -> list[tuple[bytes, str, dict]]:
+    """The photo set (`clean`: its writing alone, on clean pages: see `photos.make_photo`)."""
     from mnistlab.fonts import FONT_PACKAGES, font_files
     from photos import make_photo
 
@@ -198,7 +199,11 @@ def photo_set(n: int, seed: int = PHOTO_SEED) -> list[tuple[bytes, str, dict]]:
         raise SystemExit("no eval fonts installed: apt-get install " + " ".join(FONT_PACKAGES["eval"]))
     uci_x, uci_y = uci_images()
     rng = np.random.default_rng(seed)
-    return [make_photo(rng, fonts, uci_x, uci_y) for _ in range(n)]
+    return [make_photo(rng, fonts, uci_x, uci_y, clean=clean) for _ in range(n)]
+
+
+def _suffix(data: bytes) -> str:
+    return ".png" if data.startswith(b"\x89PNG") else ".jpg"
 
 
 def _digits(text: str) -> str:
@@ -213,7 +218,7 @@ def score_photos(photos, readers: dict) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         paths = []
         for k, (jpeg, _, _) in enumerate(photos):
-            path = Path(tmp) / f"photo{k:04d}.jpg"
+            path = Path(tmp) / f"photo{k:04d}{_suffix(jpeg)}"
             path.write_bytes(jpeg)
             paths.append(str(path))
         for name, read in readers.items():
@@ -364,7 +369,7 @@ def compare_line_readers(n_numbers: int, n_photos: int, psm: int, engines_too: b
             Image.fromarray(pic.astype(np.uint8)).save(path)
             sets["composed numbers"].append((str(path), text))
         for k, (jpeg, text, _) in enumerate(photos):
-            path = Path(tmp) / f"photo{k:04d}.jpg"
+            path = Path(tmp) / f"photo{k:04d}{_suffix(jpeg)}"
             path.write_bytes(jpeg)
             sets["photos"].append((str(path), text))
         for set_name, items in sets.items():
@@ -496,6 +501,8 @@ def main() -> int:
     parser.add_argument("--nondigits", type=int, default=2000)
     parser.add_argument("--photos", type=int, default=0, help="read this many photos (mnistlab and the engines) "
                                                               "instead of the other sets")
+    parser.add_argument("--clean-pages", action="store_true",
+                        help="with --photos: read the same photos' writing on clean white pages instead")
     parser.add_argument("--psm", type=int, default=6, help="Tesseract's page mode for the photos")
     parser.add_argument("--no-engines", action="store_true",
                         help="read with mnistlab only; the engines' results already in --out are kept")
@@ -536,8 +543,9 @@ def main() -> int:
     elif args.photos:
         import engines
 
-        photos = photo_set(args.photos)
+        photos = photo_set(args.photos, clean=args.clean_pages)
         report = {"date": dt.date.today().isoformat(), "seed": PHOTO_SEED, "photos": len(photos),
+                  "pages": "clean: the photos' writing alone" if args.clean_pages else "photos",
                   "kinds": {k: sum(m["kind"] == k for _, _, m in photos) for k in sorted({m["kind"] for _, _, m in photos})},
                   "engines": {"tesseract": engines.tesseract_version() if engines.tesseract_available() else None},
                   "readers": score_photos(photos, photo_readers(args.runs, args.psm, not args.no_engines))}

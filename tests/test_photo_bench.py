@@ -1,0 +1,28 @@
+"""The reading bench's photo generator: the clean pages carry the very writing of the photos."""
+
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+
+def test_clean_pages_hold_the_photos_writing_and_leave_the_set_unchanged():
+    from reading import photo_set
+
+    photos, pages = photo_set(6, seed=5), photo_set(6, seed=5, clean=True)
+    # The same draws: every later photo's text and layout match, so the photo set is the same set.
+    assert [(t, m) for _, t, m in photos] == [(t, m) for _, t, m in pages]
+    for (jpeg, _, _), (png, text, _) in zip(photos, pages, strict=True):
+        assert jpeg.startswith(b"\xff\xd8") and png.startswith(b"\x89PNG")
+        page = np.asarray(Image.open(io.BytesIO(png)).convert("L"), np.float64)
+        assert page[0].min() == page[:, 0].min() == 245  # a clean white margin
+        dark = page < 128
+        assert dark.any()
+        rows = np.flatnonzero(dark.any(axis=1))
+        # one band of ink per line written, line under line
+        bands = 1 + int(np.sum(np.diff(rows) > 1))
+        assert bands >= text.count("\n") + 1
