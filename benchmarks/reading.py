@@ -364,14 +364,14 @@ def compare_line_readers(n_numbers: int, n_photos: int, psm: int, engines_too: b
     out: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         sets = {"composed numbers": [], "photos": []}
-        for k, (pic, text, _) in enumerate(nums):
+        for k, (pic, text, source) in enumerate(nums):
             path = Path(tmp) / f"number{k:04d}.png"
             Image.fromarray(pic.astype(np.uint8)).save(path)
-            sets["composed numbers"].append((str(path), text))
-        for k, (jpeg, text, _) in enumerate(photos):
+            sets["composed numbers"].append((str(path), text, source))
+        for k, (jpeg, text, meta) in enumerate(photos):
             path = Path(tmp) / f"photo{k:04d}{_suffix(jpeg)}"
             path.write_bytes(jpeg)
-            sets["photos"].append((str(path), text))
+            sets["photos"].append((str(path), text, "uci" if meta["writer"] == "uci" else "fonts"))
         for set_name, items in sets.items():
             if not items:
                 continue
@@ -380,11 +380,13 @@ def compare_line_readers(n_numbers: int, n_photos: int, psm: int, engines_too: b
                     continue  # a photo is a page, not one line
                 exact = wrong = errors = chars = lines = 0
                 seconds = []
-                for path, truth in items:
+                by_writer = {"fonts": [], "uci": []}
+                for path, truth, writer in items:
                     t0 = time.perf_counter()
                     text, accepted = read(path)
                     seconds.append((time.perf_counter() - t0) / (truth.count("\n") + 1))
                     exact += text == truth
+                    by_writer[writer].append(text == truth)
                     wrong += accepted and text != truth
                     errors += edit_distance(text, truth)
                     chars += len(truth)
@@ -393,7 +395,8 @@ def compare_line_readers(n_numbers: int, n_photos: int, psm: int, engines_too: b
                 out.setdefault(set_name, {})[name] = {
                     "pictures": n, "lines": lines, "exact": round(exact / n, 4), "cer": round(errors / chars, 4),
                     "accepted_but_wrong": round(wrong / n, 4),
-                    "ms_per_line": round(1000 * float(np.median(seconds)), 1)}
+                    "ms_per_line": round(1000 * float(np.median(seconds)), 1),
+                    "exact_by_writer": {w: round(float(np.mean(v)), 4) for w, v in by_writer.items() if v}}
                 r = out[set_name][name]
                 print(f"{set_name} / {name}: exact {r['exact']:.3f}, CER {r['cer']:.3f}, accepted-but-wrong "
                       f"{r['accepted_but_wrong']:.3f}, {r['ms_per_line']:.1f} ms a line", file=sys.stderr, flush=True)
