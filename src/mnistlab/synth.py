@@ -14,7 +14,7 @@ import numpy as np
 from . import atomic
 from .fonts import font_files, glyph_supported, load_font
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # part of the cache key: bump it whenever the drawing or the preparation (`images.center_ink`) changes
 
 
 def render_text(text: str, font_path, rng, size: int | None = None, rotate: float = 20.0):
