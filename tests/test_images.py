@@ -200,7 +200,6 @@ def test_a_piece_framed_in_zeros_is_prepared_as_before():
     assert np.array_equal(ink_map(piece), want)
 
 
-
 def _half_stroke(arr: np.ndarray) -> float:
     """Ink pixels per edge pixel of a prepared digit (about half its strokes' width)."""
     solid = arr > 127
