@@ -145,7 +145,7 @@ in training (see the benchmark's docstring); measured {r['date']}.
 - Rejection is learned from synthetic non-digits; a mark that looks like a digit (a lone stroke reads
   as a 1, a circle as a 0) is read as one.
 - Trained on 28x28 MNIST-style crops: pictures are prepared like MNIST (polarity, contrast, crop,
-  20x20 fit, centre of mass) before the model sees them.
+  20x20 fit, a far thicker stroke than MNIST's thinned, centre of mass) before the model sees them.
 """
 
 
