@@ -49,14 +49,15 @@ bench: setup system-deps
 
 # The photo set (500 generated phone photos) read by the bundled reader, Tesseract and RapidOCR (both
 # installed here for the comparison only; mnistlab never uses them); then each line reader on 300
-# composed numbers and 200 photos; then mnistlab against RapidOCR's recognizer in alternating pairs.
-# About 20 minutes.
+# composed numbers and 200 photos; then mnistlab against RapidOCR's recognizer in alternating pairs;
+# then the photos' writing alone on clean pages, read by all three. About 30 minutes.
 bench-reading: setup system-deps
 	@command -v tesseract >/dev/null || (apt-get install -y -qq tesseract-ocr >/dev/null 2>&1 || echo "tesseract-ocr not installed: its column is left out")
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check rapidocr-onnxruntime==1.4.4
 	$(BIN)/python benchmarks/reading.py --photos 500 --out benchmarks/results/reading-photos-$$(date +%F).json
 	$(BIN)/python benchmarks/reading.py --line-readers --numbers 300 --photos 200 --out benchmarks/results/reading-lines-$$(date +%F).json
 	$(BIN)/python benchmarks/reading.py --speed-pairs 5 --numbers 300 --out benchmarks/results/line-speed-pairs-$$(date +%F).json
+	$(BIN)/python benchmarks/reading.py --photos 500 --clean-pages --out benchmarks/results/reading-clean-pages-$$(date +%F).json
 
 # Cold starts of `mnistlab read` and `serve` beside Tesseract, throughput, and the core install's size.
 bench-start: setup
