@@ -200,14 +200,6 @@ def test_a_piece_framed_in_zeros_is_prepared_as_before():
     assert np.array_equal(ink_map(piece), want)
 
 
-def _half_stroke(arr: np.ndarray) -> float:
-    """Ink pixels per edge pixel of a prepared digit (about half its strokes' width)."""
-    solid = arr > 127
-    p = np.pad(solid, 1)
-    inner = np.logical_and.reduce([p[dy: dy + 28, dx: dx + 28] for dy in range(3) for dx in range(3)])
-    return solid.sum() / max(1, solid.sum() - inner.sum())
-
-
 def _nine(pen: int) -> np.ndarray:
     img = Image.new("L", (300, 220), 255)
     d = ImageDraw.Draw(img)
@@ -218,12 +210,13 @@ def _nine(pen: int) -> np.ndarray:
 
 def test_a_blob_thick_pen_is_thinned_towards_mnists_and_a_thinner_one_left_alone(mnist, monkeypatch):
     from mnistlab import images
+    from mnistlab.images import half_stroke
 
     bar = images.STROKE_BAR
     thick, usual = to_mnist_array(_nine(44)), to_mnist_array(_nine(24))
     monkeypatch.setattr(images, "STROKE_BAR", 99.0)  # no thinning
     thick_as_drawn, usual_as_drawn = to_mnist_array(_nine(44)), to_mnist_array(_nine(24))
-    assert _half_stroke(thick_as_drawn) > 2.2 and _half_stroke(thick) < 2.0
+    assert half_stroke(thick_as_drawn) > 2.2 and half_stroke(thick) < 2.0
     assert np.array_equal(usual, usual_as_drawn)
     # MNIST's own pen is under the bar: hardly any of its digits would be thinned.
-    assert np.mean([_half_stroke(x) > bar for x in mnist.x_test[:2000]]) < 0.02
+    assert np.mean([half_stroke(x) > bar for x in mnist.x_test[:2000]]) < 0.02

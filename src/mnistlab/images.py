@@ -231,18 +231,24 @@ def center_ink(ink: np.ndarray) -> np.ndarray:
 STROKE_BAR = 1.8
 
 
-def thinned(canvas: np.ndarray) -> np.ndarray:
-    """A 28x28 digit whose strokes are much thicker than MNIST's (STROKE_BAR) thinned by one pixel
-    (a 2x2 grey minimum); any other, as it is. The model learned MNIST's pen: a blob-thick 9, 1 or 4
-    reads as a 3, 4 or 6 far more often than the same digit drawn thinner."""
+def half_stroke(canvas: np.ndarray) -> float:
+    """Ink pixels per edge pixel of a digit's solid ink (over half the full value): about half its
+    strokes' width, in pixels. 0 for no solid ink."""
     solid = canvas > 127
     area = int(solid.sum())
     if area == 0:
-        return canvas
+        return 0.0
     p = np.pad(solid, 1)
     h, w = solid.shape
     inner = np.logical_and.reduce([p[dy: dy + h, dx: dx + w] for dy in range(3) for dx in range(3)])
-    if area <= STROKE_BAR * max(1, area - int(inner.sum())):
+    return area / max(1, area - int(inner.sum()))
+
+
+def thinned(canvas: np.ndarray) -> np.ndarray:
+    """A 28x28 digit whose strokes are much thicker than MNIST's (`half_stroke` over STROKE_BAR)
+    thinned by one pixel (a 2x2 grey minimum); any other, as it is. The model learned MNIST's pen: a
+    blob-thick 9, 1 or 4 reads as a 3, 4 or 6 far more often than the same digit drawn thinner."""
+    if half_stroke(canvas) <= STROKE_BAR:
         return canvas
     g = np.pad(canvas, ((0, 1), (0, 1)))
     return np.minimum.reduce([g[:-1, :-1], g[1:, :-1], g[:-1, 1:], g[1:, 1:]])
