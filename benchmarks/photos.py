@@ -253,7 +253,7 @@ def make_photo(rng, fonts, uci_x, uci_y, kind: str | None = None, paper: str | N
     rgb, _ = sheet(lines, paper, rng)
     photo = photograph(rgb, rng)
     meta = {"kind": kind, "paper": paper, "orientation": orientation, "writer": writer, "height": height}
-    data = to_jpeg(photo, rng, orientation)
+    data = to_jpeg(photo, rng, orientation)  # drawn for a clean page too: its quality is a draw from rng
     return (clean_page(lines) if clean else data), "\n".join(texts), meta
 
 

@@ -202,6 +202,11 @@ def photo_set(n: int, seed: int = PHOTO_SEED, clean: bool = False) -> list[tuple
     return [make_photo(rng, fonts, uci_x, uci_y, clean=clean) for _ in range(n)]
 
 
+def _writer(meta: dict) -> str:
+    """A photo's writer as the results group it: "uci" or "fonts"."""
+    return "uci" if meta["writer"] == "uci" else "fonts"
+
+
 def _suffix(data: bytes) -> str:
     return ".png" if data.startswith(b"\x89PNG") else ".jpg"
 
@@ -229,7 +234,7 @@ def score_photos(photos, readers: dict) -> dict:
                 rows.append({"seconds": time.perf_counter() - t0, "exact": text == truth,
                              "digits": _digits(text) == _digits(truth), "accepted": accepted,
                              "kind": meta["kind"], "paper": meta["paper"],
-                             "writer": "uci" if meta["writer"] == "uci" else "fonts"})
+                             "writer": _writer(meta)})
             n = len(rows)
 
             def share(key, sel=lambda r: True):
@@ -371,7 +376,7 @@ def compare_line_readers(n_numbers: int, n_photos: int, psm: int, engines_too: b
         for k, (jpeg, text, meta) in enumerate(photos):
             path = Path(tmp) / f"photo{k:04d}{_suffix(jpeg)}"
             path.write_bytes(jpeg)
-            sets["photos"].append((str(path), text, "uci" if meta["writer"] == "uci" else "fonts"))
+            sets["photos"].append((str(path), text, _writer(meta)))
         for set_name, items in sets.items():
             if not items:
                 continue
