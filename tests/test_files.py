@@ -32,14 +32,14 @@ def test_a_fifo_and_an_endless_device_are_refused_not_read(tmp_path, number_png)
     assert res.returncode == 1 and "not a regular file" in out["pipe.png"]["error"]
     assert out["n.png"]["text"] == "42"
     res = run_cli("predict", "/dev/zero", timeout=30)
-    assert res.returncode == 2 and "not a regular file" in res.stdout
+    assert res.returncode == 2 and "zero: error: not a regular file" in res.stderr
 
 
 def test_a_missing_file_is_reported_with_the_others_and_the_csv_is_written(tmp_path, number_png):
     out_csv = tmp_path / "out.csv"
     res = run_cli("read", number_png, tmp_path / "gone.png", "--csv", out_csv)
     assert res.returncode == 1
-    assert "gone.png: error:" in res.stdout and "does not exist" in res.stdout
+    assert "gone.png: error: does not exist" in res.stderr and "gone.png" not in res.stdout
     rows = list(csv.DictReader(out_csv.open()))
     assert [r["text"] for r in rows] == ["42", ""] and "does not exist" in rows[1]["error"]
 
@@ -57,7 +57,7 @@ def test_csv_cells_never_start_a_formula(tmp_path, number_png):
     assert run_cli("read", evil, "--csv", out_csv).returncode == 0
     (row,) = list(csv.DictReader(out_csv.open()))
     assert not row["file"].startswith(("=", "+", "-", "@"))
-    from mnistlab.cli import _csv_cell
+    from mnistlab.rowfiles import csv_cell as _csv_cell
 
     assert _csv_cell("=1+1") == "'=1+1" and _csv_cell("@SUM(A1)") == "'@SUM(A1)"
     assert _csv_cell("-3") == "-3" and _csv_cell("12") == "12" and _csv_cell(0.5) == 0.5

@@ -343,7 +343,8 @@ def test_touching_digits_are_split_by_the_classifier(reader_run, mnist):
 
 
 def test_one_digit_reads_the_same_as_predict(reader_run, mnist, tmp_path):
-    from mnistlab.prediction import predict_files, read_files
+    from mnistlab.batch import ReadOptions, read_many
+    from mnistlab.prediction import predict_files
 
     paths = []
     for i in range(25):
@@ -351,7 +352,7 @@ def test_one_digit_reads_the_same_as_predict(reader_run, mnist, tmp_path):
         Image.fromarray(255 - mnist.x_test[i]).resize((84, 84)).save(p)
         paths.append(str(p))
     predicted = predict_files(reader_run, paths)
-    read = read_files(reader_run, paths)
+    read = list(read_many(paths, ReadOptions(run=str(reader_run.path)), jobs=1))
     for p, r in zip(predicted, read, strict=True):
         assert len(r["digits"]) == 1
         assert r["digits"][0]["digit"] == p["digit"]
@@ -378,7 +379,7 @@ def test_read_cli_json_annotate_and_errors(reader_run, mnist, tmp_path):
     human = run_cli("read", reader_run.path, tmp_path / "n.png")
     assert human.returncode == 0 and "n.png: 721  (lowest confidence" in human.stdout
     missing = run_cli("read", reader_run.path, tmp_path / "nope.png")
-    assert missing.returncode == 2 and "nope.png: error:" in missing.stdout and "does not exist" in missing.stdout
+    assert missing.returncode == 2 and "nope.png: error: does not exist" in missing.stderr and not missing.stdout
     assert "Traceback" not in missing.stderr
     nothing = run_cli("read", reader_run.path, str(tmp_path / "*.tiff"))
     assert nothing.returncode == 2 and "matches no file" in nothing.stderr and "Traceback" not in nothing.stderr

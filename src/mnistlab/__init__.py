@@ -2,16 +2,17 @@
 
     import mnistlab as ml
     ml.read("meter.jpg")                      # the bundled reader: [{"text": "2026", ...}]
+    for r in ml.read_many("scans/"): ...      # a folder on every core, each reading as it comes
     run = ml.train(preset="fast")             # your own model, in runs/
     run.predict("photo.png")
 
 See `help(ml.Run)` and the README's "From Python" section.
 """
 
-from .api import Run, bundled_path, load_dataset, open_run, predict, presets, read, train
+from .api import Run, bundled_path, load_dataset, open_run, predict, presets, read, read_many, read_ray, train
 from .errors import MnistlabError
 
 __version__ = "0.3.0"
 
 __all__ = ["MnistlabError", "Run", "bundled_path", "load_dataset", "open_run", "predict", "presets", "read",
-           "train", "__version__"]
+           "read_many", "read_ray", "train", "__version__"]

@@ -6,6 +6,8 @@
     run.evaluate()                             # accuracy, loss, per-class scores, confusion matrix
     run.predict(images_or_paths)               # digit, confidence, accepted, probabilities
     run.read(paths)                            # whole numbers, as `mnistlab read --json`
+    run.read_many("scans/", jobs=2)            # many files on every core, each reading as it is read
+    run.read_ray(paths, address="auto")        # the same on a Ray cluster (mnistlab[ray])
     run.export("tflite", quantize="int8")      # path of the verified export
     run.plot_curves()                          # matplotlib Figures (inline in Jupyter)
     ml.presets()                               # the preset table as data
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
@@ -83,12 +85,21 @@ class Run:
             self._keras = self._dir.load_model()
         return self._keras
 
-    def _get_predictor(self):
+    def _get_predictor(self, lines: str | os.PathLike | None = "auto", mode: str = "combined"):
         from .prediction import Predictor
 
-        if self._predictor is None:
-            self._predictor = Predictor(self._dir, engine=self._engine)
-        return self._predictor
+        key = (os.fspath(lines) if lines is not None else None, mode)
+        if self._predictor is None or self._predictor[0] != key:
+            self._predictor = (key, Predictor(self._dir, engine=self._engine, lines=lines, mode=mode))
+        return self._predictor[1]
+
+    def _read_options(self, tta: int, digits_only: bool, mode: str, lines) -> "ReadOptions":
+        from .batch import ReadOptions
+        from .tta import check
+
+        return ReadOptions(run=str(self.path), tta=check(tta), engine=self._engine,
+                           lines=os.fspath(lines) if lines is not None else None, mode=mode,
+                           digits_only=digits_only)
 
     # --- what it does ---
     def evaluate(self, dataset: str | None = None, tta: int = 1) -> dict:
@@ -119,22 +130,66 @@ class Run:
         entries = self._get_predictor().entries(np.stack(arrays), tta) if arrays else []
         return [({"file": f} if f else {}) | e for f, e in zip(files, entries, strict=True)]
 
-    def read(self, images, tta: int = 1) -> list[dict]:
+    def read(self, images, tta: int = 1, digits_only: bool = False, mode: str = "combined",
+             lines: str | os.PathLike | None = "auto") -> list[dict]:
         """Read whole numbers: one dict per picture, as `mnistlab read --json` prints.
 
-        `images`: a path, a PIL image, a grayscale array of any size, or a list of them. `tta=5` or
-        `9` averages shifted views of each digit.
+        `images`: a path, a folder (its pictures), a glob, a PIL image, a grayscale array of any size,
+        or a list of them. A file that is no readable picture gets its own dict with `file` and
+        `error` (the others are still read). `tta=5` or `9` averages shifted views of each digit;
+        `digits_only` leaves the separators out of `text`; `mode` ("combined", "line" or
+        "segmenter") and `lines` ("auto", "off" or a line run) as for `mnistlab read`.
         """
-        from .tta import check
+        from .batch import Reader
 
-        tta = check(tta)
-        predictor = self._get_predictor()
+        options = self._read_options(tta, digits_only, mode, lines)
+        reader = Reader(options, predictor=self._get_predictor(options.lines, mode))
         out = []
-        for item, name, scale in _pictures(images):
-            result = predictor.read(item, tta, scale)
-            result.pop("inputs")
-            out.append(({"file": name} if name else {}) | result)
+        for item in _items(images):
+            if isinstance(item, (str, os.PathLike)):
+                out.extend(reader.read_file(f) for f in _files([item]))
+            else:
+                out.append(reader.read_gray(_gray(item)[0]))
         return out
+
+    def read_many(self, paths, jobs: int | None = None, tta: int = 1, digits_only: bool = False,
+                  mode: str = "combined", lines: str | os.PathLike | None = "auto",
+                  jsonl: str | os.PathLike | None = None, resume: bool = False) -> Iterator[dict]:
+        """Read many picture files on every core: yields each picture's dict (as `read` gives it)
+        in input order as soon as it is read.
+
+        `paths`: files, folders and globs, as the CLI takes them. `jobs` worker processes (default:
+        every core), each loading the model once. `jsonl=FILE` also appends each dict to FILE as a
+        line, and `resume=True` leaves out the pictures FILE already holds.
+        """
+        from .batch import read_stream
+
+        yield from _streamed(lambda files, outputs: read_stream(
+            files, self._read_options(tta, digits_only, mode, lines), outputs, jobs=jobs), paths, jsonl, resume)
+
+    def read_ray(self, dataset_or_paths, address: str = "auto", actors: int | None = None, tta: int = 1,
+                 digits_only: bool = False, mode: str = "combined", lines: str | os.PathLike | None = "auto",
+                 jsonl: str | os.PathLike | None = None, resume: bool = False) -> Iterator[dict]:
+        """Read on a Ray cluster (needs mnistlab[ray]): yields each picture's dict in input order.
+
+        `dataset_or_paths`: files, folders and globs, or a Ray Dataset with a `path` column (and
+        optionally `bytes`, as `ray.data.read_binary_files(..., include_paths=True)` gives).
+        `address`: "auto" (this machine's cluster), "local" (a Ray instance started here) or
+        HOST:PORT; `actors`: readers, one CPU each (default: the cluster's CPUs). `jsonl` and
+        `resume` as for `read_many` (resume needs paths).
+        """
+        from .batch import read_stream
+        from .raycluster import read_rows
+
+        options = self._read_options(tta, digits_only, mode, lines)
+        if _is_ray_dataset(dataset_or_paths):
+            if resume:
+                raise MnistlabError("resume=True needs paths: a Ray Dataset's pictures cannot be matched by path first")
+            yield from _streamed(lambda files, outputs: _written(read_rows(dataset_or_paths, options, address, actors),
+                                                                 outputs), None, jsonl, False)
+            return
+        yield from _streamed(lambda files, outputs: read_stream(files, options, outputs, jobs=actors, ray=address),
+                             dataset_or_paths, jsonl, resume)
 
     def export(self, format: str, quantize: str | None = None, out: str | os.PathLike | None = None) -> Path:
         """Export to "savedmodel", "tflite" or "onnx" (tflite: quantize="float16"|"dynamic"|"int8").
@@ -236,9 +291,21 @@ def predict(images, run: str | os.PathLike | None = None, tta: int = 1, engine: 
     return open_run(run, engine).predict(images, tta)
 
 
-def read(images, run: str | os.PathLike | None = None, tta: int = 1, engine: str = "onnx") -> list[dict]:
-    """`open_run(run, engine).read(images, tta)`: the bundled model unless a run is named."""
-    return open_run(run, engine).read(images, tta)
+def read(images, run: str | os.PathLike | None = None, tta: int = 1, engine: str = "onnx",
+         digits_only: bool = False, mode: str = "combined", lines: str | os.PathLike | None = "auto") -> list[dict]:
+    """`open_run(run, engine).read(images, ...)`: the bundled model unless a run is named."""
+    return open_run(run, engine).read(images, tta, digits_only=digits_only, mode=mode, lines=lines)
+
+
+def read_many(paths, run: str | os.PathLike | None = None, jobs: int | None = None, **options) -> Iterator[dict]:
+    """`open_run(run).read_many(paths, jobs, ...)`: every core, in input order, as each is read."""
+    return open_run(run).read_many(paths, jobs=jobs, **options)
+
+
+def read_ray(dataset_or_paths, run: str | os.PathLike | None = None, address: str = "auto",
+             **options) -> Iterator[dict]:
+    """`open_run(run).read_ray(dataset_or_paths, address, ...)`: reading on a Ray cluster."""
+    return open_run(run).read_ray(dataset_or_paths, address=address, **options)
 
 
 # --- inputs ---------------------------------------------------------------------------------------
@@ -288,14 +355,34 @@ def _prepared(images) -> tuple[list[np.ndarray], list[str | None]]:
     return arrays, files
 
 
-def _pictures(images):
-    """(grayscale, file name or None, factor to the file's pixels) per picture; files are decoded
-    straight to the working size."""
-    from .images import load_picture
+def _files(patterns) -> list[Path]:
+    """Files, folders and globs -> the picture files, as the CLI lists them."""
+    from .batch import pictures
 
-    for item in _items(images):
-        if isinstance(item, (str, os.PathLike)):
-            gray, scale = load_picture(item)
-            yield gray, str(item), scale
-        else:
-            yield *_gray(item), 1.0
+    return pictures([os.fspath(p) for p in patterns]).files
+
+
+def _is_ray_dataset(obj) -> bool:
+    return type(obj).__module__.startswith("ray.data")
+
+
+def _streamed(read, paths, jsonl, resume: bool) -> Iterator[dict]:
+    """The rows of `read(files, outputs)`, with `jsonl` (if named) opened for them and closed after."""
+    from .rowfiles import RowFile
+
+    if resume and jsonl is None:
+        raise MnistlabError("resume=True goes on with a JSONL file: name it with jsonl=PATH")
+    files = _files(_items(paths)) if paths is not None else None
+    outputs = [RowFile(jsonl, "jsonl", resume=resume)] if jsonl is not None else []
+    try:
+        yield from read(files, outputs)
+    finally:
+        for out in outputs:
+            out.close()
+
+
+def _written(rows, outputs) -> Iterator[dict]:
+    for row in rows:
+        for out in outputs:
+            out.write(row)
+        yield row

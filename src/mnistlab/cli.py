@@ -42,6 +42,8 @@ def _quiet_tensorflow(debug: bool) -> None:
         pass
 
 
+READ_CSV_COLUMNS = ["file", "text", "confidence", "accepted", "note", "error", "sha256"]
+
 # Commands that always import TensorFlow; predict, read and serve do so only with --engine keras.
 NEEDS_TENSORFLOW = {"presets", "train", "evaluate", "export", "plot", "compare", "report"}
 
@@ -158,10 +160,25 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("read", help="read whole numbers in pictures and photos: lines of 1-20 digits, "
                                     "dates, times, prices")
     p.add_argument("inputs", nargs="+", metavar="[RUN] FILE|DIR|GLOB",
-                   help="image files, optionally after a run directory (default: the bundled model)")
+                   help="pictures, folders of pictures (other files in them are skipped) or globs, "
+                        "optionally after a run directory (default: the bundled model)")
     _run_option(p)
-    p.add_argument("--json", action="store_true", help="print JSON (text, accepted, digits with boxes) instead of lines")
-    p.add_argument("--csv", metavar="FILE", help="also write file,text,confidence,accepted rows to FILE")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON list (text, accepted, digits with boxes) at the end instead of lines; "
+                        "for many pictures use --jsonl")
+    p.add_argument("--jsonl", metavar="FILE",
+                   help="append each picture's JSON object to FILE as a line as soon as it is read (- for stdout)")
+    p.add_argument("--csv", metavar="FILE",
+                   help=f"append each picture's row to FILE as soon as it is read, columns "
+                        f"{','.join(READ_CSV_COLUMNS)} (- for stdout)")
+    p.add_argument("--resume", action="store_true",
+                   help="go on with the --jsonl / --csv files: pictures already in them (same path, same "
+                        "content) are not read again")
+    p.add_argument("--jobs", type=int, metavar="N",
+                   help="worker processes, each with the model and one onnxruntime thread (default: every core)")
+    p.add_argument("--ray", metavar="auto|local|ADDRESS",
+                   help="read on a Ray cluster (needs mnistlab[ray]): auto joins this machine's cluster, "
+                        "local starts one here, or HOST:PORT")
     p.add_argument("--annotate", metavar="DIR", help="write each picture with boxes and readings into DIR")
     p.add_argument("--digits-only", action="store_true",
                    help="leave the separators (. , / - :) out of the text: 26/11/2026 -> 26112026")
@@ -399,7 +416,7 @@ def cmd_predict(args) -> None:
         for r in results:
             where = f"test[{r['index']}]" if "index" in r else r["file"]
             if "error" in r:
-                print(f"{where}: error: {r['error']}")
+                print(f"{where}: error: {r['error']}", file=sys.stderr)
                 continue
             top = sorted(range(len(r["probabilities"])), key=lambda k: -r["probabilities"][k])[:3]
             tops = "  ".join(f"{run.class_names[k]}:{r['probabilities'][k]:.3f}" for k in top)
@@ -416,24 +433,13 @@ def _write_csv(path: str, columns: list[str], rows: list[dict]) -> None:
     import io
 
     from . import atomic
+    from .rowfiles import csv_cell
 
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
-    writer.writerows({k: _csv_cell(v) for k, v in r.items()} for r in rows)
+    writer.writerows({k: csv_cell(v) for k, v in r.items()} for r in rows)
     atomic.write_text(path, buf.getvalue())
-
-
-def _csv_cell(value):
-    """A cell a spreadsheet shows as text, never runs: text starting with = + - @ tab or CR (a file
-    name, an error) gets a leading ' as OWASP recommends; plain numbers ("-3") are left as they are."""
-    if not isinstance(value, str) or not value or value[0] not in "=+-@\t\r":
-        return value
-    try:
-        float(value)
-        return value
-    except ValueError:
-        return "'" + value
 
 
 def _noun(run) -> str:
@@ -446,48 +452,109 @@ def _exit_for_errors(results) -> None:
 
 
 def cmd_read(args) -> None:
-    from .prediction import read_files
+    from .batch import ReadOptions, Tally, pictures, read_stream
+    from .errors import MnistlabError
+    from .rowfiles import RowFile
 
-    run, files = _run_and_files(args)
-    if not files:
-        from .errors import MnistlabError
-
-        raise MnistlabError("name at least one image file to read")
+    run, patterns = _run_and_files(args)
+    if not patterns:
+        raise MnistlabError("name at least one picture, folder or glob to read")
+    if args.jobs is not None and args.jobs < 1:
+        raise MnistlabError("--jobs must be at least 1")
+    if args.resume and not (args.jsonl or args.csv):
+        raise MnistlabError("--resume goes on with an output file: add --jsonl FILE or --csv FILE")
+    if "-" in (args.jsonl, args.csv) and (args.json or args.jsonl == args.csv):
+        raise MnistlabError("only one of --json, --jsonl - and --csv - can write to standard output")
+    listing = pictures(patterns)
     if args.annotate:
         os.makedirs(args.annotate, exist_ok=True)
-    results = read_files(run, files, annotate=args.annotate, tta=args.tta, engine=args.engine,
-                         lines=args.lines, mode=args.mode)
-    if args.digits_only:
-        from .reading import digits_only
+    options = ReadOptions(run=str(run.path), tta=args.tta, engine=args.engine, lines=args.lines, mode=args.mode,
+                          digits_only=args.digits_only, annotate=args.annotate)
+    if args.ray:
+        from .raycluster import connect
 
-        results = [digits_only(r) for r in results]
-    if args.csv:
-        rows = [{**r, "confidence": min((d["confidence"] for d in r.get("digits", [])), default="")}
-                for r in results]
-        _write_csv(args.csv, ["file", "text", "confidence", "accepted", "error"], rows)
+        connect(args.ray, cpus=args.jobs)  # an unreachable cluster is one sentence, before any file is touched
+    outputs = []
+    try:
+        if args.jsonl:
+            outputs.append(RowFile(args.jsonl, "jsonl", resume=args.resume))
+        if args.csv:
+            outputs.append(RowFile(args.csv, "csv", READ_CSV_COLUMNS, resume=args.resume, cells=_read_csv_cells))
+        human = not args.json and "-" not in (args.jsonl, args.csv)
+        tally = Tally(skipped=listing.skipped)
+        collected = []
+        bar = _progress_bar(len(listing.files)) if len(listing.files) > 1 else None
+        try:
+            for row in read_stream(listing.files, options, outputs, jobs=args.jobs, ray=args.ray, tally=tally):
+                if args.json:
+                    collected.append(row)
+                elif human:
+                    _say_reading(row, bar)
+                if bar is not None:
+                    bar.update()
+        finally:
+            if bar is not None:
+                bar.close()
+        for out in outputs:
+            out.finish()
+    finally:
+        for out in outputs:
+            out.close()
     if args.json:
-        print(json.dumps(results, indent=2))
+        print(json.dumps(collected, indent=2))
+    if len(listing.files) > 1 or tally.resumed or tally.skipped:
+        print(tally.summary(), file=sys.stderr)
+    if tally.exit_status:
+        sys.exit(tally.exit_status)
+
+
+def _read_csv_cells(row: dict) -> dict:
+    """A `read` CSV row: the lowest digit confidence stands for the reading's."""
+    return {**row, "confidence": min((d["confidence"] for d in row.get("digits", [])), default=None)}
+
+
+def _say_reading(row: dict, bar=None) -> None:
+    """One reading for a person: the text on stdout (lines under each other), an error on stderr."""
+    if "error" in row:
+        _emit(f"{row['file']}: error: {row['error']}", sys.stderr, bar)
+        return
+    if not row["digits"]:
+        text = f"{row['file']}: no digits ({row.get('note', 'nothing readable')})"
     else:
-        for r in results:
-            if "error" in r:
-                print(f"{r['file']}: error: {r['error']}")
-            elif not r["digits"]:
-                print(f"{r['file']}: no digits ({r.get('note', 'nothing readable')})")
-            else:
-                lowest = min(d["confidence"] for d in r["digits"])
-                rejected = sum(not d["accepted"] for d in r["digits"])
-                extra = f", {rejected} not read (?)" if rejected else ""
-                if r["accepted"] or rejected:
-                    status = f"lowest confidence {lowest:.2f}{extra}"
-                else:
-                    status = f"not sure: {r.get('note', 'the layout is not clear')}"
-                lines = r["text"].split("\n")
-                print(f"{r['file']}: {lines[0]}  ({status})")
-                for line in lines[1:]:  # one line each, under the first
-                    print(f"{' ' * (len(r['file']) + 2)}{line}")
-            if r.get("annotated"):
-                print(f"  annotated: {r['annotated']}")
-    _exit_for_errors(results)
+        lowest = min(d["confidence"] for d in row["digits"])
+        rejected = sum(not d["accepted"] for d in row["digits"])
+        extra = f", {rejected} not read (?)" if rejected else ""
+        if row["accepted"] or rejected:
+            status = f"lowest confidence {lowest:.2f}{extra}"
+        else:
+            status = f"not sure: {row.get('note', 'the layout is not clear')}"
+        lines = row["text"].split("\n")
+        text = "\n".join([f"{row['file']}: {lines[0]}  ({status})"] +
+                         [f"{' ' * (len(row['file']) + 2)}{line}" for line in lines[1:]])
+    if row.get("annotated"):
+        text += f"\n  annotated: {row['annotated']}"
+    _emit(text, sys.stdout, bar)
+
+
+def _emit(text: str, stream, bar) -> None:
+    if bar is None:
+        print(text, file=stream, flush=True)
+    else:
+        bar.write(text, file=stream)
+
+
+def _progress_bar(total: int):
+    """A progress bar with rate and ETA on a terminal's stderr; None where stderr is no terminal."""
+    if not sys.stderr.isatty():
+        return None
+    import shutil
+
+    from tqdm import tqdm
+
+    tqdm.monitor_interval = 0  # no monitor thread: reading workers are forked from this process
+    # A terminal that reports no size (a bare pty) counts as 80x24: tqdm would draw an empty bar.
+    size = shutil.get_terminal_size()
+    return tqdm(total=total, unit=" pictures", file=sys.stderr, ncols=size.columns, nrows=size.lines, leave=False)
 
 
 def cmd_plot(args) -> None:

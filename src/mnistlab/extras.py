@@ -1,7 +1,8 @@
 """Optional parts of mnistlab and the one sentence that says how to get a missing one.
 
 `pip install mnistlab` is the reader (numpy, Pillow, onnxruntime, cc3d and the server);
-`mnistlab[train]` adds TensorFlow/Keras, TensorBoard, tf2onnx, LiteRT and matplotlib.
+`mnistlab[train]` adds TensorFlow/Keras, TensorBoard, tf2onnx, LiteRT and matplotlib; `mnistlab[ray]`
+adds Ray (reading on a cluster).
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import importlib
 
 from .errors import MnistlabError
 
-WHAT = {"core": "mnistlab's reader", "train": "training, evaluation, plots and exports"}
+WHAT = {"core": "mnistlab's reader", "train": "training, evaluation, plots and exports",
+        "ray": "reading on a Ray cluster"}
 
 
 class MissingExtra(MnistlabError):

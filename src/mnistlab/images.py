@@ -36,7 +36,19 @@ def load_gray_file(path: str | Path) -> np.ndarray:
 
 def load_picture(path: str | Path, shrink_to: int | None = WORK_PIXELS) -> tuple[np.ndarray, float]:
     """An image file -> (float grayscale, the factor from its pixels to the file's), decoded straight
-    to at most `shrink_to` pixels (see `decode_picture`)."""
+    to at most `shrink_to` pixels (see `decode_picture`). The ImageError names the file."""
+    try:
+        return decode_picture(picture_bytes(path), shrink_to)
+    except ImageError as exc:
+        raise ImageError(f"{path}: {exc}") from None
+
+
+def picture_bytes(path: str | Path) -> bytes:
+    """A picture file's bytes, refused before reading where it is no regular file or too big.
+
+    The ImageError says what is wrong without naming the file: the caller names it once
+    (`load_picture` in its message, `mnistlab read` in its row).
+    """
     import stat
 
     path = Path(path)
@@ -44,22 +56,19 @@ def load_picture(path: str | Path, shrink_to: int | None = WORK_PIXELS) -> tuple
         info = path.stat()
         # Only regular files: a FIFO would block forever and /dev/zero never ends.
         if not stat.S_ISREG(info.st_mode):
-            raise ImageError(f"{path} is not a regular file")
+            raise ImageError("not a regular file")
         if info.st_size > MAX_FILE_BYTES:
-            raise ImageError(f"{path} is {info.st_size // 1_000_000} MB, more than the "
+            raise ImageError(f"{info.st_size // 1_000_000} MB, more than the "
                              f"{MAX_FILE_BYTES // 1_000_000} MB mnistlab reads")
         with open(path, "rb") as f:
             data = f.read(MAX_FILE_BYTES + 1)  # the cap holds even if the file grows meanwhile
         if len(data) > MAX_FILE_BYTES:
-            raise ImageError(f"{path} is larger than the {MAX_FILE_BYTES // 1_000_000} MB mnistlab reads")
+            raise ImageError(f"larger than the {MAX_FILE_BYTES // 1_000_000} MB mnistlab reads")
     except FileNotFoundError:
-        raise ImageError(f"{path} does not exist") from None
+        raise ImageError("does not exist") from None
     except OSError as exc:
-        raise ImageError(f"{path} cannot be read: {exc.strerror or exc}") from None
-    try:
-        return decode_picture(data, shrink_to)
-    except ImageError as exc:
-        raise ImageError(f"{path}: {exc}") from None
+        raise ImageError(f"cannot be read: {exc.strerror or exc}") from None
+    return data
 
 
 def image_bytes_to_array(data: bytes) -> np.ndarray:

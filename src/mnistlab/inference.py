@@ -28,6 +28,16 @@ TOLERANCE = 1e-4  # the same bound `export` holds an exported model to (export.T
 PARITY_IMAGES = 1000
 BATCH = 1024  # images per onnxruntime call on the batch path (bounded memory, full cores)
 
+# Threads each onnxruntime session of this process may use: None is onnxruntime's own choice (every
+# core, best for one picture); a reading worker sets 1, as its siblings use the other cores.
+_session_threads: int | None = None
+
+
+def set_session_threads(threads: int | None) -> None:
+    """How many threads the sessions this process opens from now on may use (None: every core)."""
+    global _session_threads
+    _session_threads = threads
+
 
 def check_engine(engine: str) -> str:
     if engine not in ENGINES:
@@ -49,6 +59,9 @@ def open_session(path: Path, model: bytes | None = None):
     ort = require("onnxruntime", "core")
     opts = ort.SessionOptions()
     opts.log_severity_level = 3  # warnings about unused initialisers say nothing to a user
+    if _session_threads:
+        opts.intra_op_num_threads = _session_threads
+        opts.inter_op_num_threads = 1
     try:
         return ort.InferenceSession(str(path) if model is None else model, sess_options=opts,
                                     providers=["CPUExecutionProvider"])

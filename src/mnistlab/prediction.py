@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import glob
-import os
 from pathlib import Path
 
 import numpy as np
@@ -134,36 +132,16 @@ def predict_test(run: RunDir, index_text: str, dataset: str | None = None, tta: 
             for i, e in zip(indices, Predictor(run, tta, engine).entries(ds.x_test[indices]), strict=True)]
 
 
-def expand_paths(patterns: list[str]) -> list[Path]:
-    """Files named directly, every file in a named directory, and glob matches, in order."""
-    files: list[Path] = []
-    for pat in patterns:
-        p = Path(pat)
-        if p.is_dir():
-            inside = sorted(q for q in p.iterdir() if q.is_file())
-            if not inside:
-                raise MnistlabError(f"{p} is a directory with no files in it")
-            files.extend(inside)
-        elif p.exists() or p.is_symlink() or not glob.has_magic(pat):
-            # A plain name is the user's file: missing, it is reported with the others, per file.
-            files.append(p)
-        else:
-            matches = sorted(glob.glob(os.path.expanduser(pat), recursive=True))
-            if not matches:
-                raise MnistlabError(f"{pat} matches no file")
-            files.extend(Path(m) for m in matches if Path(m).is_file())
-    return files
-
-
 def predict_files(run: RunDir, patterns: list[str], tta: int = 1, engine: str = "onnx") -> list[dict]:
-    """One entry per file: the prediction, or an `error` sentence for a file that is not a usable image."""
-    from .images import ImageError, load_image_file
+    """One entry per file (folders and globs give their pictures): the prediction, or an `error`
+    sentence (not naming the file again) for a file that is not a usable image."""
+    from .batch import pictures
+    from .images import ImageError, decode_gray, picture_bytes, to_mnist_array
 
-    files = expand_paths(patterns)
     arrays, results = [], []
-    for f in files:
+    for f in pictures(patterns).files:
         try:
-            arrays.append(load_image_file(f))
+            arrays.append(to_mnist_array(decode_gray(picture_bytes(f))))
             results.append({"file": str(f)})
         except ImageError as exc:
             results.append({"file": str(f), "error": str(exc)})
@@ -172,27 +150,4 @@ def predict_files(run: RunDir, patterns: list[str], tta: int = 1, engine: str = 
         for r in results:
             if "error" not in r:
                 r.update(next(good))
-    return results
-
-
-def read_files(run: RunDir, patterns: list[str], annotate: str | None = None, tta: int = 1,
-               engine: str = "onnx", lines: str | Path | None = "auto", mode: str = "combined") -> list[dict]:
-    """`mnistlab read`: one entry per file with the number read, or an `error` sentence."""
-    from .images import ImageError, load_picture
-
-    predictor = Predictor(run, tta, engine, lines=lines, mode=mode)
-    results = []
-    for f in expand_paths(patterns):
-        try:
-            gray, scale = load_picture(f)
-        except ImageError as exc:
-            results.append({"file": str(f), "error": str(exc)})
-            continue
-        r = predictor.read(gray, scale=scale)
-        r.pop("inputs")  # the 28x28 images are for the page; files get boxes and readings
-        if annotate:
-            from .annotate import annotate_file
-
-            r["annotated"] = str(annotate_file(f, r, annotate))
-        results.append({"file": str(f), **r})
     return results

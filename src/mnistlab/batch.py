@@ -1,0 +1,336 @@
+"""Reading many pictures: every core, in input order, a row per picture as soon as it is read.
+
+    pictures(patterns)           the files named: files as given, folders' and globs' pictures by name
+    Reader                       one process's reader (the model loaded once): a file -> its row
+    read_many(paths, options)    rows in input order from a pool of worker processes, each loading the
+                                 model once and running onnxruntime with one thread (or in this
+                                 process, for one job or one picture)
+
+A row is what `mnistlab read --json` prints for a picture (`file`, `text`, `accepted`, `digits`, ...)
+with the file's `sha256` (how `--resume` knows a picture it already read), or `file` and `error`
+(the reason, not naming the file again) for a file that is no readable picture: one bad file never
+stops the others. `raycluster.py` reads the same rows on a Ray cluster.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import multiprocessing
+import os
+import signal
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from .errors import MnistlabError
+
+# What a folder or a glob contributes: pictures by name. A file named outright is always read (and
+# reported if it is no picture); `labels.json` or a notebook beside the pictures is simply left out.
+PICTURE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".webp", ".gif", ".bmp", ".dib",
+                              ".tif", ".tiff", ".pnm", ".pbm", ".pgm", ".ppm"})
+AHEAD = 4  # pictures queued per worker: enough to keep every worker busy, few enough to stay small
+
+
+def is_picture_name(path: str | os.PathLike) -> bool:
+    return Path(path).suffix.lower() in PICTURE_SUFFIXES
+
+
+@dataclass
+class Listing:
+    files: list[Path]
+    skipped: int  # files in the folders and globs that are not pictures by name
+
+
+def pictures(patterns: Iterable[str | os.PathLike]) -> Listing:
+    """The files to read, in order: a file named outright; a folder's pictures (sorted by name); a
+    glob's matching pictures (sorted). Raises MnistlabError for a folder or glob with no picture."""
+    files: list[Path] = []
+    skipped = 0
+    for pattern in patterns:
+        text = os.fspath(pattern)
+        path = Path(text)
+        if path.is_dir():
+            with os.scandir(path) as entries:
+                names = sorted(e.name for e in entries if e.is_file())
+            found = [path / n for n in names if is_picture_name(n)]
+            if not names:
+                raise MnistlabError(f"{path} is a directory with no files in it")
+            if not found:
+                raise MnistlabError(f"{path} holds no pictures ({', '.join(sorted(PICTURE_SUFFIXES))})")
+        elif path.exists() or path.is_symlink() or not glob.has_magic(text):
+            # A plain name is the user's file: missing, it is reported in its own row.
+            files.append(path)
+            continue
+        else:
+            names = sorted(m for m in glob.glob(os.path.expanduser(text), recursive=True) if os.path.isfile(m))
+            if not names:
+                raise MnistlabError(f"{text} matches no file")
+            found = [Path(n) for n in names if is_picture_name(n)]
+            if not found:
+                raise MnistlabError(f"{text} matches no pictures ({', '.join(sorted(PICTURE_SUFFIXES))})")
+        skipped += len(names) - len(found)
+        files.extend(found)
+    return Listing(files, skipped)
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How every picture of a batch is read (picklable: each worker builds its Reader from it)."""
+
+    run: str                        # the run directory (or the bundled model's)
+    tta: int = 1
+    engine: str = "onnx"
+    lines: str | None = "auto"      # the line model: auto, off, or a line run
+    mode: str = "combined"          # combined, line or segmenter
+    digits_only: bool = False
+    annotate: str | None = None     # a folder for annotated copies, or None
+
+
+class Reader:
+    """The model loaded once, and the row for each picture."""
+
+    def __init__(self, options: ReadOptions, threads: int | None = None, predictor=None):
+        from .inference import set_session_threads
+        from .prediction import Predictor
+        from .runs import open_run
+
+        self.options = options
+        if predictor is None:
+            set_session_threads(threads)
+            predictor = Predictor(open_run(options.run), options.tta, options.engine, lines=options.lines,
+                                  mode=options.mode)
+        self.predictor = predictor  # one already loaded with these options (`ml.Run.read`), or its own
+
+    def read_file(self, path: str | os.PathLike) -> dict:
+        """A file -> its row (an `error` row for a file that is no readable picture)."""
+        from .images import ImageError, picture_bytes
+
+        try:
+            data = picture_bytes(path)
+        except ImageError as exc:
+            return {"file": str(path), "error": str(exc)}
+        return self.read_bytes(data, str(path), source=path)
+
+    def read_bytes(self, data: bytes, name: str, source: str | os.PathLike | None = None) -> dict:
+        """A picture's bytes -> its row, named `name`; `source` is its file, for --annotate."""
+        from .images import ImageError, decode_picture
+
+        row = {"file": name, "sha256": hashlib.sha256(data).hexdigest()}
+        try:
+            gray, scale = decode_picture(data)
+        except ImageError as exc:
+            return row | {"error": str(exc)}
+        return row | self.read_gray(gray, scale, source)
+
+    def read_gray(self, gray, scale: float = 1.0, source: str | os.PathLike | None = None) -> dict:
+        """A decoded grayscale picture -> its reading (`error` for a fault of the reader's own)."""
+        try:
+            result = self.predictor.read(gray, tta=self.options.tta, scale=scale)
+        except MnistlabError as exc:
+            return {"error": str(exc)}
+        except Exception as exc:  # one picture's fault must not end a run over thousands
+            if os.environ.get("MNISTLAB_DEBUG"):
+                raise
+            return {"error": f"could not be read ({type(exc).__name__}: {exc}); please report it"}
+        result.pop("inputs")  # the 28x28 images are for the page; files get boxes and readings
+        if self.options.annotate and source is not None:
+            from .annotate import annotate_file
+
+            result["annotated"] = str(annotate_file(source, result, self.options.annotate))
+        if self.options.digits_only:
+            from .reading import digits_only
+
+            result = digits_only(result)
+        return result
+
+
+def file_digest(path: str | os.PathLike) -> str | None:
+    """The digest a row records for this file now (None where it cannot be read), to resume by."""
+    from .images import ImageError, picture_bytes
+
+    try:
+        return hashlib.sha256(picture_bytes(path)).hexdigest()
+    except ImageError:
+        return None
+
+
+def default_jobs() -> int:
+    """The cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+def read_many(paths: Iterable[str | os.PathLike], options: ReadOptions, jobs: int | None = None) -> Iterator[dict]:
+    """Each picture's row, in the order of `paths`, as soon as it and those before it are read.
+
+    `jobs` worker processes (default: every core) each load the model once and run onnxruntime with
+    one thread; with one job, or one picture, this process reads them itself. Raises MnistlabError
+    for a run that cannot be loaded or a worker that died.
+    """
+    paths = list(paths)
+    jobs = min(default_jobs() if jobs is None else jobs, len(paths))
+    if jobs < 1:
+        return
+    if jobs == 1:
+        # One picture: every core for it (the quickest answer); more, on one job: one thread each.
+        reader = Reader(options, threads=None if len(paths) == 1 else 1)
+        for path in paths:
+            yield reader.read_file(path)
+        return
+    yield from _pooled(paths, options, jobs)
+
+
+def _pooled(paths: list, options: ReadOptions, jobs: int) -> Iterator[dict]:
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    pool = ProcessPoolExecutor(jobs, mp_context=_context(), initializer=_start_worker, initargs=(options,))
+    pending: deque = deque()
+    todo = iter(paths)
+    try:
+        for path in todo:
+            pending.append(pool.submit(_read_in_worker, path))
+            if len(pending) >= jobs * AHEAD:
+                break
+        while pending:
+            row = pending.popleft().result()
+            nxt = next(todo, None)
+            if nxt is not None:
+                pending.append(pool.submit(_read_in_worker, nxt))
+            if "fatal" in row:
+                raise MnistlabError(row["fatal"])
+            yield row
+    except BrokenProcessPool:
+        raise MnistlabError("a reading worker died (out of memory, or killed); what was read is kept: "
+                            "go on with --resume") from None
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _context():
+    """Workers are forked where the system can (they start in milliseconds, the modules already
+    imported; the parent has loaded no model, so they share no onnxruntime state), else spawned."""
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+
+
+_worker: Reader | None = None
+_worker_failure: str | None = None
+
+
+def _start_worker(options: ReadOptions) -> None:
+    global _worker, _worker_failure
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    _exit_with_parent()
+    try:
+        _worker = Reader(options, threads=1)
+    except MnistlabError as exc:
+        _worker_failure = str(exc)
+
+
+def _exit_with_parent() -> None:
+    """A worker whose parent was killed (SIGKILL leaves it no time to stop its pool) ends itself
+    within a second, instead of waiting forever on a queue no one will fill."""
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="mnistlab-parent-watch", daemon=True).start()
+
+
+def _read_in_worker(path) -> dict:
+    if _worker is None:
+        return {"fatal": _worker_failure or "the reading worker did not start"}
+    return _worker.read_file(path)
+
+
+# --- a read job: listing, resume, outputs, tally --------------------------------------------------
+
+@dataclass
+class Tally:
+    """What a read job did: pictures read (sure or not), failed, and left alone."""
+
+    read: int = 0
+    unsure: int = 0
+    failed: int = 0
+    resumed: int = 0          # already in the output files (--resume)
+    skipped: int = 0          # in the folders and globs, but not pictures by name
+    seconds: float = 0.0
+    errors: list = field(default_factory=list)
+
+    def count(self, row: dict) -> None:
+        if "error" in row:
+            self.failed += 1
+        else:
+            self.read += 1
+            self.unsure += not row.get("accepted")
+
+    @property
+    def exit_status(self) -> int:
+        """0: every picture read (sure or not); 1: some failed; 2: every one failed."""
+        if not self.failed:
+            return 0
+        return 2 if not self.read else 1
+
+    def summary(self) -> str:
+        total = self.read + self.failed
+        rate = f", {total / self.seconds:.1f} a second" if self.seconds > 0 and total else ""
+        text = (f"{total:,} picture{'s' if total != 1 else ''} in {self.seconds:.1f} s{rate}: "
+                f"{self.read - self.unsure:,} read, {self.unsure:,} not sure, {self.failed:,} failed")
+        if self.resumed:
+            text += f"; {self.resumed:,} already in the output, left alone"
+        if self.skipped:
+            text += f"; {self.skipped:,} file{'s' if self.skipped != 1 else ''} not a picture by name, skipped"
+        return text
+
+
+def pending(files: list[Path], outputs: list) -> tuple[list[Path], int]:
+    """The files some output does not hold yet (by path and content digest), and how many all hold."""
+    if not any(out.done for out in outputs):
+        return list(files), 0
+    todo = []
+    for f in files:
+        name = str(f)
+        if any(name in out.done for out in outputs) and all(out.holds(name, file_digest(f)) for out in outputs):
+            continue
+        todo.append(f)
+    return todo, len(files) - len(todo)
+
+
+def read_stream(files: list[Path], options: ReadOptions, outputs: list = (), jobs: int | None = None,
+                ray: str | None = None, tally: Tally | None = None) -> Iterator[dict]:
+    """Each picture's row, in input order, once it is written to every RowFile of `outputs` that
+    lacks it; pictures every output already holds (resumed files) are left alone. `tally` counts as
+    rows come. `ray` reads through a Ray cluster (raycluster.py) instead of local workers."""
+    import time
+
+    tally = tally if tally is not None else Tally()
+    start = time.perf_counter()
+    todo, tally.resumed = pending(files, list(outputs))
+    if ray:
+        from .raycluster import read_rows
+
+        rows = read_rows(todo, options, address=ray, actors=jobs)
+    else:
+        rows = read_many(todo, options, jobs)
+    try:
+        for row in rows:
+            digest = row.get("sha256")
+            for out in outputs:
+                if not out.holds(row["file"], digest):
+                    out.write(row)
+            tally.count(row)
+            tally.seconds = time.perf_counter() - start
+            yield row
+    finally:
+        tally.seconds = time.perf_counter() - start
