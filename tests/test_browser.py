@@ -170,3 +170,40 @@ def test_upload_a_photo_and_see_what_was_read_on_it(tmp_path):
     assert number.split() == ["26/11/2026", "12.50"], number
     assert shown["width"] > 600  # shown at the card's width, not as a thumbnail
     print(f"screenshot: {ARTIFACTS / 'serve-photo.png'}")
+
+
+@pytest.mark.skipif(not shutil.which("chromium"), reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_the_api_docs_render_their_operations_offline():
+    """Swagger UI and ReDoc, as a browser shows them under the page's CSP: every operation listed,
+    no request leaves the server, no console error."""
+    import mnistlab as ml
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with running_server(ml.bundled_path()) as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM,
+                                     args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                                           "--disable-background-networking", "--disable-component-update"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        outside, errors = [], []
+        local = (url, f"blob:{url}", "data:")  # the server itself, and what its pages make in memory
+        page.on("request", lambda r: None if r.url.startswith(local) else outside.append(r.url))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(f"{url}/docs")
+        page.wait_for_selector(".opblock", timeout=20000)
+        shown = page.locator(".opblock-summary-path").all_text_contents()
+        page.screenshot(path=str(ARTIFACTS / "docs-swagger.png"))
+        assert not page.locator("text=Unable to render this definition").count()
+        assert {"/api/read", "/api/predict", "/api/predict/batch", "/api/model", "/api/health"} <= \
+            {s.replace("\u200b", "") for s in shown}, shown
+        page.goto(f"{url}/redoc")
+        page.get_by_text("/api/read").first.wait_for(timeout=20000)
+        assert "mnistlab (1)" not in page.title() and page.locator("h1").first.text_content().startswith("mnistlab")
+        page.get_by_text("/api/model").first.click()
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(ARTIFACTS / "docs-redoc.png"))
+        samples = " ".join(page.locator("[class*='redoc-json']").all_text_contents())
+        assert '"preset"' in samples and '"classes"' in samples, samples[:300]
+        browser.close()
+    assert not outside, outside
+    assert not errors, errors

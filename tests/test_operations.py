@@ -95,7 +95,7 @@ def test_cors_trusted_hosts_and_security_headers(bundled):
     assert res.headers["access-control-allow-origin"] == "https://app.example.org"
     res = client.get("/api/health", headers={"Origin": "https://evil.example.com"})
     assert "access-control-allow-origin" not in res.headers
-    assert client.get("/api/health", headers={"Host": "evil.example.com"}).status_code == 400
+    assert client.get("/api/model", headers={"Host": "evil.example.com"}).status_code == 400
     page = client.get("/")
     assert page.headers["x-content-type-options"] == "nosniff" and page.headers["x-frame-options"] == "DENY"
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]

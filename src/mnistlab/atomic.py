@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -79,6 +80,13 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
         if tmp_path.is_file():
             os.chmod(tmp_path, FILE_MODE)
         os.replace(tmp_path, path)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            from .errors import MnistlabError
+
+            # The file named is the one the user asked for, not the temporary one beside it.
+            raise MnistlabError(f"{path} cannot be written: the disk is full (nothing was changed)") from None
+        raise
     finally:
         if tmp_path.exists():
             tmp_path.unlink()

@@ -212,8 +212,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on")
     p.add_argument("--port", type=int, default=8000, help="port to listen on")
     p.add_argument("--workers", type=int, default=1, help="server processes, each with the model")
-    p.add_argument("--token", default=os.environ.get("MNISTLAB_TOKEN"),
-                   help="bearer token every /api/ request must carry (default: $MNISTLAB_TOKEN, or none)")
+    p.add_argument("--token-file", metavar="FILE",
+                   help="a file holding the bearer token every /api/ request must carry (default: "
+                        "$MNISTLAB_TOKEN, or no token)")
+    p.add_argument("--token", help="the token itself (other users see it in `ps`: prefer --token-file or "
+                                    "$MNISTLAB_TOKEN)")
     p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
                    help="an origin allowed to call the API from a browser (repeatable)")
     p.add_argument("--trusted-host", action="append", default=None, metavar="NAME",
@@ -660,8 +663,29 @@ def cmd_serve(args) -> None:
     if args.workers < 1:
         raise MnistlabError("--workers must be at least 1")
     serve(open_run(args.run or bundled_path()), host=args.host, port=args.port, tta=args.tta, engine=args.engine,
-          workers=args.workers, token=args.token, cors_origins=args.cors_origin,
+          workers=args.workers, token=_token(args), cors_origins=args.cors_origin,
           trusted_hosts=args.trusted_host, log_format=args.log_format)
+
+
+def _token(args) -> str | None:
+    """The bearer token: --token-file, else --token, else $MNISTLAB_TOKEN; None for none."""
+    from .errors import MnistlabError
+
+    if args.token_file and args.token:
+        raise MnistlabError("give the token once: --token-file or --token, not both")
+    if args.token_file:
+        try:
+            token = open(args.token_file, encoding="utf-8").read().strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise MnistlabError(f"{args.token_file} cannot be read as the token: {exc}") from None
+        if not token:
+            raise MnistlabError(f"{args.token_file} is empty: put the token in it")
+        return token
+    if args.token:
+        print("mnistlab: note: a token on the command line is visible to other users in `ps`; "
+              "prefer --token-file FILE or $MNISTLAB_TOKEN", file=sys.stderr)
+        return args.token
+    return os.environ.get("MNISTLAB_TOKEN") or None
 
 
 COMMANDS = {"data": cmd_data, "presets": cmd_presets, "train": cmd_train, "evaluate": cmd_evaluate,

@@ -18,6 +18,11 @@ from .errors import MnistlabError
 MAX_PIXELS = 40_000_000  # refuse larger images from their header, before decoding a single pixel
 MAX_FILE_BYTES = 20 * 1024 * 1024
 WORK_PIXELS = 2_000_000  # pictures are read at most this big (reading shrinks them to it anyway)
+DIGIT_PIXELS = 1_000_000  # a single digit is prepared at 20x20: a million pixels is far more than enough
+# What a reader needs (JPEG includes the MPO files some phones write; PPM is every PNM): no parser
+# for the other formats Pillow knows (JPEG 2000, PSD, FITS, EPS with its Ghostscript...) is ever
+# reached by a user's bytes.
+READ_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF", "PPM")
 
 
 class ImageError(MnistlabError):
@@ -26,12 +31,13 @@ class ImageError(MnistlabError):
 
 def load_image_file(path: str | Path) -> np.ndarray:
     """An image file -> a 28x28 MNIST-style array (raises ImageError naming the file)."""
-    return to_mnist_array(load_gray_file(path))
+    return to_mnist_array(load_gray_file(path, DIGIT_PIXELS))
 
 
-def load_gray_file(path: str | Path) -> np.ndarray:
-    """An image file -> float grayscale (H, W) in 0..255 (raises ImageError naming the file)."""
-    return load_picture(path, shrink_to=None)[0]
+def load_gray_file(path: str | Path, shrink_to: int | None = WORK_PIXELS) -> np.ndarray:
+    """An image file -> float grayscale (H, W) in 0..255, decoded straight to at most `shrink_to`
+    pixels (raises ImageError naming the file)."""
+    return load_picture(path, shrink_to)[0]
 
 
 def load_picture(path: str | Path, shrink_to: int | None = WORK_PIXELS) -> tuple[np.ndarray, float]:
@@ -72,8 +78,30 @@ def picture_bytes(path: str | Path) -> bytes:
 
 
 def image_bytes_to_array(data: bytes) -> np.ndarray:
-    """Decode image bytes (PNG, JPEG, BMP, GIF, TIFF, WebP, ...) into a 28x28 MNIST-style array."""
-    return to_mnist_array(decode_gray(data))
+    """Decode image bytes (PNG, JPEG, WebP, GIF, BMP, TIFF, PNM) into a 28x28 MNIST-style array,
+    decoded straight to at most DIGIT_PIXELS."""
+    return to_mnist_array(decode_picture(data, DIGIT_PIXELS)[0])
+
+
+def _load_plugins() -> None:
+    """Pillow's parsers for READ_FORMATS (WebP and TIFF are not among those it loads at first)."""
+    from PIL import (BmpImagePlugin, GifImagePlugin, JpegImagePlugin, PngImagePlugin,  # noqa: F401
+                     PpmImagePlugin, TiffImagePlugin, WebPImagePlugin)
+
+
+def picture_pixels(data: bytes) -> int:
+    """The pixels a picture declares in its header (nothing decoded); 0 for bytes that are no
+    picture mnistlab reads (decoding them says why)."""
+    from PIL import Image
+
+    _load_plugins()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data), formats=READ_FORMATS) as img:
+                return int(img.size[0]) * int(img.size[1])
+    except Exception:  # any parser's failure on hostile bytes: the decode itself reports it
+        return 0
 
 
 def decode_gray(data: bytes) -> np.ndarray:
@@ -89,12 +117,13 @@ def decode_picture(data: bytes, shrink_to: int | None = WORK_PIXELS) -> tuple[np
     """
     from PIL import Image, UnidentifiedImageError
 
+    _load_plugins()
     if not data:
         raise ImageError("the file is empty")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
+            img = Image.open(io.BytesIO(data), formats=READ_FORMATS)
             w, h = img.size
             if w * h > MAX_PIXELS:
                 raise ImageError(f"the image is {w}x{h} pixels, more than the {MAX_PIXELS:,} mnistlab decodes")
@@ -108,7 +137,9 @@ def decode_picture(data: bytes, shrink_to: int | None = WORK_PIXELS) -> tuple[np
                     img.draft("L", (max(1, w // factor), max(1, h // factor)))
             img.load()
             if factor > 1 and img.size[0] * img.size[1] > shrink_to:
-                if img.mode not in ("L", "RGB", "RGBA", "LA", "I", "F", "I;16"):
+                if img.mode.startswith("I;16"):
+                    img = img.convert("I")  # 16-bit: reduce() takes 32-bit integers, not I;16
+                elif img.mode not in ("L", "RGB", "RGBA", "LA", "I", "F"):
                     img = img.convert("RGBA" if "transparency" in img.info else "RGB")
                 img = img.reduce(int(np.ceil((img.size[0] * img.size[1] / shrink_to) ** 0.5)))
             scale = w / img.size[0]
@@ -276,7 +307,7 @@ def pixels_to_array(pixels) -> np.ndarray:
     """Validate a 28x28 nested list of numbers 0..255 (MNIST polarity: bright ink on black)."""
     try:
         arr = np.asarray(pixels, dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ImageError("pixels must be a 28x28 array of numbers") from None
     if arr.shape != (28, 28):
         raise ImageError(f"pixels must be 28x28, got shape {list(arr.shape)}")

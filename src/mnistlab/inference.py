@@ -76,6 +76,8 @@ class OnnxModel:
         self.session = open_session(path)
         self.input = self.session.get_inputs()[0].name
         self.path = path
+        width = self.session.get_outputs()[0].shape[-1]
+        self.classes = width if isinstance(width, int) else None  # how many classes it answers
 
     def predict_proba(self, x: np.ndarray, tta: int = 1) -> np.ndarray:
         x = np.ascontiguousarray(x, dtype=np.float32)
@@ -93,6 +95,8 @@ class KerasModel:
     def __init__(self, run: RunDir):
         require("keras", "train")
         self.keras = run.load_model()
+        width = self.keras.output_shape[-1] if hasattr(self.keras, "output_shape") else None
+        self.classes = width if isinstance(width, int) else None
 
     def predict_proba(self, x: np.ndarray, tta: int = 1) -> np.ndarray:
         from .evaluate import predict_proba

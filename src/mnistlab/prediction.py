@@ -86,6 +86,10 @@ class Predictor:
         self.class_names = list(run.class_names)
         self.engine = inference.check_engine(engine)
         self.model = inference.load(run, engine)
+        outputs = self.model.classes
+        if outputs is not None and outputs != len(self.class_names):
+            raise MnistlabError(f"{run.config_path} lists {len(self.class_names)} classes but the model answers "
+                                f"{outputs}: the run's files do not belong together")
         self.lines = line_model_for(run, lines)
         self.mode = mode
 
@@ -136,12 +140,12 @@ def predict_files(run: RunDir, patterns: list[str], tta: int = 1, engine: str = 
     """One entry per file (folders and globs give their pictures): the prediction, or an `error`
     sentence (not naming the file again) for a file that is not a usable image."""
     from .batch import pictures
-    from .images import ImageError, decode_gray, picture_bytes, to_mnist_array
+    from .images import ImageError, image_bytes_to_array, picture_bytes
 
     arrays, results = [], []
     for f in pictures(patterns).files:
         try:
-            arrays.append(to_mnist_array(decode_gray(picture_bytes(f))))
+            arrays.append(image_bytes_to_array(picture_bytes(f)))
             results.append({"file": str(f)})
         except ImageError as exc:
             results.append({"file": str(f), "error": str(exc)})

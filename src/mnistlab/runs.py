@@ -110,6 +110,25 @@ class RunDir:
                                 f"classes, not {classes!r}")
         return [str(c) for c in classes]
 
+    def check(self) -> None:
+        """A finished run's files hold what the commands read from them, or one sentence says what
+        is wrong (never an IndexError later, or a 500 from the server)."""
+        cfg = self.config
+        where = self.config_path
+        if not isinstance(cfg, dict):
+            raise MnistlabError(f"{where} must hold a JSON object; it is not a config.json mnistlab wrote")
+        recipe, dataset = cfg.get("recipe"), cfg.get("dataset")
+        if not isinstance(recipe, dict) or not all(isinstance(recipe.get(k), str) for k in ("preset", "architecture")):
+            raise MnistlabError(f"{where}: recipe must be an object naming its preset and architecture; "
+                                "it is not a config.json mnistlab wrote")
+        if not isinstance(dataset, dict) or not isinstance(dataset.get("spec"), str):
+            raise MnistlabError(f"{where}: dataset must be an object with its spec (e.g. \"mnist\"); "
+                                "it is not a config.json mnistlab wrote")
+        self.class_names  # checked there
+        if self.metrics_path.exists() and not isinstance(self.metrics, dict):
+            raise MnistlabError(f"{self.metrics_path} must hold a JSON object of metrics, not "
+                                f"{type(self.metrics).__name__}")
+
     @property
     def is_line(self) -> bool:
         """A line model (`--preset line`): reads whole lines, used by `read --lines RUN`."""
@@ -215,6 +234,8 @@ def open_run(arg: str | os.PathLike, need_complete: bool = True) -> RunDir:
     if need_complete and not run.is_complete:
         raise MnistlabError(f"{path} is an unfinished run ({run.status()}); "
                             f"finish it with `mnistlab train --resume {path}`")
+    if need_complete:
+        run.check()
     return run
 
 

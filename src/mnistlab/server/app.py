@@ -11,11 +11,12 @@ from pathlib import Path
 
 import numpy as np
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel
 
-from ..images import ImageError, decode_gray, decode_picture, image_bytes_to_array, pixels_to_array
+from ..images import ImageError, decode_gray, decode_picture, image_bytes_to_array, picture_pixels, pixels_to_array
 from ..prediction import Predictor
 from ..runs import RunDir
 from ..tta import CHOICES as TTA_CHOICES
@@ -23,6 +24,10 @@ from ..tta import CHOICES as TTA_CHOICES
 STATIC = Path(__file__).parent / "static"
 MAX_BODY_BYTES = 8 * 1024 * 1024
 MAX_BATCH = 256
+# JSON pixels: a 28x28 image written out is under 10 KB; 256 of them well under 1 MB. Bigger JSON is
+# refused before parsing (it is parsed off the event loop even so).
+MAX_JSON_BYTES = {False: 64 * 1024, True: 1024 * 1024}
+MAX_BATCH_PIXELS = 48_000_000  # what a batch's pictures may declare in all (a digit needs a few hundred)
 
 
 class Prediction(BaseModel):
@@ -76,6 +81,10 @@ class ReadResponse(BaseModel):
 
 class BatchResponse(BaseModel):
     results: list[BatchItem]
+
+
+class Health(BaseModel):
+    status: str = "ok"
 
 
 class BodyLimit:
@@ -149,7 +158,10 @@ def create_app(run: RunDir, tta: int = 1, engine: str = "onnx", token: str | Non
     ops = Metrics({"run": run.name, "preset": cfg.get("recipe", {}).get("preset", "?"), "engine": engine})
     heavy = Heavy(max_heavy or 2 * (os.cpu_count() or 1), ops)
 
-    app = FastAPI(title="mnistlab", version="1", description=f"Model: {run.name}", docs_url=None, redoc_url=None)
+    from .. import __version__
+
+    app = FastAPI(title="mnistlab", version=__version__, description=f"Model: {run.name}", docs_url=None,
+                  redoc_url=None)
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     install(app, ops, token, cors_origins or [], trusted_hosts, log_format)
 
@@ -173,10 +185,7 @@ def create_app(run: RunDir, tta: int = 1, engine: str = "onnx", token: str | Non
             if not await request.body():
                 raise HTTPException(400, "empty request: send an image as multipart field 'file'")
             raise HTTPException(415, "send multipart/form-data with the image in the field 'file'")
-        try:
-            form = await request.form(max_files=1, max_fields=8, max_part_size=MAX_BODY_BYTES)
-        except Exception as exc:
-            raise HTTPException(400, f"malformed multipart body: {exc}") from None
+        form = await _form(request, max_files=1, max_fields=8)
         files = [v for k, v in form.multi_items() if hasattr(v, "read") and k in ("file", "image")]
         if not files:
             raise HTTPException(400, "no image file in the upload (use the form field 'file')")
@@ -186,22 +195,22 @@ def create_app(run: RunDir, tta: int = 1, engine: str = "onnx", token: str | Non
         """Arrays (or ImageErrors, per item in a batch) from a multipart upload or a JSON body."""
         ctype = request.headers.get("content-type", "")
         if ctype.startswith("multipart/form-data"):
-            try:
-                form = await request.form(max_files=MAX_BATCH, max_fields=MAX_BATCH, max_part_size=MAX_BODY_BYTES)
-            except Exception as exc:
-                raise HTTPException(400, f"malformed multipart body: {exc}") from None
+            form = await _form(request, max_files=MAX_BATCH, max_fields=MAX_BATCH)
             files = [(k, v) for k, v in form.multi_items() if hasattr(v, "read")]
             uploads = [v for _, v in files] if batch else [v for k, v in files if k in ("file", "image")][:1]
             if not uploads:
                 raise HTTPException(400, "no image file in the upload (use the form field 'file')")
             blobs = [(await up.read(), getattr(up, "filename", "") or "upload") for up in uploads]
+            # What the pictures declare bounds the work before any is decoded: a batch of picture
+            # bombs is refused whole, and decoding holds at most the server's pixel budget at once.
+            pixels = sum(picture_pixels(data) for data, _ in blobs)
+            if batch and pixels > MAX_BATCH_PIXELS:
+                raise HTTPException(413, f"the pictures declare {pixels:,} pixels in all, more than the "
+                                         f"{MAX_BATCH_PIXELS:,} a batch may: send digits, not photos")
             # Decoding runs off the event loop, within the bound on heavy work.
-            return await heavy.run(lambda: [_decode(data, name, batch) for data, name in blobs])
+            return await heavy.run(lambda: [_decode(data, name, batch) for data, name in blobs], pixels=pixels)
         if ctype.startswith("application/json"):
-            try:
-                body = await request.json()
-            except Exception:
-                raise HTTPException(400, "the body is not valid JSON") from None
+            body = await _json_body(request, MAX_JSON_BYTES[batch])
             key = "images" if batch else "pixels"
             if not isinstance(body, dict) or key not in body:
                 raise HTTPException(422, f"JSON must be an object with a '{key}' field")
@@ -219,7 +228,7 @@ def create_app(run: RunDir, tta: int = 1, engine: str = "onnx", token: str | Non
     async def index():
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
-    @app.get("/api/health")
+    @app.get("/api/health", response_model=Health)
     async def health():
         return {"status": "ok"}
 
@@ -239,12 +248,13 @@ def create_app(run: RunDir, tta: int = 1, engine: str = "onnx", token: str | Non
     async def prometheus_metrics():
         from fastapi.responses import Response
 
-        body, ctype = ops.exposition()
+        body, ctype = await run_in_threadpool(ops.exposition)  # a scrape never holds the event loop
         return Response(body, media_type=ctype)
 
     @app.get("/docs", include_in_schema=False)
     async def docs():
-        # Swagger UI from files in the installed package (swagger-ui-bundle): works offline.
+        # Swagger UI 5.35.0 (Apache-2.0, from npm's swagger-ui-dist), shipped in the package: reads
+        # the OpenAPI 3.1 schema FastAPI writes, and works offline.
         from fastapi.openapi.docs import get_swagger_ui_html
 
         return get_swagger_ui_html(openapi_url="/openapi.json", title="mnistlab API",
@@ -254,7 +264,8 @@ def create_app(run: RunDir, tta: int = 1, engine: str = "onnx", token: str | Non
 
     @app.get("/redoc", include_in_schema=False)
     async def redoc():
-        # ReDoc 2.5.0's standalone bundle (MIT), shipped in the package: works offline.
+        # ReDoc 2.5.0's standalone bundle (MIT), shipped in the package: works offline (its one
+        # outside address, a logo at cdn.redoc.ly, is replaced there by an empty inline picture).
         from fastapi.openapi.docs import get_redoc_html
 
         return get_redoc_html(openapi_url="/openapi.json", title="mnistlab API",
@@ -263,21 +274,25 @@ def create_app(run: RunDir, tta: int = 1, engine: str = "onnx", token: str | Non
 
     _mount_docs_static(app)
 
-    @app.get("/api/model")
+    # What /api/model answers: the served run, fixed once it is loaded (and the docs' sample).
+    description = {
+        "run": run.name, "preset": cfg["recipe"]["preset"], "dataset": cfg["dataset"]["spec"],
+        "classes": classes, "test_accuracy": metrics.get("test_accuracy"),
+        "params": metrics.get("params"), "epochs": metrics.get("epochs"),
+        "calibration": {"temperature": predictor.calibration.temperature,
+                        "threshold": predictor.calibration.threshold},
+        "line_model": None if predictor.lines is None else
+        {"path": predictor.lines.path.name, "threshold": predictor.lines.threshold, "mode": predictor.mode,
+         "how": "/api/read reads each line whole with it beside the digit-by-digit reader"},
+        "tta": {"default": predictor.tta, "choices": list(TTA_CHOICES),
+                "how": "?tta=N averages the image and its 1-px (5) or 1- and 2-px (9) shifts"},
+        "input": {"pixels": "28x28 numbers 0..255, bright ink on black (MNIST polarity)",
+                  "file": "any image (PNG, JPEG, BMP, GIF, ...); prepared like MNIST: "
+                          "polarity, contrast, crop, 20x20 fit, centre of mass"}}
+
+    @app.get("/api/model", responses={200: {"content": {"application/json": {"example": description}}}})
     async def model_info():
-        return {"run": run.name, "preset": cfg["recipe"]["preset"], "dataset": cfg["dataset"]["spec"],
-                "classes": classes, "test_accuracy": metrics.get("test_accuracy"),
-                "params": metrics.get("params"), "epochs": metrics.get("epochs"),
-                "calibration": {"temperature": predictor.calibration.temperature,
-                                "threshold": predictor.calibration.threshold},
-                "line_model": None if predictor.lines is None else
-                {"path": predictor.lines.path.name, "threshold": predictor.lines.threshold, "mode": predictor.mode,
-                 "how": "/api/read reads each line whole with it beside the digit-by-digit reader"},
-                "tta": {"default": predictor.tta, "choices": list(TTA_CHOICES),
-                        "how": "?tta=N averages the image and its 1-px (5) or 1- and 2-px (9) shifts"},
-                "input": {"pixels": "28x28 numbers 0..255, bright ink on black (MNIST polarity)",
-                          "file": "any image (PNG, JPEG, BMP, GIF, ...); prepared like MNIST: "
-                                  "polarity, contrast, crop, 20x20 fit, centre of mass"}}
+        return description
 
     @app.post("/api/predict", response_model=Prediction, response_model_exclude_none=True,
               openapi_extra=_openapi_body(batch=False))
@@ -319,7 +334,7 @@ def create_app(run: RunDir, tta: int = 1, engine: str = "onnx", token: str | Non
                 return exc
             return predictor.read(gray, views, scale)
 
-        result = await heavy.run(work)
+        result = await heavy.run(work, pixels=picture_pixels(data))
         if isinstance(result, ImageError):
             raise HTTPException(400, f"{name}: {result}")
         if digits_only:
@@ -352,15 +367,67 @@ def _warm_up(predictor: Predictor) -> None:
 
 def _mount_docs_static(app) -> None:
     from fastapi.staticfiles import StaticFiles
-    from swagger_ui_bundle import swagger_ui_path
 
-    app.mount("/docs/static", StaticFiles(directory=swagger_ui_path), name="docs-static")
+    app.mount("/docs/static", StaticFiles(directory=Path(__file__).parent / "swagger"), name="docs-static")
     app.mount("/redoc/static", StaticFiles(directory=Path(__file__).parent / "redoc"), name="redoc-static")
 
 
 def _openapi_read_body() -> dict:
     form = {"type": "object", "required": ["file"], "properties": {"file": {"type": "string", "format": "binary"}}}
     return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": form}}}}
+
+
+async def _form(request: Request, max_files: int, max_fields: int):
+    """The multipart form, or 400 for a malformed one (a stalled body stays a 408)."""
+    from .operations import Stalled
+
+    try:
+        return await request.form(max_files=max_files, max_fields=max_fields, max_part_size=MAX_BODY_BYTES)
+    except Stalled:
+        raise
+    except Exception as exc:
+        raise HTTPException(400, f"malformed multipart body: {exc}") from None
+
+
+async def _json_body(request: Request, limit: int):
+    """The JSON body, at most `limit` bytes, parsed off the event loop; numbers too big for a float
+    (1e400) or NaN / Infinity are refused, never carried on."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"JSON body over {limit // 1024} KB: send fewer images, or pictures as multipart")
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > limit:
+            raise HTTPException(413, f"JSON body over {limit // 1024} KB: send fewer images, or pictures as multipart")
+    try:
+        return await run_in_threadpool(_parse_json, raw)
+    except NotAPixel as exc:
+        raise HTTPException(422, f"{exc}: pixels are numbers from 0 to 255") from None
+    except ValueError as exc:
+        raise HTTPException(400, f"the body is not valid JSON ({exc})") from None
+
+
+class NotAPixel(ValueError):
+    """A JSON number no pixel can be (NaN, Infinity, 1e400, a 400-digit integer)."""
+
+
+def _parse_json(raw: bytes):
+    def no_constant(name):
+        raise NotAPixel(f"{name} is not a number")
+
+    def finite(text):
+        value = float(text)
+        if value in (float("inf"), float("-inf")):
+            raise NotAPixel(f"{text[:20]} is too big to be a pixel value")
+        return value
+
+    def small_int(text):
+        if len(text.lstrip("-")) > 6:  # no pixel value needs more digits
+            raise NotAPixel(f"{text[:20]}... is too big to be a pixel value")
+        return int(text)
+
+    return json.loads(raw, parse_constant=no_constant, parse_float=finite, parse_int=small_int)
 
 
 def _decode(data: bytes, name: str, batch: bool):
@@ -427,17 +494,28 @@ def serve(run: RunDir, host: str = "127.0.0.1", port: int = 8000, tta: int = 1, 
               "timeout_keep_alive": 5, "timeout_graceful_shutdown": 10, "limit_concurrency": 4000,
               "http": HeaderDeadline}
     if workers > 1:
-        os.environ["MNISTLAB_SERVE"] = json.dumps(settings)
-        uvicorn.run("mnistlab.server.app:app_from_environment", factory=True, workers=workers, **common)
+        import tempfile
+
+        # The settings (the token among them) reach each worker in a file only this user can read;
+        # the environment, which other users may see, carries its path alone.
+        fd, path = tempfile.mkstemp(prefix="mnistlab-serve-", suffix=".json")
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump(settings, f)
+            os.environ["MNISTLAB_SERVE_SETTINGS"] = path
+            uvicorn.run("mnistlab.server.app:app_from_environment", factory=True, workers=workers, **common)
+        finally:
+            os.unlink(path)
     else:
         uvicorn.run(_app_from(settings), **common)
 
 
 def app_from_environment() -> FastAPI:
-    """The app each `serve --workers N` process builds (its settings come through the environment)."""
+    """The app each `serve --workers N` process builds (its settings come from a private file)."""
     import os
 
-    return _app_from(json.loads(os.environ["MNISTLAB_SERVE"]))
+    with open(os.environ["MNISTLAB_SERVE_SETTINGS"]) as f:
+        return _app_from(json.load(f))
 
 
 def _app_from(settings: dict) -> FastAPI:

@@ -1,10 +1,16 @@
-"""Connections that never finish their request headers are closed, not kept (slowloris).
+"""Connections are finite: none is held by a client that never finishes its request.
 
 uvicorn closes a connection that idles after a response (`timeout_keep_alive`) and the Operations
 middleware bounds a request body (`operations.BODY_SECONDS`), but a client that opens a connection and
-sends its headers a byte at a time, or not at all, would hold it for ever. This protocol is uvicorn's
-own h11 protocol with one addition: from the moment a connection opens, and again after every
-response, the next request's headers must be complete within HEADER_SECONDS.
+sends its headers a byte at a time, or not at all, or declares a body it never sends on a request
+the server answers without reading it, would hold it for ever. This protocol is uvicorn's own h11
+protocol with three additions:
+- from the moment a connection opens, and again after every response, the next request's headers
+  must be complete within HEADER_SECONDS;
+- a connection whose request body was not all read when its answer was sent is closed after the
+  answer (nothing of that request is worth waiting for);
+- one client (one address) holds at most PER_CLIENT connections, well under the server's limit, so
+  that others, health probes included, are always answered.
 """
 
 from __future__ import annotations
@@ -16,14 +22,21 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 # MNISTLAB_HEADER_SECONDS overrides it (every worker process reads it at start).
 HEADER_SECONDS = float(os.environ.get("MNISTLAB_HEADER_SECONDS", "10"))
+PER_CLIENT = int(os.environ.get("MNISTLAB_CONNECTIONS_PER_CLIENT", "512"))  # uvicorn's limit here: 4,000
 
 
 class HeaderDeadline(H11Protocol):
     header_seconds = HEADER_SECONDS
+    per_client = PER_CLIENT
     _header_timer = None
 
     def connection_made(self, transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        host = self.client[0] if self.client else None
+        if host is not None and sum(1 for c in self.connections
+                                    if c.client and c.client[0] == host) > self.per_client:
+            transport.close()  # this address holds its share already
+            return
         self._arm()
 
     def data_received(self, data: bytes) -> None:
@@ -33,6 +46,11 @@ class HeaderDeadline(H11Protocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
+        if self.conn.their_state not in (h11.DONE, h11.IDLE) and not self.transport.is_closing():
+            # The answer went out before the request's body came in (a GET declaring one, a 401 or
+            # 413 before reading): the rest of it is not awaited on this connection.
+            self.transport.close()
+            return
         self._arm()
 
     def connection_lost(self, exc) -> None:
