@@ -12,9 +12,13 @@ sampled every 500 requests and compared after warm-up (the first 10%) with the e
 every 50 ms; reports the health latency and how many stalled connections the server closed, when.
 `--throughput`: the soak mix, a short run each with 1 and 2 workers, alternating, as requests/s.
 
-`--hostile`: 16 clients send 40-Mpixel PNGs (66 KB files) to /api/read without pause while another
-asks /api/health every 50 ms; reports the health latency, what the hostile requests got, and the
-server's peak memory (all its processes).
+`--hostile`: one attack after another, each by 16 clients without pause against a fresh server, while
+one client asks /api/health every 50 ms and another sends a good /api/read every 250 ms: 40-Mpixel
+PNGs to /api/read, a few-KB lossless WebP of 6600x6000 and a transparent 40-Mpixel PNG to
+/api/predict, batches of 256 such WebPs to /api/predict/batch, connections that declare a body they
+never send (held connections), random paths and methods (metric labels), 8 MB JSON bodies. Reports
+per attack the health latency and failures, good reads answered, what the hostile requests got, the
+server's peak memory (all its processes) and the size of /metrics after.
 
 Prints p50/p99 single-image latency (sequential) and, under concurrency, the status counts of a mix of
 good and bad requests; exits 1 if any request got a 5xx, a bad one was not 4xx, or the server died.
@@ -159,49 +163,166 @@ def _server_pids(port: int) -> list[int]:
     return parents + ([int(p) for p in children.stdout.split()] if children else [])
 
 
-def hostile(run_path: str, seconds: float, workers: int) -> dict:
+def bomb_webp() -> bytes:
+    """A lossless WebP of 6600x6000 that is a few KB: one thin mark on white."""
+    from PIL import Image, ImageDraw
+
+    img = Image.new("L", (6600, 6000), 255)
+    ImageDraw.Draw(img).line([(3300, 2000), (3300, 4000)], fill=0, width=8)
+    buf = io.BytesIO()
+    img.save(buf, "WEBP", lossless=True, quality=100, method=6)
+    return buf.getvalue()
+
+
+def clear_png() -> bytes:
+    """A transparent 6600x6000 PNG with one mark: flattening its alpha at full size took 10 GB."""
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGBA", (6600, 6000), (0, 0, 0, 0))
+    ImageDraw.Draw(img).line([(3300, 2000), (3300, 4000)], fill=(0, 0, 0, 255), width=60)
+    buf = io.BytesIO()
+    img.save(buf, "PNG", optimize=True)
+    return buf.getvalue()
+
+
+def _good_png() -> bytes:
+    from PIL import Image
+
+    from scenes import sheet
+
+    buf = io.BytesIO()
+    Image.fromarray(sheet(["2026"]).astype(np.uint8)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+ATTACKS = ("read-png-bomb", "predict-webp-bomb", "predict-clear-png", "batch-webp-bombs", "held-connections",
+           "label-flood", "big-json")
+
+
+def _attack(name: str, files: dict):
+    """One hostile client's next request, as a coroutine taking (client, url, port, rng)."""
+
+    async def post(client, path, **kwargs):
+        res = await client.post(path, **kwargs)
+        return str(res.status_code)
+
+    if name == "read-png-bomb":
+        return lambda c, url, port, rng: post(c, "/api/read", files={"file": ("bomb.png", files["png"], "image/png")})
+    if name == "predict-webp-bomb":
+        return lambda c, url, port, rng: post(c, "/api/predict", files={"file": ("b.webp", files["webp"], "image/webp")})
+    if name == "predict-clear-png":
+        return lambda c, url, port, rng: post(c, "/api/predict", files={"file": ("c.png", files["clear"], "image/png")})
+    if name == "batch-webp-bombs":
+        many = [("files", (f"{k}.webp", files["webp"], "image/webp")) for k in range(256)]
+        return lambda c, url, port, rng: post(c, "/api/predict/batch", files=many)
+    if name == "big-json":
+        body = b'{"pixels": [' + b"0," * (4 * 1024 * 1024 - 64) + b"0]}"
+        return lambda c, url, port, rng: post(c, "/api/predict", content=body,
+                                               headers={"content-type": "application/json"})
+    if name == "label-flood":
+        async def flood(c, url, port, rng):
+            path = "/" + "".join(chr(int(x)) for x in rng.integers(97, 123, 16))
+            res = await c.request(["GET", "POST", "BREW", "PROPFIND"][int(rng.integers(4))], path)
+            return str(res.status_code)
+        return flood
+    if name == "held-connections":
+        async def hold(c, url, port, rng):
+            # Declares a body it never sends, and sends one byte after the answer.
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n")
+            await writer.drain()
+            try:
+                head = await asyncio.wait_for(reader.read(200), timeout=10)
+                writer.write(b"x")
+                await writer.drain()
+                closed = await asyncio.wait_for(reader.read(), timeout=15)  # until the server closes it
+                return "closed" if head.startswith(b"HTTP/1.1 200") and closed is not None else "odd"
+            except asyncio.TimeoutError:
+                return "still-open-after-15s"
+            finally:
+                writer.close()
+        return hold
+    raise SystemExit(f"unknown attack {name}: one of {', '.join(ATTACKS)}")
+
+
+def hostile(run_path: str, seconds: float, workers: int, attacks=ATTACKS) -> dict:
+    """Each attack by 16 clients for `seconds`, a fresh server each: /api/health every 50 ms and a
+    good /api/read every 250 ms beside them; health latency, good reads answered, peak memory."""
     from serving import running_server
 
-    png = bomb_png()
+    files = {"png": bomb_png(), "webp": bomb_webp(), "clear": clear_png()}
+    good = _good_png()
 
-    async def scenario(url: str, port: int) -> dict:
+    async def scenario(name: str, url: str, port: int) -> dict:
         stop = time.perf_counter() + seconds
         statuses: dict[str, int] = {}
         health: list[float] = []
+        health_failed = []
+        reads = {"asked": 0, "answered": 0}
         peak = {"mb": 0.0}
         pids = _server_pids(port)
+        one = _attack(name, files)
 
-        async def attacker(client):
+        async def attacker(client, k):
+            rng = np.random.default_rng(k)
             while time.perf_counter() < stop:
                 try:
-                    res = await client.post("/api/read", files={"file": ("bomb.png", png, "image/png")})
-                    key = str(res.status_code)
-                except httpx.HTTPError as exc:
+                    key = await one(client, url, port, rng)
+                except (httpx.HTTPError, OSError) as exc:
                     key = f"error:{type(exc).__name__}"
                 statuses[key] = statuses.get(key, 0) + 1
 
         async def prober(client):
             while time.perf_counter() < stop:
                 t = time.perf_counter()
-                res = await client.get("/api/health")
-                if res.status_code == 200:
+                try:
+                    res = await client.get("/api/health")
+                    ok = res.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                if ok:
                     health.append(1000 * (time.perf_counter() - t))
+                else:
+                    health_failed.append(round(time.perf_counter() - t, 3))
                 peak["mb"] = max(peak["mb"], _rss_mb(pids))
                 await asyncio.sleep(0.05)
 
-        async with httpx.AsyncClient(base_url=url, timeout=120) as attackers, \
-                httpx.AsyncClient(base_url=url, timeout=120) as probe:
-            await asyncio.gather(prober(probe), *(attacker(attackers) for _ in range(16)))
-        health.sort()
-        return {"seconds": seconds, "workers": workers, "hostile_status_counts": statuses,
-                "health_requests": len(health), "health_p50_ms": round(statistics.median(health), 1),
-                "health_p99_ms": round(health[int(0.99 * (len(health) - 1))], 1),
-                "health_max_ms": round(health[-1], 1), "server_peak_mb": round(peak["mb"], 1),
-                "bomb_bytes": len(png)}
+        async def reader(client):
+            while time.perf_counter() < stop:
+                reads["asked"] += 1
+                try:
+                    res = await client.post("/api/read", files={"file": ("good.png", good, "image/png")})
+                    reads["answered"] += res.status_code == 200 and res.json().get("text") == "2026"
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.25)
 
-    with running_server(run_path, args=["--workers", str(workers)]) as url:
-        port = int(url.rsplit(":", 1)[1])
-        return asyncio.run(scenario(url, port))
+        limits = httpx.Limits(max_connections=64)
+        async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as attackers, \
+                httpx.AsyncClient(base_url=url, timeout=120) as probe, \
+                httpx.AsyncClient(base_url=url, timeout=120) as good_client:
+            await asyncio.gather(prober(probe), reader(good_client), *(attacker(attackers, k) for k in range(16)))
+        metrics = httpx.get(f"{url}/metrics", timeout=30)
+        health.sort()
+        return {"attack": name, "seconds": seconds, "workers": workers, "hostile_status_counts": statuses,
+                "health_requests": len(health), "health_failed": len(health_failed),
+                "health_p50_ms": round(statistics.median(health), 1) if health else None,
+                "health_p99_ms": round(health[int(0.99 * (len(health) - 1))], 1) if health else None,
+                "health_max_ms": round(health[-1], 1) if health else None,
+                "good_reads_asked": reads["asked"], "good_reads_answered": reads["answered"],
+                "server_peak_mb": round(peak["mb"], 1), "metrics_bytes_after": len(metrics.content)}
+
+    results = []
+    for name in attacks:
+        with running_server(run_path, args=["--workers", str(workers)]) as url:
+            port = int(url.rsplit(":", 1)[1])
+            res = asyncio.run(scenario(name, url, port))
+        print(f"  {name}: health p99 {res['health_p99_ms']} ms, failed {res['health_failed']}, good reads "
+              f"{res['good_reads_answered']}/{res['good_reads_asked']}, peak {res['server_peak_mb']} MB, "
+              f"{res['hostile_status_counts']}", file=sys.stderr, flush=True)
+        results.append(res)
+    return {"date": time.strftime("%Y-%m-%d"), "cpu": _cpu(), "clients": 16,
+            "bytes": {k: len(v) for k, v in files.items()}, "attacks": results}
 
 
 def _mix_requests(x_test: np.ndarray, n: int, seed: int = 0):
@@ -348,7 +469,8 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--bad-share", type=float, default=0.5)
     parser.add_argument("--out", help="write the JSON result here too")
-    parser.add_argument("--hostile", action="store_true", help="the 40-Mpixel mix instead of the load")
+    parser.add_argument("--hostile", action="store_true", help="every attack (or --attacks) instead of the load")
+    parser.add_argument("--attacks", help=f"comma-separated, of: {', '.join(ATTACKS)}")
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--soak", type=int, default=0, help="this many good predict/read requests")
@@ -370,7 +492,8 @@ def main() -> int:
             Path(args.out).write_text(json.dumps(special, indent=2) + "\n")
         return 0 if special.get("errors", 0) == 0 else 1
     if args.hostile:
-        result = hostile(args.run, args.seconds, args.workers)
+        result = hostile(args.run, args.seconds, args.workers,
+                         args.attacks.split(",") if args.attacks else ATTACKS)
         print(json.dumps(result, indent=2))
         if args.out:
             Path(args.out).write_text(json.dumps(result, indent=2) + "\n")

@@ -289,3 +289,12 @@ def test_a_full_disk_names_the_file_and_keeps_what_was_read(tmp_path, monkeypatc
     monkeypatch.undo()
     rows.close()
     assert (tmp_path / "out.jsonl").read_text() == '{"file": "a.png", "text": "1"}\n'
+
+
+def test_a_batch_stops_decoding_when_its_time_is_up():
+    from mnistlab.server.app import _decode_all
+
+    blobs = [(_png("7"), f"{k}.png") for k in range(3)]
+    done = _decode_all(blobs, batch=True, seconds=-1)  # no time at all: nothing is decoded
+    assert all("took over" in str(item) for item in done)
+    assert [getattr(a, "shape", None) for a in _decode_all(blobs, batch=True)] == [(28, 28)] * 3

@@ -28,6 +28,7 @@ MAX_BATCH = 256
 # refused before parsing (it is parsed off the event loop even so).
 MAX_JSON_BYTES = {False: 64 * 1024, True: 1024 * 1024}
 MAX_BATCH_PIXELS = 48_000_000  # what a batch's pictures may declare in all (a digit needs a few hundred)
+DECODE_SECONDS = 10.0  # a request's pictures are decoded within this long, or the rest are refused
 
 
 class Prediction(BaseModel):
@@ -208,7 +209,7 @@ def create_app(run: RunDir, tta: int = 1, engine: str = "onnx", token: str | Non
                 raise HTTPException(413, f"the pictures declare {pixels:,} pixels in all, more than the "
                                          f"{MAX_BATCH_PIXELS:,} a batch may: send digits, not photos")
             # Decoding runs off the event loop, within the bound on heavy work.
-            return await heavy.run(lambda: [_decode(data, name, batch) for data, name in blobs], pixels=pixels)
+            return await heavy.run(_decode_all, blobs, batch, pixels=pixels)
         if ctype.startswith("application/json"):
             body = await _json_body(request, MAX_JSON_BYTES[batch])
             key = "images" if batch else "pixels"
@@ -428,6 +429,23 @@ def _parse_json(raw: bytes):
         return int(text)
 
     return json.loads(raw, parse_constant=no_constant, parse_float=finite, parse_int=small_int)
+
+
+def _decode_all(blobs: list, batch: bool, seconds: float | None = None) -> list:
+    """Each upload decoded in turn, for at most `seconds` in all: what is left then gets an error
+    of its own (a batch never holds a work slot for long, whatever its pictures cost)."""
+    import time
+
+    stop = time.monotonic() + (DECODE_SECONDS if seconds is None else seconds)
+    out = []
+    for data, name in blobs:
+        if time.monotonic() > stop:
+            if not batch:
+                raise HTTPException(503, f"{name}: decoding took over {DECODE_SECONDS:.0f} s")
+            out.append(ImageError(f"{name}: not decoded: the batch's pictures took over {DECODE_SECONDS:.0f} s"))
+            continue
+        out.append(_decode(data, name, batch))
+    return out
 
 
 def _decode(data: bytes, name: str, batch: bool):
