@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import itertools
 import multiprocessing
 import os
 import signal
@@ -168,29 +169,32 @@ def read_many(paths: Iterable[str | os.PathLike], options: ReadOptions, jobs: in
     """Each picture's row, in the order of `paths`, as soon as it and those before it are read.
 
     `jobs` worker processes (default: every core) each load the model once and run onnxruntime with
-    one thread; with one job, or one picture, this process reads them itself. Raises MnistlabError
-    for a run that cannot be loaded or a worker that died.
+    one thread; with one job, or one picture, this process reads them itself. `paths` may be a
+    generator: it is consumed as the workers need more. Raises MnistlabError for a run that cannot
+    be loaded or a worker that died.
     """
-    paths = list(paths)
-    jobs = min(default_jobs() if jobs is None else jobs, len(paths))
-    if jobs < 1:
+    todo = iter(paths)
+    jobs = default_jobs() if jobs is None else jobs
+    first = list(itertools.islice(todo, max(2, jobs)))  # no more workers than pictures
+    if not first:
         return
-    if jobs == 1:
+    jobs = min(jobs, len(first))
+    todo = itertools.chain(first, todo)
+    if jobs <= 1 or len(first) == 1:
         # One picture: every core for it (the quickest answer); more, on one job: one thread each.
-        reader = Reader(options, threads=None if len(paths) == 1 else 1)
-        for path in paths:
+        reader = Reader(options, threads=None if len(first) == 1 else 1)
+        for path in todo:
             yield reader.read_file(path)
         return
-    yield from _pooled(paths, options, jobs)
+    yield from _pooled(todo, options, jobs)
 
 
-def _pooled(paths: list, options: ReadOptions, jobs: int) -> Iterator[dict]:
+def _pooled(todo: Iterator, options: ReadOptions, jobs: int) -> Iterator[dict]:
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
     pool = ProcessPoolExecutor(jobs, mp_context=_context(), initializer=_start_worker, initargs=(options,))
     pending: deque = deque()
-    todo = iter(paths)
     try:
         for path in todo:
             pending.append(pool.submit(_read_in_worker, path))
@@ -294,17 +298,19 @@ class Tally:
         return text
 
 
-def pending(files: list[Path], outputs: list) -> tuple[list[Path], int]:
-    """The files some output does not hold yet (by path and content digest), and how many all hold."""
-    if not any(out.done for out in outputs):
-        return list(files), 0
-    todo = []
+def unread(files: Iterable[Path], outputs: list, tally: Tally) -> Iterator[Path]:
+    """The files some output does not hold yet (by path and content digest), as they are asked
+    for: a file's digest is computed only where an output already names it. Counts the others in
+    `tally.resumed`."""
+    held = [out for out in outputs if out.done]
     for f in files:
         name = str(f)
-        if any(name in out.done for out in outputs) and all(out.holds(name, file_digest(f)) for out in outputs):
-            continue
-        todo.append(f)
-    return todo, len(files) - len(todo)
+        if held and len(held) == len(outputs) and all(name in out.done for out in held):
+            digest = file_digest(f)
+            if all(out.holds(name, digest) for out in outputs):
+                tally.resumed += 1
+                continue
+        yield f
 
 
 def read_stream(files: list[Path], options: ReadOptions, outputs: list = (), jobs: int | None = None,
@@ -316,11 +322,11 @@ def read_stream(files: list[Path], options: ReadOptions, outputs: list = (), job
 
     tally = tally if tally is not None else Tally()
     start = time.perf_counter()
-    todo, tally.resumed = pending(files, list(outputs))
+    todo = unread(files, list(outputs), tally)
     if ray:
         from .raycluster import read_rows
 
-        rows = read_rows(todo, options, address=ray, actors=jobs)
+        rows = read_rows(list(todo), options, address=ray, actors=jobs)
     else:
         rows = read_many(todo, options, jobs)
     try:
