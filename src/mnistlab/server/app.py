@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel
 
-from ..images import ImageError, decode_gray, decode_picture, image_bytes_to_array, picture_pixels, pixels_to_array
+from ..images import ImageError, decode_gray, decode_picture, image_bytes_to_array, picture_cost, pixels_to_array
 from ..prediction import Predictor
 from ..runs import RunDir
 from ..tta import CHOICES as TTA_CHOICES
@@ -150,7 +150,9 @@ def create_app(run: RunDir, tta: int = 1, engine: str = "onnx", token: str | Non
     """
     import os
 
-    from .operations import Heavy, Metrics, install
+    from .operations import Heavy, Metrics, install, limit_malloc_arenas
+
+    limit_malloc_arenas()
 
     predictor = Predictor(run, tta, engine)
     cfg, metrics = run.config, run.metrics
@@ -204,9 +206,9 @@ def create_app(run: RunDir, tta: int = 1, engine: str = "onnx", token: str | Non
             blobs = [(await up.read(), getattr(up, "filename", "") or "upload") for up in uploads]
             # What the pictures declare bounds the work before any is decoded: a batch of picture
             # bombs is refused whole, and decoding holds at most the server's pixel budget at once.
-            pixels = sum(picture_pixels(data) for data, _ in blobs)
+            pixels = await run_in_threadpool(lambda: sum(picture_cost(data) for data, _ in blobs))
             if batch and pixels > MAX_BATCH_PIXELS:
-                raise HTTPException(413, f"the pictures declare {pixels:,} pixels in all, more than the "
+                raise HTTPException(413, f"the pictures declare about {pixels:,} pixels in all, more than the "
                                          f"{MAX_BATCH_PIXELS:,} a batch may: send digits, not photos")
             # Decoding runs off the event loop, within the bound on heavy work.
             return await heavy.run(_decode_all, blobs, batch, pixels=pixels)
@@ -335,7 +337,7 @@ def create_app(run: RunDir, tta: int = 1, engine: str = "onnx", token: str | Non
                 return exc
             return predictor.read(gray, views, scale)
 
-        result = await heavy.run(work, pixels=picture_pixels(data))
+        result = await heavy.run(work, pixels=await run_in_threadpool(picture_cost, data))
         if isinstance(result, ImageError):
             raise HTTPException(400, f"{name}: {result}")
         if digits_only:
