@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup system-deps run test bench bench-quick bench-reading bench-start bundled-model bundled-line-model serve clean
+.PHONY: setup system-deps run test bench bench-quick bench-reading bench-start bench-batch bench-hostile bundled-model bundled-line-model serve clean
 
 setup: $(STAMP)
 
@@ -62,6 +62,16 @@ bench-reading: setup system-deps
 # Cold starts of `mnistlab read` and `serve` beside Tesseract, throughput, and the core install's size.
 bench-start: setup
 	$(BIN)/python benchmarks/cold_start.py --pairs 5
+
+# Folders read with --jobs 1 and 2 (alternating pairs) and on a local Ray instance, and memory over
+# 100,000 pictures: about 45 minutes on 2 cores.
+bench-batch: setup system-deps
+	$(BIN)/python benchmarks/batch.py --rounds 2 --flat 100000
+
+# Seven attacks on the server, 16 clients each, 20 s each: about 3 minutes.
+bench-hostile: setup
+	$(BIN)/python benchmarks/serve_load.py src/mnistlab/bundled --hostile --seconds 20 \
+		--out benchmarks/results/serve-hostile-$$(date +%F).json
 
 # Re-train the reader that ships inside the package, then bundle it with its model card.
 bundled-model: setup system-deps
