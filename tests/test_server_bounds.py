@@ -308,3 +308,32 @@ def test_a_batch_stops_decoding_when_its_time_is_up():
     done = _decode_all(blobs, batch=True, seconds=-1)  # no time at all: nothing is decoded
     assert all("took over" in str(item) for item in done)
     assert [getattr(a, "shape", None) for a in _decode_all(blobs, batch=True)] == [(28, 28)] * 3
+
+
+def test_a_batch_whose_client_left_is_not_decoded_further():
+    import threading
+
+    from mnistlab.server.app import _decode_all
+
+    gone = threading.Event()
+    gone.set()
+    blobs = [(_png("7"), f"{k}.png") for k in range(3)]
+    assert all("client went away" in str(item) for item in _decode_all(blobs, batch=True, gone=gone))
+
+
+def test_a_client_that_leaves_is_noticed_while_its_pictures_are_decoded():
+    import asyncio
+    import threading
+
+    from mnistlab.server.app import _watch_disconnect
+
+    class Leaving:
+        asked = 0
+
+        async def is_disconnected(self):
+            self.asked += 1
+            return self.asked >= 3  # there for two checks, then gone
+
+    gone = threading.Event()
+    asyncio.run(asyncio.wait_for(_watch_disconnect(Leaving(), gone), 5))
+    assert gone.is_set()

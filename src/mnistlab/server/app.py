@@ -6,7 +6,9 @@ Every bad request gets a 4xx JSON body `{"detail": "..."}`; the server never ans
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -211,7 +213,13 @@ def create_app(run: RunDir, tta: int = 1, engine: str = "onnx", token: str | Non
                 raise HTTPException(413, f"the pictures declare about {pixels:,} pixels in all, more than the "
                                          f"{MAX_BATCH_PIXELS:,} a batch may: send digits, not photos")
             # Decoding runs off the event loop, within the bound on heavy work.
-            return await heavy.run(_decode_all, blobs, batch, pixels=pixels)
+            gone = threading.Event()  # set when the client leaves: the pictures left are not decoded
+            watch = asyncio.ensure_future(_watch_disconnect(request, gone))
+            try:
+                return await heavy.run(_decode_all, blobs, batch, None, gone, pixels=pixels)
+            finally:
+                gone.set()
+                watch.cancel()
         if ctype.startswith("application/json"):
             body = await _json_body(request, MAX_JSON_BYTES[batch])
             key = "images" if batch else "pixels"
@@ -433,14 +441,31 @@ def _parse_json(raw: bytes):
     return json.loads(raw, parse_constant=no_constant, parse_float=finite, parse_int=small_int)
 
 
-def _decode_all(blobs: list, batch: bool, seconds: float | None = None) -> list:
-    """Each upload decoded in turn, for at most `seconds` in all: what is left then gets an error
-    of its own (a batch never holds a work slot for long, whatever its pictures cost)."""
+async def _watch_disconnect(request: Request, gone: threading.Event) -> None:
+    """Set `gone` when the client disconnects (checked every 0.1 s while its pictures are decoded)."""
+    try:
+        while not gone.is_set():
+            if await request.is_disconnected():
+                gone.set()
+                return
+            await asyncio.sleep(0.1)
+    except Exception:  # a closing connection can end the watch in several ways: decoding goes on
+        return
+
+
+def _decode_all(blobs: list, batch: bool, seconds: float | None = None,
+                gone: threading.Event | None = None) -> list:
+    """Each upload decoded in turn, for at most `seconds` in all, and only while the client is
+    there (`gone` unset): what is left then gets an error of its own (a batch never holds a work
+    slot for long, whatever its pictures cost)."""
     import time
 
     stop = time.monotonic() + (DECODE_SECONDS if seconds is None else seconds)
     out = []
     for data, name in blobs:
+        if gone is not None and gone.is_set() and batch:
+            out.append(ImageError(f"{name}: not decoded: the client went away"))
+            continue
         if time.monotonic() > stop:
             if not batch:
                 raise HTTPException(503, f"{name}: decoding took over {DECODE_SECONDS:.0f} s")
