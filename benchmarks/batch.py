@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import io
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -38,15 +36,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 MNISTLAB = [sys.executable, "-m", "mnistlab.cli"]
 
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+from serve_load import cpu_name  # noqa: E402  (benchmarks/ is on the path above)
 
 
 def make_numbers(folder: Path, n: int) -> None:
