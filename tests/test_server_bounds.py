@@ -170,6 +170,7 @@ def test_health_answers_any_host_the_api_only_trusted_ones(bundled):
 def test_connections_that_hold_a_body_back_are_closed(monkeypatch):
     monkeypatch.setenv("MNISTLAB_BODY_SECONDS", "2")
     monkeypatch.setenv("MNISTLAB_CONNECTIONS_PER_CLIENT", "40")
+    monkeypatch.setenv("MNISTLAB_LINGER_SECONDS", "1")
     with running_server(ml.bundled_path()) as url:
         port = int(url.rsplit(":", 1)[1])
 
@@ -187,7 +188,8 @@ def test_connections_that_hold_a_body_back_are_closed(monkeypatch):
                 return None
             return got
 
-        # A GET declaring a body it never sends: answered, then closed (before: held for ever).
+        # A GET declaring a body it never sends: answered, then closed after lingering a second
+        # (before: held for ever).
         for extra in (b"", b"x"):  # and one byte of it after the headers
             s = connect()
             s.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n" + extra)
