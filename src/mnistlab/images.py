@@ -32,11 +32,6 @@ class ImageError(MnistlabError):
     """This file or upload cannot be turned into a digit image."""
 
 
-def load_image_file(path: str | Path) -> np.ndarray:
-    """An image file -> a 28x28 MNIST-style array (raises ImageError naming the file)."""
-    return to_mnist_array(load_gray_file(path, DIGIT_PIXELS))
-
-
 def load_gray_file(path: str | Path, shrink_to: int | None = WORK_PIXELS) -> np.ndarray:
     """An image file -> float grayscale (H, W) in 0..255, decoded straight to at most `shrink_to`
     pixels (raises ImageError naming the file)."""
