@@ -21,7 +21,7 @@ import multiprocessing
 import os
 import signal
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -270,7 +270,6 @@ class Tally:
     resumed: int = 0          # already in the output files (--resume)
     skipped: int = 0          # in the folders and globs, but not pictures by name
     seconds: float = 0.0
-    errors: list = field(default_factory=list)
 
     def count(self, row: dict) -> None:
         if "error" in row:
