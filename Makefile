@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup system-deps run test bench bench-quick bench-reading bench-start bench-batch bench-hostile bundled-model bundled-line-model serve clean
+.PHONY: setup system-deps run test bench bench-quick bench-reading bench-start bench-batch bench-hostile bundled-model bundled-line-model serve screenshots clean
 
 setup: $(STAMP)
 
@@ -86,6 +86,11 @@ bundled-line-model: setup system-deps
 	rm -rf runs/bundled-line
 	$(BIN)/mnistlab train --preset line --seed 0 --out runs/bundled-line --no-latest
 	$(BIN)/python tools/bundle_line_model.py runs/bundled-line
+
+# The README's pictures of the page (a laptop and a phone, a sure and a not-sure reading), taken by
+# the same Chromium test that checks what they show.
+screenshots: setup system-deps
+	MNISTLAB_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/test_page.py
 
 serve: setup
 	$(BIN)/mnistlab serve

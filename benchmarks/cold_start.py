@@ -7,6 +7,8 @@
   alternating in one run: wall seconds and peak memory (the child's max RSS), medians and spread.
 - `mnistlab serve`: seconds from start until `/livez` (else `/api/health`) answers, then the first
   `/api/read` of the example.
+- commands that neither train nor evaluate (`presets`, `runs`, `--help`, `read --help`): wall
+  seconds and peak memory, alternating, with `read` of the example beside them (target: 0.5 s).
 - inference throughput on the batch path: onnxruntime against Keras (XLA), 10,000 MNIST test images,
   alternating pairs.
 - the core install: a fresh venv, `pip install` of the built wheel with its dependencies (from pip's
@@ -71,6 +73,21 @@ def cold_reads(pairs: int) -> dict:
             got[name]["output"].append(out.strip())
     return {k: {"seconds": spread(v["seconds"]), "peak_mb": spread(v["peak_mb"]), "output": v["output"][0]}
             for k, v in got.items()}
+
+
+def instant_commands(pairs: int) -> dict:
+    """Commands that must answer without importing TensorFlow, alternating in one run."""
+    mnistlab = str(BIN / "mnistlab")
+    commands = {"mnistlab presets": [mnistlab, "presets"], "mnistlab runs": [mnistlab, "runs", str(REPO / "runs")],
+                "mnistlab --help": [mnistlab, "--help"], "mnistlab read --help": [mnistlab, "read", "--help"],
+                "mnistlab read (onnx)": [mnistlab, "read", str(EXAMPLE)]}
+    got: dict[str, dict[str, list]] = {k: {"seconds": [], "peak_mb": []} for k in commands}
+    for _ in range(pairs):
+        for name, cmd in commands.items():
+            wall, mb, _ = timed(cmd)
+            got[name]["seconds"].append(wall)
+            got[name]["peak_mb"].append(mb)
+    return {k: {"seconds": spread(v["seconds"]), "peak_mb": spread(v["peak_mb"])} for k, v in got.items()}
 
 
 def _free_port() -> int:
@@ -169,10 +186,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=5)
     parser.add_argument("--no-install", action="store_true", help="skip the fresh-venv install")
+    parser.add_argument("--instant-only", action="store_true",
+                        help="only the commands that must answer at once (presets, runs, --help)")
     args = parser.parse_args()
+    if args.instant_only:
+        report = {"date": dt.date.today().isoformat(), "machine": machine(),
+                  "instant_commands": instant_commands(args.pairs)}
+        out = HERE / "results" / f"instant-commands-{report['date']}.json"
+        out.write_text(json.dumps(report, indent=2) + "\n")
+        print(json.dumps(report, indent=2))
+        print(f"\nwritten to {out}")
+        return 0
     report = {"date": dt.date.today().isoformat(), "machine": machine(), "cold_read": cold_reads(args.pairs),
               "serve": {"onnx": serve_ready(args.pairs, "onnx"), "keras": serve_ready(2, "keras")},
-              "throughput_images_per_s": throughput(args.pairs)}
+              "throughput_images_per_s": throughput(args.pairs), "instant_commands": instant_commands(args.pairs)}
     if not args.no_install:
         report["core_install"] = core_install()
     out = HERE / "results" / f"cold-start-{report['date']}.json"

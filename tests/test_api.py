@@ -90,16 +90,25 @@ def test_cli_without_a_run_uses_the_bundled_model(mnist, tmp_path):
     assert res.returncode == 0 and "seven.png: 7" in res.stdout
 
 
-def test_readme_python_example_runs_as_written(tmp_path, monkeypatch, capsys):
+def test_readme_python_example_runs_as_written_quietly_and_writes_only_its_run(tmp_path):
+    """As a user runs it, in a fresh interpreter: what it prints, nothing on stderr (TensorFlow's
+    start-up lines included), and no file outside the run directory it names."""
+    import os
     import shutil
+    import subprocess
+    import sys
 
     text = (REPO / "README.md").read_text()
     code = text.split("## From Python", 1)[1].split("```python", 1)[1].split("```", 1)[0]
     shutil.copytree(REPO / "examples", tmp_path / "examples")
-    monkeypatch.chdir(tmp_path)
-    exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
-    out = capsys.readouterr().out
-    assert "2026" in out and "[7, 2, 1, 0, 4]" in out
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "MNISTLAB_DEBUG")}
+    res = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env,
+                         timeout=600)
+    assert res.returncode == 0, res.stderr
+    assert "2026" in res.stdout and "[7, 2, 1, 0, 4]" in res.stdout, res.stdout
+    assert res.stderr == "", res.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["examples", "runs"]
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == ["python-example"]
 
 
 def test_cli_output_into_a_closed_pipe_stops_quietly(real_run):

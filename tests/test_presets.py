@@ -54,3 +54,13 @@ def test_ensemble_is_a_normal_run(tmp_path, synthetic_npz):
     np.testing.assert_allclose(model.predict(x, verbose=0), expected, atol=1e-6)
     res = run_cli("predict", out, "--test-index", "0:3", "--json")
     assert res.returncode == 0 and len(json.loads(res.stdout)) == 3
+
+
+def test_each_presets_recorded_params_are_its_built_models():
+    """`mnistlab presets` prints the recorded counts without building anything: they must stay true."""
+    from mnistlab.models import is_line_recipe
+    from mnistlab.reading.strip import VOCAB
+
+    for p in PRESETS.values():
+        classes = len(VOCAB) + 1 if is_line_recipe(p.recipe) else 10  # CTC's blank + the line alphabet
+        assert build_model(p.recipe.architecture, classes).count_params() == p.params, p.name

@@ -79,9 +79,9 @@ class Run:
     def model(self):
         """The Keras model (loaded once, in safe mode; needs mnistlab[train])."""
         if self._keras is None:
-            from .extras import require
+            from .extras import import_tensorflow
 
-            require("keras", "train")
+            import_tensorflow()
             self._keras = self._dir.load_model()
         return self._keras
 
@@ -110,6 +110,9 @@ class Run:
         averages shifted views of each image (recorded apart, under metrics["tta"]).
         """
         from .data import load_dataset
+        from .extras import import_tensorflow
+
+        import_tensorflow()
         from .evaluate import evaluate_run
 
         return evaluate_run(self._dir, load_dataset(dataset) if dataset else None, write=not self._bundled,
@@ -196,11 +199,14 @@ class Run:
 
         The export is run in its own runtime and checked before anything is written; returns its path.
         """
-        from .export import export_run
+        from .export import export_run, quiet_native_stderr
+        from .extras import import_tensorflow
 
+        import_tensorflow()
         if out is None and self._bundled:
             raise MnistlabError("the bundled model lives inside the installed package; give out=PATH")
-        return Path(export_run(self._dir, format, None if out is None else str(out), quantize=quantize)["path"])
+        with quiet_native_stderr():  # the TFLite converter and LiteRT's runtime print to fd 2 directly
+            return Path(export_run(self._dir, format, None if out is None else str(out), quantize=quantize)["path"])
 
     def plot_curves(self):
         """Accuracy and loss per epoch (a matplotlib Figure)."""
@@ -261,8 +267,14 @@ def train(preset: str = "seed", epochs: int | None = None, limit: int | None = N
           verbose: int | str = "auto", link_latest: bool = False) -> Run:
     """Train a preset into a run directory (evaluated, calibrated, plotted) and return it.
 
-    `link_latest=True` also points `runs/latest` at it, as `mnistlab train` does.
+    It is as quiet as `mnistlab train`: TensorFlow's start-up lines are hidden unless
+    $MNISTLAB_DEBUG is set (or TensorFlow was imported before), and it writes only the run directory
+    (`out`, default runs/<UTC time>-<preset>). `link_latest=True` also points `runs/latest` at it, as
+    `mnistlab train` does.
     """
+    from .extras import import_tensorflow
+
+    import_tensorflow()
     from .training import TrainOptions
     from .training import train as _train
 
@@ -283,7 +295,8 @@ def presets() -> list[dict]:
     from .models import PRESETS
 
     return [{"name": p.name, "summary": p.summary, "expected_accuracy": p.expected_accuracy,
-             "expected_seconds": p.expected_seconds, "recipe": p.recipe.to_dict()} for p in PRESETS.values()]
+             "expected_seconds": p.expected_seconds, "params": p.params,
+             "recipe": p.recipe.to_dict()} for p in PRESETS.values()]
 
 
 def predict(images, run: str | os.PathLike | None = None, tta: int = 1, engine: str = "onnx") -> list[dict]:

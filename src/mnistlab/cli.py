@@ -8,44 +8,11 @@ import os
 import sys
 
 
-def _quiet_tensorflow(debug: bool) -> None:
-    """Import TensorFlow with its C++ start-up chatter (oneDNN notes, missing CUDA) hidden.
-
-    Those lines are printed before TF's log-level setting applies and say nothing a user can act on.
-    Raises MissingExtra (one sentence: what to install) where TensorFlow is not installed.
-    """
-    if not debug:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
-        os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
-    from .extras import require
-
-    if debug:
-        require("tensorflow", "train")
-        return
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        require("tensorflow", "train")
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-    import logging
-
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    try:
-        from absl import logging as absl_logging
-
-        absl_logging.set_verbosity(absl_logging.ERROR)
-    except ImportError:
-        pass
-
-
-READ_CSV_COLUMNS = ["file", "text", "confidence", "accepted", "note", "error", "sha256"]
+READ_CSV_COLUMNS = ["file", "text", "confidence", "accepted", "reason", "note", "error", "sha256"]
+PREDICT_CSV_COLUMNS = ["file", "index", "true", "digit", "confidence", "accepted", "note", "error"]
 
 # Commands that always import TensorFlow; predict, read and serve do so only with --engine keras.
-NEEDS_TENSORFLOW = {"presets", "train", "evaluate", "export", "plot", "compare", "report"}
+NEEDS_TENSORFLOW = {"train", "evaluate", "export", "plot", "compare", "report"}
 
 
 class _Formatter(argparse.HelpFormatter):
@@ -57,6 +24,25 @@ class _Formatter(argparse.HelpFormatter):
                 or not action.option_strings:
             return text
         return f"{text} (default: %(default)s)"
+
+
+def _json_option(p, what: str = "print JSON instead of lines"):
+    p.add_argument("--json", action="store_true", help=f"{what} (compact; add --pretty to indent it)")
+    p.add_argument("--pretty", action="store_true", help="indent the JSON for people to read")
+
+
+def _print_json(obj, args) -> None:
+    print(json.dumps(obj, indent=2 if args.pretty else None))
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port: ports run from 1 to 65535")
+    return port
 
 
 def _engine_option(p):
@@ -98,6 +84,7 @@ def _tta_option(p):
 
 def build_parser() -> argparse.ArgumentParser:
     from .distribute import STRATEGIES
+    from .models import PRESETS
 
     from . import __version__
 
@@ -117,13 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--force", action="store_true", help="rebuild the cache even if it is valid")
     i = dsub.add_parser("info", help="sizes, class counts and cache path")
     _dataset_arg(i)
-    i.add_argument("--json", action="store_true", help="print JSON instead of lines")
+    _json_option(i)
 
     p = sub.add_parser("presets", help="list the training presets")
-    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _json_option(p, "print JSON instead of a table")
 
     p = sub.add_parser("train", help="train a preset into a run directory")
-    p.add_argument("--preset", default="seed", help="seed, fast or best (see `mnistlab presets`)")
+    p.add_argument("--preset", default="seed", metavar="PRESET",
+                   help=f"{', '.join(PRESETS)} (see `mnistlab presets`)")
     _dataset_arg(p)
     p.add_argument("--epochs", type=int, help="epochs to train (default: the preset's)")
     p.add_argument("--batch-size", type=int, help="per-replica batch size (default: the preset's)")
@@ -144,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", help="a run directory, or runs/latest")
     _dataset_arg(p, default=None)
     _tta_option(p)
-    p.add_argument("--json", action="store_true", help="print the full report as JSON")
+    _json_option(p, "print the full report as JSON")
 
     p = sub.add_parser("predict", help="classify single digits: test images by index, or image files")
     p.add_argument("inputs", nargs="*", metavar="[RUN] FILE|DIR|GLOB",
@@ -154,8 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     _dataset_arg(p, default=None)
     _tta_option(p)
     _engine_option(p)
-    p.add_argument("--json", action="store_true", help="print JSON instead of lines")
-    p.add_argument("--csv", metavar="FILE", help="also write file,digit,confidence,accepted rows to FILE")
+    _json_option(p)
+    p.add_argument("--csv", metavar="FILE",
+                   help=f"also write rows with the columns {','.join(PREDICT_CSV_COLUMNS)} to FILE (- for stdout)")
 
     p = sub.add_parser("read", help="read whole numbers in pictures and photos: lines of 1-20 digits, "
                                     "dates, times, prices")
@@ -163,9 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="pictures, folders of pictures (other files in them are skipped) or globs, "
                         "optionally after a run directory (default: the bundled model)")
     _run_option(p)
-    p.add_argument("--json", action="store_true",
-                   help="print one JSON list (text, accepted, digits with boxes) at the end instead of lines; "
-                        "for many pictures use --jsonl")
+    _json_option(p, "print one JSON list (text, accepted, note, digits with boxes) at the end instead of lines; "
+                    "for many pictures use --jsonl")
     p.add_argument("--jsonl", metavar="FILE",
                    help="append each picture's JSON object to FILE as a line as soon as it is read (- for stdout)")
     p.add_argument("--csv", metavar="FILE",
@@ -191,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("runs", help="list runs, newest first")
     p.add_argument("root", nargs="?", default="runs", help="the folder holding runs (default: runs)")
-    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _json_option(p, "print JSON instead of a table")
 
     p = sub.add_parser("compare", help="curves and metrics of several runs side by side")
     p.add_argument("runs", nargs="+", help="run directories")
@@ -210,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="web page and REST API for a run's model (default: the bundled model)")
     p.add_argument("run", nargs="?", help="a run directory (default: the bundled model)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    p.add_argument("--port", type=int, default=8000, help="port to listen on")
+    p.add_argument("--port", type=_port, default=8000, help="port to listen on")
     p.add_argument("--workers", type=int, default=1, help="server processes, each with the model")
     p.add_argument("--token-file", metavar="FILE",
                    help="a file holding the bearer token every /api/ request must carry (default: "
@@ -253,7 +241,7 @@ def cmd_data(args) -> None:
     if args.dataset == "mnist":
         info["cache"] = str(data.mnist_cache_path())
     if args.json:
-        print(json.dumps(info, indent=2))
+        _print_json(info, args)
         return
     print(f"dataset   {info['name']}  ({info['source']})")
     print(f"train     {info['train']:,} images {info['image_shape'][0]}x{info['image_shape'][1]}")
@@ -267,17 +255,12 @@ def cmd_data(args) -> None:
 
 
 def cmd_presets(args) -> None:
-    from .models import PRESETS, build_model, is_line_recipe
-    from .reading.strip import VOCAB
+    from .models import PRESETS
 
-    rows = []
-    for p in PRESETS.values():
-        classes = len(VOCAB) + 1 if is_line_recipe(p.recipe) else 10  # a line model: CTC's blank + its alphabet
-        params = build_model(p.recipe.architecture, classes).count_params()
-        rows.append({"name": p.name, "params": params, "expected_accuracy": p.expected_accuracy,
-                     "expected_time_2_cpu_cores": p.expected_seconds, "summary": p.summary})
+    rows = [{"name": p.name, "params": p.params, "expected_accuracy": p.expected_accuracy,
+             "expected_time_2_cpu_cores": p.expected_seconds, "summary": p.summary} for p in PRESETS.values()]
     if args.json:
-        print(json.dumps(rows, indent=2))
+        _print_json(rows, args)
         return
     print(f"{'preset':8} {'params':>9}  {'accuracy':>9}  {'time':>8}  recipe")
     for r in rows:
@@ -349,8 +332,8 @@ def cmd_evaluate(args) -> None:
     if run.is_line:
         m = run.metrics
         if args.json:
-            print(json.dumps({k: m.get(k) for k in ("val_exact", "val_cer", "test_lines", "test_exact", "test_cer",
-                                                    "test_accepted", "test_accepted_but_wrong", "threshold")}, indent=2))
+            _print_json({k: m.get(k) for k in ("val_exact", "val_cer", "test_lines", "test_exact", "test_cer",
+                                               "test_accepted", "test_accepted_but_wrong", "threshold")}, args)
             return
         print(f"a line model; measured when it was trained, on {m.get('test_lines')} test lines "
               f"(MNIST test digits and training fonts):")
@@ -361,7 +344,7 @@ def cmd_evaluate(args) -> None:
         return
     report = evaluate_run(run, load_dataset(args.dataset) if args.dataset else None, tta=args.tta)
     if args.json:
-        print(json.dumps(report, indent=2))
+        _print_json(report, args)
         return
     if not report["recorded_in_run"]:
         print(f"(on {report['dataset']}; not recorded in the run, which was trained on other data)")
@@ -411,11 +394,13 @@ def cmd_predict(args) -> None:
         results = predict_test(run, args.test_index, args.dataset, tta=args.tta, engine=args.engine)
     else:
         results = predict_files(run, files, tta=args.tta, engine=args.engine)
+    if args.csv == "-" and args.json:
+        raise MnistlabError("only one of --json and --csv - can write to standard output")
     if args.csv:
-        _write_csv(args.csv, ["file", "index", "true", "digit", "confidence", "accepted", "error"], results)
+        _write_csv(args.csv, PREDICT_CSV_COLUMNS, results)
     if args.json:
-        print(json.dumps(results, indent=2))
-    else:
+        _print_json(results, args)
+    elif args.csv != "-":
         for r in results:
             where = f"test[{r['index']}]" if "index" in r else r["file"]
             if "error" in r:
@@ -427,7 +412,8 @@ def cmd_predict(args) -> None:
             if r["accepted"]:
                 print(f"{where}: {r['label']}{truth}   confidence {r['confidence']:.3f}   top: {tops}")
             else:
-                print(f"{where}: not a {_noun(run)}{truth} (best guess {r['label']}, confidence {r['confidence']:.2f})")
+                print(f"{where}: ?{truth}  (not sure: best guess {r['label']}, confidence {r['confidence']:.2f}; "
+                      f"it may not be a {_noun(run)})")
     _exit_for_errors(results)
 
 
@@ -442,7 +428,11 @@ def _write_csv(path: str, columns: list[str], rows: list[dict]) -> None:
     writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     writer.writerows({k: csv_cell(v) for k, v in r.items()} for r in rows)
-    atomic.write_text(path, buf.getvalue())
+    if path == "-":
+        sys.stdout.write(buf.getvalue())
+        sys.stdout.flush()
+    else:
+        atomic.write_text(path, buf.getvalue())
 
 
 def _noun(run) -> str:
@@ -504,7 +494,7 @@ def cmd_read(args) -> None:
         for out in outputs:
             out.close()
     if args.json:
-        print(json.dumps(collected, indent=2))
+        _print_json(collected, args)
     if len(listing.files) > 1 or tally.resumed or tally.skipped:
         print(tally.summary(), file=sys.stderr)
     if tally.exit_status:
@@ -517,23 +507,19 @@ def _read_csv_cells(row: dict) -> dict:
 
 
 def _say_reading(row: dict, bar=None) -> None:
-    """One reading for a person: the text on stdout (lines under each other), an error on stderr."""
+    """One reading for a person: the text on stdout (lines under each other) and either "read" or
+    "not sure: <why, and what to do>"; an error on stderr."""
     if "error" in row:
         _emit(f"{row['file']}: error: {row['error']}", sys.stderr, bar)
         return
-    if not row["digits"]:
-        text = f"{row['file']}: no digits ({row.get('note', 'nothing readable')})"
-    else:
+    if row["accepted"]:
         lowest = min(d["confidence"] for d in row["digits"])
-        rejected = sum(not d["accepted"] for d in row["digits"])
-        extra = f", {rejected} not read (?)" if rejected else ""
-        if row["accepted"] or rejected:
-            status = f"lowest confidence {lowest:.2f}{extra}"
-        else:
-            status = f"not sure: {row.get('note', 'the layout is not clear')}"
-        lines = row["text"].split("\n")
-        text = "\n".join([f"{row['file']}: {lines[0]}  ({status})"] +
-                         [f"{' ' * (len(row['file']) + 2)}{line}" for line in lines[1:]])
+        status = f"read, lowest confidence {lowest:.2f}"
+    else:
+        status = f"not sure: {row.get('note') or 'check the reading'}"
+    lines = (row["text"] or "-").split("\n")
+    text = "\n".join([f"{row['file']}: {lines[0]}  ({status})"] +
+                     [f"{' ' * (len(row['file']) + 2)}{line}" for line in lines[1:]])
     if row.get("annotated"):
         text += f"\n  annotated: {row['annotated']}"
     _emit(text, sys.stdout, bar)
@@ -586,7 +572,7 @@ def cmd_runs(args) -> None:
         except Exception as exc:  # one damaged run must not hide the others
             rows.append({"name": run.name, "status": f"unreadable ({exc})"})
     if args.json:
-        print(json.dumps(rows, indent=2))
+        _print_json(rows, args)
         return
     if not rows:
         print(f"no runs under {args.root}")
@@ -705,7 +691,9 @@ def main(argv=None) -> int:
 
     try:
         if args.command in NEEDS_TENSORFLOW or getattr(args, "engine", "onnx") == "keras":
-            _quiet_tensorflow(args.debug)
+            from .extras import import_tensorflow
+
+            import_tensorflow(debug=args.debug)
         COMMANDS[args.command](args)
     except MnistlabError as exc:
         if args.debug:

@@ -30,3 +30,42 @@ def require(module: str, extra: str):
             hint = f"pip install 'mnistlab[{extra}]'"
         raise MissingExtra(f"{WHAT.get(extra, extra)} needs {module}, which is not installed "
                            f"({exc.name or module}): {hint}") from None
+
+
+def import_tensorflow(debug: bool | None = None):
+    """Import TensorFlow with its C++ start-up chatter (oneDNN notes, missing CUDA, absl warnings)
+    hidden, as quietly from Python as from the CLI; `debug` (default: $MNISTLAB_DEBUG) keeps it all.
+
+    Those lines are printed before TF's own log-level setting applies and say nothing a user can act
+    on. Settings a user made in the environment are kept. Raises MissingExtra (one sentence: what to
+    install) where TensorFlow is not installed.
+    """
+    import os
+    import sys
+
+    if debug is None:
+        debug = bool(os.environ.get("MNISTLAB_DEBUG"))
+    if debug or "tensorflow" in sys.modules:
+        return require("tensorflow", "train")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        sys.stderr.flush()
+        os.dup2(devnull, 2)
+        tf = require("tensorflow", "train")
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+    import logging
+
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    try:
+        from absl import logging as absl_logging
+
+        absl_logging.set_verbosity(absl_logging.ERROR)
+    except ImportError:
+        pass
+    return tf

@@ -60,6 +60,9 @@ class Preset:
     expected_accuracy: str
     expected_seconds: str
     recipe: Recipe
+    # Weights in the built model, written down so that listing presets needs no TensorFlow
+    # (tests/test_presets.py builds each model and checks the number).
+    params: int
 
 
 # `fast`'s recipe; `best` is the same recipe, wider, longer and augmented.
@@ -81,6 +84,7 @@ PRESETS: dict[str, Preset] = {
             expected_seconds="~10 s",
             recipe=Recipe(preset="seed", architecture="dense_128_64", epochs=5, batch_size=32,
                           steps_per_execution=2000),
+            params=109_386,
         ),
         Preset(
             name="fast",
@@ -89,6 +93,7 @@ PRESETS: dict[str, Preset] = {
             expected_accuracy="~99.1%",
             expected_seconds="~22 s",
             recipe=_FAST,
+            params=215_194,
         ),
         Preset(
             name="best",
@@ -99,6 +104,7 @@ PRESETS: dict[str, Preset] = {
             recipe=dataclasses.replace(
                 _FAST, preset="best", architecture="convnet_fast_wide", epochs=8, warmup_epochs=1.5,
                 augment={"translate": 0.1, "rotate": 10.0, "zoom": 0.1, "lowres": 0.3}),
+            params=431_754,
         ),
         Preset(
             name="line",
@@ -110,6 +116,7 @@ PRESETS: dict[str, Preset] = {
             recipe=Recipe(preset="line", architecture="crnn_small", epochs=8, batch_size=128,
                           learning_rate=3e-3, schedule="one_cycle", warmup_epochs=0.5,
                           validation_split=5000 / 60000, negatives=3000, lines=80_000, jit_compile=False),
+            params=170_337,
         ),
     ]
 }

@@ -16,7 +16,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ..images import ImageError, decode_gray, decode_picture, image_bytes_to_array, picture_cost, pixels_to_array
 from ..prediction import Predictor
@@ -39,6 +39,7 @@ class Prediction(BaseModel):
     confidence: float
     accepted: bool
     probabilities: list[float]
+    note: str | None = Field(None, description="present when the prediction is not sure: why, for people")
     tta: int | None = None
 
 
@@ -48,6 +49,7 @@ class BatchItem(BaseModel):
     confidence: float | None = None
     accepted: bool | None = None
     probabilities: list[float] | None = None
+    note: str | None = None
     tta: int | None = None
     error: str | None = None
 
@@ -77,7 +79,9 @@ class ReadResponse(BaseModel):
     digits: list[ReadDigit]
     separators: list[ReadSeparator] = []
     lines: list[ReadLine] = []
-    note: str | None = None
+    reason: str | None = Field(None, description="why the reading is not sure: a stable key for programs "
+                                                 "(cut_off, unclear_digit, too_close, ...)")
+    note: str | None = Field(None, description="why the reading is not sure, and what to do, in words for people")
     tta: int | None = None
     inputs: list[list[list[int]]] | None = None
 
@@ -328,8 +332,9 @@ def create_app(run: RunDir, tta: int = 1, engine: str = "onnx", token: str | Non
         `:` between them (a date, a time, a price), top to bottom.
 
         `text` joins the lines with a newline and has `?` where a mark is not a digit the model
-        accepts; `accepted` is true only when every digit is and the layout is clear (else `note`
-        says why). `lines` gives each line's text, box, digits and separators; `digits_only=true`
+        accepts; `accepted` is true only when every digit is and the layout is clear; a reading that is
+        not sure says why in `note` (a sentence to show a user: what was seen and what to do) and
+        `reason` (a stable key for programs). `lines` gives each line's text, box, digits and separators; `digits_only=true`
         leaves the separators out of `text`; `inputs=true` adds the 28x28 images the model saw, in
         reading order; `tta=5` or `9` averages shifted views of each digit.
         """
@@ -530,6 +535,7 @@ def serve(run: RunDir, host: str = "127.0.0.1", port: int = 8000, tta: int = 1, 
 
         raise MnistlabError(f"bound to {host}, the server answers other machines: name the host names it "
                             "answers to with --trusted-host NAME (repeatable), e.g. --trusted-host digits.example.org")
+    _check_address(host, port)
     settings = {"run": str(run.path), "tta": tta, "engine": engine, "token": token,
                 "cors_origins": cors_origins or [], "trusted_hosts": trusted_hosts, "log_format": log_format}
     views = f", test-time augmentation {tta} views" if tta > 1 else ""
@@ -553,6 +559,35 @@ def serve(run: RunDir, host: str = "127.0.0.1", port: int = 8000, tta: int = 1, 
             os.unlink(path)
     else:
         uvicorn.run(_app_from(settings), **common)
+
+
+def _check_address(host: str, port: int) -> None:
+    """One sentence, before anything is printed, where the server could not listen at host:port."""
+    import errno
+    import socket
+
+    from ..errors import MnistlabError
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError, OverflowError) as exc:
+        raise MnistlabError(f"cannot listen on {host}:{port}: {getattr(exc, 'strerror', None) or exc}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise MnistlabError(f"port {port} on {host} is already in use by another program: choose "
+                                    f"another with --port, e.g. --port {port + 1 if port < 65535 else 8000}") from None
+            if exc.errno == errno.EACCES:
+                raise MnistlabError(f"port {port} needs administrator rights: choose one above 1023 "
+                                    "with --port, e.g. --port 8000") from None
+            if exc.errno == errno.EADDRNOTAVAIL:
+                raise MnistlabError(f"this machine has no address {host}: use --host 127.0.0.1, or "
+                                    "0.0.0.0 for every address") from None
+            raise MnistlabError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 def app_from_environment() -> FastAPI:
