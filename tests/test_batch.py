@@ -155,7 +155,7 @@ def test_outputs_to_stdout_and_their_columns(numbers, reference, tmp_path):
     res = run_cli("read", *first, "--csv", "-")
     table = list(csv.DictReader(res.stdout.splitlines()))
     assert res.returncode == 0 and not (REPO / "-").exists() and not (tmp_path / "-").exists()
-    assert list(table[0]) == ["file", "text", "confidence", "accepted", "note", "error", "sha256"]
+    assert list(table[0]) == ["file", "text", "confidence", "accepted", "reason", "note", "error", "sha256"]
     assert [r["text"] for r in table] == [r["text"] for r in reference[:2]]
     res = run_cli("read", *first, "--jsonl", "-")
     assert [json.loads(line) for line in res.stdout.splitlines()] == reference[:2]

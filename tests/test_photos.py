@@ -162,7 +162,7 @@ def test_digits_only_drops_the_separators(reader, tmp_path):
     (r,) = json.loads(res.stdout)
     assert r["text"] == "26112026" and r["lines"][0]["text"] == "26112026"
     res = run_cli("read", path)
-    assert "date.png: 26/11/2026  (lowest confidence" in res.stdout
+    assert "date.png: 26/11/2026  (read, lowest confidence" in res.stdout
 
 
 def test_two_lines_are_read_top_to_bottom(reader, tmp_path):

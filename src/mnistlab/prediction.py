@@ -120,9 +120,20 @@ class Predictor:
         k = int(probs.argmax())
         out = {"digit": k, "label": self.class_names[k], "confidence": round(float(confidence), 4),
                "accepted": bool(accepted), "probabilities": [round(float(p), 6) for p in probs]}
+        if not accepted:
+            out["note"] = self.doubt
         if tta > 1:
             out["tta"] = tta
         return out
+
+    @property
+    def doubt(self) -> str:
+        """What a prediction that is not accepted says to a user."""
+        from .reading.reasons import say
+
+        if list(self.class_names) == [str(d) for d in range(10)]:
+            return say("not_a_digit")
+        return "this does not look like any of the model's classes: check the picture"
 
 
 def predict_test(run: RunDir, index_text: str, dataset: str | None = None, tta: int = 1,

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 MAX_COMPONENTS = 20_000      # more raw ink fragments than this: noise, refused at once
+MAX_DIGITS = 20              # digits a line may hold
 MAX_PIECES = 60              # more candidate marks than this in a line: not a line of digits
 MAX_LINES = 8
 SEPARATORS = ".,/-:"
@@ -68,7 +69,7 @@ class Line:
 class Marks:
     lines: list[Line]
     labels: np.ndarray | None
-    note: str | None = None
+    note: tuple[str, dict] | None = None  # why the picture is refused: a `reasons` key and its numbers
     dropped: bool = False
     ambiguous: bool = False
     hairlines: int = 0     # lines of hairline marks left out (printed lines under a shadow, a grid's rest)
@@ -82,8 +83,7 @@ def find(ink: np.ndarray, stroke: float) -> Marks:
     if n == 0:
         return Marks([], None)
     if n > MAX_COMPONENTS:
-        return Marks([], None, note=f"{n:,} separate ink fragments: this looks like noise or texture, "
-                                    "not a line of digits")
+        return Marks([], None, note=("texture", {}))
     biggest = areas.max()
     # Pen strokes are the darkest marks on the page; a shadow's rim or a fold is a faint one.
     strength = np.bincount(labels.ravel(), weights=ink.ravel(), minlength=n + 1)[1:] / np.maximum(areas, 1)
@@ -91,7 +91,7 @@ def find(ink: np.ndarray, stroke: float) -> Marks:
     keep = [i for i in range(n) if areas[i] >= max(3, 0.01 * biggest) and strength[i] >= FAINT * strong]
     dropped = len(keep) < n
     if len(keep) > 4 * MAX_PIECES * MAX_LINES:
-        return Marks([], None, note=f"{len(keep):,} separate marks: too many for lines of digits", dropped=dropped)
+        return Marks([], None, note=("too_many_marks", {"count": len(keep)}), dropped=dropped)
     comps = [Piece(slices[i][1].start, slices[i][0].start, slices[i][1].stop, slices[i][0].stop, [i + 1])
              for i in keep]
     if not comps:
@@ -99,14 +99,14 @@ def find(ink: np.ndarray, stroke: float) -> Marks:
     lines, ambiguous = group_lines(comps)
     dropped |= sum(len(members) for members in lines) < len(comps)
     if len(lines) > MAX_LINES:
-        return Marks([], None, note=f"{len(lines)} lines of marks: mnistlab reads at most {MAX_LINES}",
+        return Marks([], None, note=("too_many_lines", {"count": len(lines), "most": MAX_LINES}),
                      dropped=dropped)
     out = []
     for members in lines:
         pieces, line_dropped, unexplained = _line_pieces(members, labels, stroke, areas)
         dropped |= line_dropped
         if len(pieces) > MAX_PIECES:
-            return Marks([], None, note=f"{len(pieces)} separate marks: too many for a line of at most 20 digits",
+            return Marks([], None, note=("line_too_long", {"count": len(pieces), "most": MAX_DIGITS}),
                          dropped=dropped)
         if pieces:
             out.append(Line(pieces, min(p.y0 for p in pieces), max(p.y1 for p in pieces), unexplained))

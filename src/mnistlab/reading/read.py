@@ -13,9 +13,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..images import ImageError, to_mnist_array
-from . import combine, cuts, fields, marks, page
+from . import combine, cuts, fields, marks, page, reasons
 
-MAX_DIGITS = 20              # per line
+MAX_DIGITS = marks.MAX_DIGITS  # per line
 # A reading of several marks is accepted only when each digit is read at least this confidently
 # (chosen on development photos, seeds 777-779: accepted-but-wrong 3.8% -> 1.7% of photos, for 12%
 # fewer readings accepted); a single digit keeps the run's own threshold, as `predict` does.
@@ -33,9 +33,10 @@ def read_gray(gray: np.ndarray, judge, line_model=None, mode: str = "combined") 
     `judge(arrays)` takes (N, 28, 28) prepared images and returns (calibrated probabilities,
     confidence, accepted) per image, as `prediction.Predictor.judge` does.
     Returns {"text", "accepted", "digits": [{"digit", "confidence", "accepted", "box"}],
-    "separators": [{"char", "box"}], "lines": [{"text", "box", "digits", "separators"}], "note"?}
+    "separators": [{"char", "box"}], "lines": [{"text", "box", "digits", "separators"}]}
     plus "inputs" (the 28x28 images the model saw) for callers that show them. `text` joins lines
-    with a newline; it is accepted only when every digit is and the layout is clear.
+    with a newline; it is accepted only when every digit is and the layout is clear. A reading that
+    is not accepted says why: "reason" (a `reasons` key) and "note" (its sentence for people).
 
     With a `line_model` (`linemodel.LineModel`), every line is also read whole, without cutting, and
     `mode` says what is kept: "segmenter" (the marks only), "line" (the line model only) or
@@ -50,12 +51,12 @@ def read_gray(gray: np.ndarray, judge, line_model=None, mode: str = "combined") 
     try:
         pg = page.prepare(gray)
     except ImageError:
-        return _empty("no ink: the picture is blank or has almost no contrast")
+        return _empty("no_ink")
     found = marks.find(pg.ink, cuts.stroke_width(pg.ink))
     if found.note:
-        return _empty(found.note)
+        return _empty(found.note[0], **found.note[1])
     if not found.lines:
-        return _empty("no marks big enough to be digits")
+        return _empty("too_small")
 
     # Every digit candidate and every split candidate of wide ones, all in one batch. One mark with
     # nothing cleaned away is prepared from the whole picture, exactly as `predict` prepares a file.
@@ -63,16 +64,16 @@ def read_gray(gray: np.ndarray, judge, line_model=None, mode: str = "combined") 
     whole_picture = len(only) == 1 and only[0].char is None and not found.dropped and not pg.cleaned
     arrays: list[np.ndarray] = []
     plan = []  # per line: [(piece, start row or None, candidates)]
-    unsure: list[str] = []
+    unsure: list[str] = []  # `reasons` keys, the first one told
     if pg.lost:
-        unsure.append("a mark at the sheet's edge was left out")
+        unsure.append("sheet_edge")
     if found.hairlines:
-        unsure.append("a line of hairline marks (what printed lines left?) was left out")
+        unsure.append("faint_lines")
     for line in found.lines:
         if line.unexplained:
-            unsure.append("a mark on the line is neither a digit nor a separator")
+            unsure.append("stray_mark")
         if line.thin:
-            unsure.append("a line is written far thinner than another (what a grid or a frame left?)")
+            unsure.append("thin_line")
         entries = []
         for p in line.pieces:
             if p.char is not None:
@@ -107,7 +108,7 @@ def read_gray(gray: np.ndarray, judge, line_model=None, mode: str = "combined") 
         items.sort(key=lambda it: it[0])
         n_digits = sum(kind != "sep" for _, kind, _, _ in items)
         if n_digits > MAX_DIGITS:
-            return _empty(f"{n_digits} marks found; mnistlab reads at most {MAX_DIGITS} digits on a line")
+            return _empty("line_too_long", count=n_digits, most=MAX_DIGITS)
         digits, seps, text, line_inputs = [], [], [], []
         cut = set()  # where in the text a digit was cut from a wider mark
         for _, kind, box, ref in items:
@@ -130,45 +131,44 @@ def read_gray(gray: np.ndarray, judge, line_model=None, mode: str = "combined") 
             seg_joined = "".join(text)
             source = combine.choose(seg_joined, seg_least, lm, mode, cut)
             if source == "not a digit":
-                unsure.append("the line model reads a mark on the line that is not a digit")
+                unsure.append("stray_mark")
             elif source == "line misses digits":
                 # It read separators only (a lone 1 beside a dash): the marks are kept, unsure.
-                unsure.append("the line model reads no digit where the marks show some")
+                unsure.append("readers_differ")
             elif source == "segmenter over an unsure line model":
-                unsure.append("the two readers differ; the marks' reading is kept")
+                unsure.append("readers_differ")
             elif source == "line, with the marks' colon":
                 colon = next(sp for sp in seps if sp["char"] == ":")
                 digits, seps, text, line_inputs = _from_line_model(lm, pg)
                 text = list(combine.colon_back(seg_joined, "".join(text)))
                 seps = sorted(seps + [colon], key=lambda sp: sp["box"][0])
-                unsure.append("the line model leaves out a colon that the marks show; it is put back")
+                unsure.append("separator_added")  # the line model left out a colon the marks show
             elif source == "marks read a time or date":
-                unsure.append("the marks read a time or a date, the line model does not; the marks' reading is kept")
+                unsure.append("readers_differ")  # the marks' reading is kept
             elif source == "line leaves out a mark":
-                unsure.append("the line model leaves out a mark that the marks read surely; the marks' reading is kept")
+                unsure.append("missing_mark")  # one the marks read surely; the marks' reading is kept
             elif source == "line":
                 if mode != "line" and len(seg_joined) > len(lm.text):
-                    unsure.append("the line model leaves out a mark that the marks show")
+                    unsure.append("missing_mark")
                 marks_read = any(ch.isdigit() for ch in text)
                 digits, seps, text, line_inputs = _from_line_model(lm, pg)
                 bar = combine.line_bar(line_model.threshold, mode, marks_read)
                 if lm.confidence < bar:
-                    unsure.append(f"the line model reads a character with confidence under {bar:.3f}"
-                                  + (", and the digit-by-digit reading differs" if bar > line_model.threshold else ""))
+                    unsure.append("unclear_digit" if bar <= line_model.threshold else "readers_differ")
             elif source.startswith("agree"):
                 if source != "agree":
                     digits, seps, text, line_inputs = _from_line_model(lm, pg)
                 for d in digits:  # both readers read the line alike: that is the surest reading
                     d["accepted"] = True
                 if not combine.agreement_sure(lm.confidence, seg_least if all_read else 0.0):
-                    unsure.append("both readers agree, but neither is sure enough")
+                    unsure.append("unclear_digit")  # both readers agree, but neither is sure enough
         lost = fields.separator_lost("".join(text))
         if lost is not None:
             place, char = lost
             put_back = {"char": char, "box": _gap(text, digits, seps, place)}
             seps = sorted(seps + [put_back], key=lambda sp: sp["box"][0])
             text.insert(place, char)
-            unsure.append("a date's separator is put back where the digits leave the only place for it")
+            unsure.append("separator_added")
         if source != "line" and not source.startswith("agree") and digits and \
                 min(d["confidence"] for d in digits) < READ_CONFIDENCE:
             weak = True
@@ -178,7 +178,7 @@ def read_gray(gray: np.ndarray, judge, line_model=None, mode: str = "combined") 
         heights = np.array([d["box"][3] - d["box"][1] for d in digits], np.float64)
         if len(heights) > 1 and ((heights > HEIGHT_SPREAD[1] * np.median(heights)).any() or
                                  (heights < HEIGHT_SPREAD[0] * np.median(heights)).any()):
-            unsure.append("the digits of a line differ too much in height")
+            unsure.append("sizes_differ")
         # A mark that starts at the line's top and reaches well below its digits is no digit ($, §);
         # a digit written lower than the others (handwriting wanders) starts lower too.
         tops = np.array([d["box"][1] for d in digits], np.float64)
@@ -186,21 +186,26 @@ def read_gray(gray: np.ndarray, judge, line_model=None, mode: str = "combined") 
         h = float(np.median(heights))
         overreach = (tops <= np.median(tops) + 0.05 * h) & (bottoms >= np.median(bottoms) + OVERREACH * h)
         if len(digits) > 2 and overreach.any():
-            unsure.append("a mark taller than the digits reaches below the line (a $ or a letter?)")
+            unsure.append("below_line")
         boxes = np.array([d["box"] for d in digits] + [s["box"] for s in seps])
         lines_out.append({"text": "".join(text), "box": [int(boxes[:, 0].min()), int(boxes[:, 1].min()),
                                                          int(boxes[:, 2].max()), int(boxes[:, 3].max())],
                           "digits": digits, "separators": seps})
     if not lines_out:
-        return _empty("no marks big enough to be digits")
+        return _empty("too_small")
     all_digits = [d for line in lines_out for d in line["digits"]]
     marks_read = len(all_digits) + sum(len(line["separators"]) for line in lines_out)
     if marks_read > 1 and all(d["accepted"] for d in all_digits) and weak:
         # Every digit must be right for the number to be: a number is accepted only when each of
         # its digits is read surely, not merely accepted as a digit.
-        unsure.append(f"a digit is read with confidence under {READ_CONFIDENCE}")
+        unsure.append("unclear_digit")  # under READ_CONFIDENCE
     if found.ambiguous:
-        unsure.insert(0, "the lines overlap: which marks belong to which line is not clear")
+        unsure.insert(0, "lines_overlap")  # which marks belong to which line is not clear
+    if not all(d["accepted"] for d in all_digits):
+        why = _why_not_a_digit(all_digits, marks_read, gray.shape)
+        unsure.insert(0 if marks_read == 1 else len(unsure), why)  # a lone mark: that is the whole story
+    if marks_read > 1 and _at_edge(lines_out, gray.shape):
+        unsure.insert(0, "cut_off")
     out = {"text": "\n".join(line["text"] for line in lines_out),
            "accepted": all(d["accepted"] for d in all_digits) and not unsure,
            "digits": all_digits,
@@ -208,8 +213,25 @@ def read_gray(gray: np.ndarray, judge, line_model=None, mode: str = "combined") 
            "lines": lines_out,
            "inputs": inputs}
     if unsure:
-        out["note"] = unsure[0]
+        out["reason"], out["note"] = unsure[0], reasons.say(unsure[0])
     return out
+
+
+def _why_not_a_digit(digits: list, marks_read: int, shape) -> str:
+    """The reason a reading with a digit the model does not trust gives: a lone mark that spans the
+    picture is most often a number photographed too close (the sheet itself taken for a mark)."""
+    if marks_read > 1:
+        return "unclear_digit"
+    x0, y0, x1, y1 = digits[0]["box"]
+    h, w = shape
+    return "too_close" if (x1 - x0) >= 0.9 * w or (y1 - y0) >= 0.9 * h else "not_a_digit"
+
+
+def _at_edge(lines: list, shape) -> bool:
+    """Whether a digit's box touches the picture's border, where part of it may be cut off."""
+    h, w = shape
+    return any(d["box"][0] <= 0 or d["box"][1] <= 0 or d["box"][2] >= w or d["box"][3] >= h
+               for line in lines for d in line["digits"])
 
 
 def _gap(text: list, digits: list, seps: list, place: int) -> list:
@@ -286,5 +308,6 @@ def digits_only(result: dict) -> dict:
     return out
 
 
-def _empty(note: str) -> dict:
-    return {"text": "", "accepted": False, "digits": [], "separators": [], "lines": [], "inputs": [], "note": note}
+def _empty(reason: str, **values) -> dict:
+    return {"text": "", "accepted": False, "digits": [], "separators": [], "lines": [], "inputs": [],
+            "reason": reason, "note": reasons.say(reason, **values)}
