@@ -53,7 +53,7 @@ bench: setup system-deps
 # then the photos' writing alone on clean pages, read by all three. About 30 minutes.
 bench-reading: setup system-deps
 	@command -v tesseract >/dev/null || (apt-get install -y -qq tesseract-ocr >/dev/null 2>&1 || echo "tesseract-ocr not installed: its column is left out")
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check rapidocr-onnxruntime==1.4.4
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check rapidocr==3.10.0
 	$(BIN)/python benchmarks/reading.py --photos 500 --out benchmarks/results/reading-photos-$$(date +%F).json
 	$(BIN)/python benchmarks/reading.py --line-readers --numbers 300 --photos 200 --out benchmarks/results/reading-lines-$$(date +%F).json
 	$(BIN)/python benchmarks/reading.py --speed-pairs 5 --numbers 300 --out benchmarks/results/line-speed-pairs-$$(date +%F).json

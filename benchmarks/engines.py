@@ -2,9 +2,13 @@
 
 - Tesseract 5 (Debian `tesseract-ocr`), restricted to digits and separators, in the page mode chosen
   on a development set of photos (`--psm`);
-- RapidOCR (PyPI `rapidocr-onnxruntime`, PP-OCR detection + recognition, its ONNX models ship in the
-  wheel), its lines ordered top to bottom and its text restricted the same way; and its recognizer
-  alone on the whole picture, for pictures that are a single line.
+- RapidOCR's current release (PyPI `rapidocr` 3.x, PP-OCR detection + recognition with its default
+  models, which ship in the wheel; one onnxruntime thread), its lines ordered top to bottom and its
+  text restricted the same way; and its recognizer alone on the whole picture, for pictures that
+  are a single line. (`rapidocr-onnxruntime` 1.4.4, benched here before, is two generations older.)
+
+Every engine is given the picture upright, its EXIF orientation applied, as a user's photo viewer
+shows it.
 
 Each reads the picture file as a user would hand it over and returns (text, accepted): text with
 lines joined by "\\n"; accepted is True whenever the engine gave an answer (neither says "not sure").
@@ -41,19 +45,64 @@ def tesseract(path: str, psm: int = 6) -> tuple[str, bool]:
     return text, bool(text)
 
 
-class RapidOCR:
-    def __init__(self):
-        from rapidocr_onnxruntime import RapidOCR as Engine
+def upright(path: str):
+    """The picture as a user sees it: its EXIF orientation applied (a phone stores photos sideways
+    and says so in a tag), in RGB. Every engine is handed this, never the stored pixels."""
+    from PIL import Image, ImageOps
 
-        self.engine = Engine()
+    with Image.open(path) as img:
+        return ImageOps.exif_transpose(img).convert("RGB")
+
+
+def _upright_file(path: str):
+    """A path to the upright picture: the file itself where it needs no turning, else a temporary PNG."""
+    import contextlib
+    import os
+    import tempfile
+
+    from PIL import Image
+
+    @contextlib.contextmanager
+    def handle():
+        with Image.open(path) as img:
+            turned = img.getexif().get(0x0112, 1) not in (0, 1)
+        if not turned:
+            yield path
+            return
+        fd, tmp = tempfile.mkstemp(suffix=".png")
+        os.close(fd)
+        try:
+            upright(path).save(tmp)
+            yield tmp
+        finally:
+            os.unlink(tmp)
+
+    return handle()
+
+
+def tesseract_on_upright(path: str, psm: int = 6) -> tuple[str, bool]:
+    with _upright_file(path) as p:
+        return tesseract(p, psm)
+
+
+class RapidOCR:
+    """RapidOCR's current release (PyPI `rapidocr` 3.x): PP-OCR detection, orientation and
+    recognition with its default models (they ship in the wheel), onnxruntime on one thread."""
+
+    def __init__(self):
+        from rapidocr import RapidOCR as Engine
+
+        self.engine = Engine(params={"EngineConfig.onnxruntime.intra_op_num_threads": 1,
+                                     "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+                                     "Global.log_level": "error"})
 
     def __call__(self, path: str) -> tuple[str, bool]:
-        result, _ = self.engine(path)
-        if not result:
+        result = self.engine(upright(path))
+        if result.boxes is None or not result.txts:
             return "", False
         # Boxes -> lines: a box joins the line whose vertical middle it shares, then left to right.
         items = []
-        for box, text, _score in result:
+        for box, text in zip(result.boxes, result.txts):
             ys = [p[1] for p in box]
             xs = [p[0] for p in box]
             items.append((min(ys), max(ys), min(xs), normalize(text)))
@@ -78,16 +127,22 @@ class RapidOCRRecognizer(RapidOCR):
     one line already (the composed numbers), where detection only loses small text."""
 
     def __call__(self, path: str) -> tuple[str, bool]:
-        result, _ = self.engine(path, use_det=False, use_cls=False, use_rec=True)
-        if not result:
+        result = self.engine(upright(path), use_det=False, use_cls=False, use_rec=True)
+        if not result.txts:
             return "", False
-        text = normalize("".join(str(r[0]) for r in result))
+        text = normalize("".join(str(t) for t in result.txts))
         return text, bool(text)
 
 
 def rapidocr_available() -> bool:
     try:
-        import rapidocr_onnxruntime  # noqa: F401
+        import rapidocr  # noqa: F401
     except ImportError:
         return False
     return True
+
+
+def rapidocr_version() -> str:
+    import importlib.metadata
+
+    return importlib.metadata.version("rapidocr")

@@ -277,7 +277,7 @@ def photo_readers(runs: list[str], psm: int, engines_too: bool = True) -> dict:
     if not engines_too:
         return readers
     if engines.tesseract_available():
-        readers[f"Tesseract (psm {psm})"] = lambda path: engines.tesseract(path, psm)
+        readers[f"Tesseract (psm {psm})"] = lambda path: engines.tesseract_on_upright(path, psm)
     if engines.rapidocr_available():
         readers["RapidOCR"] = engines.RapidOCR()
     return readers
@@ -324,8 +324,8 @@ def line_readers(psm: int, engines_too: bool = True) -> dict:
         readers["RapidOCR (detection + recognizer)"] = engines.RapidOCR()
         readers["RapidOCR (recognizer on the whole picture)"] = engines.RapidOCRRecognizer()
     if engines.tesseract_available():
-        readers[f"Tesseract (psm {psm})"] = lambda path: engines.tesseract(path, psm)
-        readers["Tesseract (psm 7, one line)"] = lambda path: engines.tesseract(path, 7)
+        readers[f"Tesseract (psm {psm})"] = lambda path: engines.tesseract_on_upright(path, psm)
+        readers["Tesseract (psm 7, one line)"] = lambda path: engines.tesseract_on_upright(path, 7)
     return readers
 
 
@@ -422,7 +422,7 @@ def speed_pairs(n_numbers: int, rounds: int) -> dict:
     readers = line_readers(6, engines_too=True)
     ours, theirs = readers["mnistlab: combined (default)"], readers.get("RapidOCR (recognizer on the whole picture)")
     if theirs is None:
-        raise SystemExit("RapidOCR is not installed: pip install rapidocr-onnxruntime")
+        raise SystemExit("RapidOCR is not installed: pip install rapidocr==3.10.0")
     uci_x, uci_y = uci_images()
     nums = numbers(font_files("eval"), uci_x, uci_y, n_numbers, np.random.default_rng(LINE_SEED))
     out = {"numbers": len(nums), "rounds": []}
@@ -449,7 +449,7 @@ def speed_pairs(n_numbers: int, rounds: int) -> dict:
                   file=sys.stderr, flush=True)
     ratios = [x["rapidocr_over_mnistlab"] for x in out["rounds"]]
     out["ratio_median"], out["ratio_range"] = float(np.median(ratios)), [min(ratios), max(ratios)]
-    out["engines"] = {"rapidocr": importlib.metadata.version("rapidocr-onnxruntime")}
+    out["engines"] = {"rapidocr": engines.rapidocr_version()}
     return out
 
 
@@ -534,7 +534,8 @@ def main() -> int:
         import engines
 
         report = {"date": dt.date.today().isoformat(), "seed": LINE_SEED, "photo_seed": PHOTO_SEED,
-                  "engines": {"tesseract": engines.tesseract_version() if engines.tesseract_available() else None},
+                  "engines": {"tesseract": engines.tesseract_version() if engines.tesseract_available() else None,
+                              "rapidocr": engines.rapidocr_version() if engines.rapidocr_available() else None},
                   "line_model_6_digits": line_model_speed(),
                   "sets": compare_line_readers(args.numbers, args.photos, args.psm, not args.no_engines)}
         if args.no_engines and args.out and Path(args.out).exists():
@@ -555,7 +556,8 @@ def main() -> int:
         report = {"date": dt.date.today().isoformat(), "seed": PHOTO_SEED, "photos": len(photos),
                   "pages": "clean: the photos' writing alone" if args.clean_pages else "photos",
                   "kinds": {k: sum(m["kind"] == k for _, _, m in photos) for k in sorted({m["kind"] for _, _, m in photos})},
-                  "engines": {"tesseract": engines.tesseract_version() if engines.tesseract_available() else None},
+                  "engines": {"tesseract": engines.tesseract_version() if engines.tesseract_available() else None,
+                              "rapidocr": engines.rapidocr_version() if engines.rapidocr_available() else None},
                   "readers": score_photos(photos, photo_readers(args.runs, args.psm, not args.no_engines))}
         if args.no_engines and args.out and Path(args.out).exists():
             old = json.loads(Path(args.out).read_text())
