@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup system-deps run test bench bench-quick bench-reading bench-start bench-batch bench-hostile bundled-model bundled-line-model serve screenshots clean
+.PHONY: setup system-deps run test bench bench-quick bench-reading bench-start bench-batch bench-hostile bundled-model bundled-line-model serve screenshots docs clean
 
 setup: $(STAMP)
 
@@ -87,6 +87,11 @@ bundled-line-model: setup system-deps
 	$(BIN)/mnistlab train --preset line --seed 0 --out runs/bundled-line --no-latest
 	$(BIN)/python tools/bundle_line_model.py runs/bundled-line
 
+# The docs site (MkDocs + Material, API reference from the docstrings, CLI reference from the parser)
+# into site/; it opens from the files, offline. `make test` builds it strictly too.
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
 # The README's pictures of the page (a laptop and a phone, a sure and a not-sure reading), taken by
 # the same Chromium test that checks what they show.
 screenshots: setup system-deps
@@ -96,4 +101,4 @@ serve: setup
 	$(BIN)/mnistlab serve
 
 clean:
-	rm -rf $(VENV) build src/*.egg-info .pytest_cache
+	rm -rf $(VENV) build site src/*.egg-info .pytest_cache

@@ -42,7 +42,7 @@ from serve_load import cpu_name  # noqa: E402  (benchmarks/ is on the path above
 def make_numbers(folder: Path, n: int) -> None:
     from PIL import Image
 
-    from mnistlab.fonts import font_files
+    from mnistlab.data.fonts import font_files
     from reading import SEED, numbers, uci_images
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -123,8 +123,12 @@ def _lines(path: Path) -> int:
 def one_run(folder: Path, out: Path, args: list[str], watch_rows: bool = False) -> dict:
     out.unlink(missing_ok=True)
     start = time.perf_counter()
-    proc = subprocess.Popen([*MNISTLAB, "read", str(folder), "--jsonl", str(out), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
+    proc = subprocess.Popen(
+        [*MNISTLAB, "read", str(folder), "--jsonl", str(out), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=REPO,
+    )
     watch = Watch(proc.pid, out if watch_rows else None)
     watch.start()
     first = None
@@ -140,12 +144,18 @@ def one_run(folder: Path, out: Path, args: list[str], watch_rows: bool = False) 
         raise SystemExit(f"{args} failed: {err[-2000:]}")
     n = _lines(out)
     workers = list(watch.workers.values())
-    return {"pictures": n, "seconds": round(wall, 2), "per_second": round(n / wall, 1),
-            "first_reading_s": round(first, 3) if first is not None else None,
-            "main_peak_mb": round(watch.main_peak, 1),
-            "worker_peak_mb": [round(w[0], 1) for w in workers],
-            "worker_at_1000_mb": [w[1] for w in workers], "worker_last_mb": [round(w[2], 1) for w in workers],
-            "timeline": watch.timeline, "summary": err.strip().splitlines()[-1] if err.strip() else ""}
+    return {
+        "pictures": n,
+        "seconds": round(wall, 2),
+        "per_second": round(n / wall, 1),
+        "first_reading_s": round(first, 3) if first is not None else None,
+        "main_peak_mb": round(watch.main_peak, 1),
+        "worker_peak_mb": [round(w[0], 1) for w in workers],
+        "worker_at_1000_mb": [w[1] for w in workers],
+        "worker_last_mb": [round(w[2], 1) for w in workers],
+        "timeline": watch.timeline,
+        "summary": err.strip().splitlines()[-1] if err.strip() else "",
+    }
 
 
 def spread(xs: list[float]) -> dict:
@@ -161,9 +171,14 @@ def pairs(folder: Path, work: Path, rounds: int) -> dict:
             runs[jobs].append(res)
     same = (work / "out-1.jsonl").read_bytes() == (work / "out-2.jsonl").read_bytes()
     ratios = [b["per_second"] / a["per_second"] for a, b in zip(runs["1"], runs["2"], strict=True)]
-    return {"jobs_1": runs["1"], "jobs_2": runs["2"], "speedup": spread(ratios), "same_rows": same,
-            "jobs_1_per_second": spread([x["per_second"] for x in runs["1"]]),
-            "jobs_2_per_second": spread([x["per_second"] for x in runs["2"]])}
+    return {
+        "jobs_1": runs["1"],
+        "jobs_2": runs["2"],
+        "speedup": spread(ratios),
+        "same_rows": same,
+        "jobs_1_per_second": spread([x["per_second"] for x in runs["1"]]),
+        "jobs_2_per_second": spread([x["per_second"] for x in runs["2"]]),
+    }
 
 
 def ray_run(folder: Path, work: Path) -> dict | None:
@@ -185,17 +200,22 @@ def flat(numbers: Path, work: Path, n: int) -> dict:
     for k in range(have, n):
         os.link(sources[k % len(sources)], big / f"{k:07d}.jpg")
     res = one_run(big, work / "out-flat.jsonl", ["--jobs", "2"], watch_rows=True)
-    growth = [round(100 * (last / first - 1), 1) for first, last in
-              zip(res["worker_at_1000_mb"], res["worker_last_mb"], strict=True) if first]
+    growth = [
+        round(100 * (last / first - 1), 1)
+        for first, last in zip(res["worker_at_1000_mb"], res["worker_last_mb"], strict=True)
+        if first
+    ]
     res["worker_growth_percent"] = growth
     print(f"  flat over {n}: workers {res['worker_at_1000_mb']} MB -> {res['worker_last_mb']} MB", flush=True)
     return res
 
 
 def table(report: dict) -> str:
-    rows = ["| pictures | --jobs 1 (pictures/s) | --jobs 2 (pictures/s) | speed-up (median, range) | "
-            "local Ray, 2 CPUs (pictures/s, start included) | first reading (s) | worker peak (MB) |",
-            "|---|---|---|---|---|---|---|"]
+    rows = [
+        "| pictures | --jobs 1 (pictures/s) | --jobs 2 (pictures/s) | speed-up (median, range) | "
+        "local Ray, 2 CPUs (pictures/s, start included) | first reading (s) | worker peak (MB) |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for kind in ("numbers", "photos"):
         r = report.get(kind)
         if not r:
@@ -203,10 +223,12 @@ def table(report: dict) -> str:
         ray = r.get("ray")
         peaks = [p for run in r["jobs_2"] for p in run["worker_peak_mb"]]
         firsts = [run["first_reading_s"] for run in r["jobs_1"] + r["jobs_2"] if run["first_reading_s"]]
-        rows.append(f"| {r['jobs_1'][0]['pictures']:,} {kind} | {r['jobs_1_per_second']['median']} | "
-                    f"{r['jobs_2_per_second']['median']} | {r['speedup']['median']:.2f}x "
-                    f"({r['speedup']['min']:.2f}-{r['speedup']['max']:.2f}) | "
-                    f"{ray['per_second'] if ray else '-'} | {max(firsts):.2f} | {max(peaks):.0f} |")
+        rows.append(
+            f"| {r['jobs_1'][0]['pictures']:,} {kind} | {r['jobs_1_per_second']['median']} | "
+            f"{r['jobs_2_per_second']['median']} | {r['speedup']['median']:.2f}x "
+            f"({r['speedup']['min']:.2f}-{r['speedup']['max']:.2f}) | "
+            f"{ray['per_second'] if ray else '-'} | {max(firsts):.2f} | {max(peaks):.0f} |"
+        )
     return "\n".join(rows)
 
 
@@ -221,8 +243,7 @@ def main() -> int:
     parser.add_argument("--out", help="the JSON report (default: results/batch-<date>.json)")
     args = parser.parse_args()
     work = Path(args.work)
-    report = {"date": dt.date.today().isoformat(), "cpu": cpu_name(), "cores": os.cpu_count(),
-              "rounds": args.rounds}
+    report = {"date": dt.date.today().isoformat(), "cpu": cpu_name(), "cores": os.cpu_count(), "rounds": args.rounds}
     for kind, count, make in (("numbers", args.numbers, make_numbers), ("photos", args.photos, make_photos)):
         if not count:
             continue

@@ -26,8 +26,11 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 PAIRS = 3
-QUICK = ([e for k in range(1, PAIRS + 1) for e in (f"tutorial#{k}", f"seed#{k}")] + ["keras_io"]
-         + [f"fast-{s}" for s in range(5)])
+QUICK = (
+    [e for k in range(1, PAIRS + 1) for e in (f"tutorial#{k}", f"seed#{k}")]
+    + ["keras_io"]
+    + [f"fast-{s}" for s in range(5)]
+)
 ENTRIES = QUICK + ["best-0", "best-1", "best-2", "ensemble"]
 
 
@@ -50,7 +53,7 @@ def _time_to(curve, target=0.99):
 def run_one(name: str, sets_path: str | None) -> dict:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     sys.path.insert(0, str(HERE))
-    from mnistlab.data import load_mnist
+    from mnistlab.data.datasets import load_mnist
 
     ds = load_mnist(fetch=False)
     name = name.split("#")[0]  # tutorial#2 is the tutorial's second run
@@ -64,8 +67,9 @@ def run_one(name: str, sets_path: str | None) -> dict:
         res["time_to_99_seconds"] = _time_to(res.pop("curve"))
         res["params"] = int(model.count_params())
         return res
-    from mnistlab.evaluate import predict_proba
-    from mnistlab.training import TrainOptions, train
+    from mnistlab.training.core import TrainOptions
+    from mnistlab.training.evaluate import predict_proba
+    from mnistlab.training.train import train
 
     preset, _, seed = name.partition("-")
     out = Path(tempfile.mkdtemp(prefix=f"mnistlab-bench-{name}-")) / "run"
@@ -73,10 +77,16 @@ def run_one(name: str, sets_path: str | None) -> dict:
     m = run.metrics
     model = run.load_model()
     x_test = ds.x_test.astype("float32")
-    result = {"test_accuracy": m["test_accuracy"], "test_loss": m["test_loss"],
-              "fit_seconds": m["train_seconds"], "time_to_99_seconds": m["time_to_99_seconds"],
-              "params": m["params"], "epochs": m["epochs"], "run": str(run.path),
-              "inference_images_per_s": _throughput(lambda: predict_proba(model, x_test), len(x_test))}
+    result = {
+        "test_accuracy": m["test_accuracy"],
+        "test_loss": m["test_loss"],
+        "fit_seconds": m["train_seconds"],
+        "time_to_99_seconds": m["time_to_99_seconds"],
+        "params": m["params"],
+        "epochs": m["epochs"],
+        "run": str(run.path),
+        "inference_images_per_s": _throughput(lambda: predict_proba(model, x_test), len(x_test)),
+    }
     if sets_path:
         import numpy as np
 
@@ -85,7 +95,7 @@ def run_one(name: str, sets_path: str | None) -> dict:
             probs = predict_proba(model, sets[f"{key}_x"].astype("float32"))
             result[f"{key}_accuracy"] = round(float((probs.argmax(1) == sets[f"{key}_y"]).mean()), 4)
     if name in ("seed", "fast-0"):
-        from mnistlab.export import export_run, onnx_session
+        from mnistlab.export.formats import export_run, onnx_session
 
         onnx_path = export_run(run, "onnx")["path"]
         sess = onnx_session(Path(onnx_path))
@@ -102,13 +112,13 @@ def run_ensemble(member_paths: list[str], sets_path: str | None) -> dict:
     """
     import numpy as np
 
-    from mnistlab.data import load_mnist
-    from mnistlab.ensemble import average_models
-    from mnistlab.evaluate import predict_proba
-    from mnistlab.models import Recipe
+    from mnistlab.data.datasets import load_mnist
+    from mnistlab.data.views import CHOICES
+    from mnistlab.models.presets import Recipe
     from mnistlab.runs import RunDir
-    from mnistlab.training import TrainOptions, split_train
-    from mnistlab.tta import CHOICES
+    from mnistlab.training.core import TrainOptions, split_train
+    from mnistlab.training.ensemble import average_models
+    from mnistlab.training.evaluate import predict_proba
 
     ds = load_mnist(fetch=False)
     runs = [RunDir(Path(p)) for p in member_paths]
@@ -119,22 +129,32 @@ def run_ensemble(member_paths: list[str], sets_path: str | None) -> dict:
     def scores(model) -> dict:
         out = {}
         for views in CHOICES:
-            out[f"val_accuracy_tta{views}"] = round(float((predict_proba(model, x_val, tta=views).argmax(1) == y_val).mean()), 5)
-            out[f"test_accuracy_tta{views}"] = round(float((predict_proba(model, x_test, tta=views).argmax(1) == ds.y_test).mean()), 5)
+            out[f"val_accuracy_tta{views}"] = round(
+                float((predict_proba(model, x_val, tta=views).argmax(1) == y_val).mean()), 5
+            )
+            out[f"test_accuracy_tta{views}"] = round(
+                float((predict_proba(model, x_test, tta=views).argmax(1) == ds.y_test).mean()), 5
+            )
         return out
 
     members = [{"run": str(r.path), "fit_seconds": r.metrics["train_seconds"], **scores(r.load_model())} for r in runs]
     model = average_models([r.load_model() for r in runs])
     ens = scores(model)
     chosen = max(CHOICES, key=lambda v: (ens[f"val_accuracy_tta{v}"], -v))
-    result = {"members": members, "ensemble": ens, "tta_views_chosen_on_validation": chosen,
-              "test_accuracy": ens[f"test_accuracy_tta{chosen}"],
-              "test_accuracy_without_tta": ens["test_accuracy_tta1"],
-              "tta_gain_points": round(100 * (ens[f"test_accuracy_tta{chosen}"] - ens["test_accuracy_tta1"]), 3),
-              "members_mean_test_accuracy": round(float(np.mean([m["test_accuracy_tta1"] for m in members])), 5),
-              "fit_seconds": round(sum(m["fit_seconds"] for m in members), 2),
-              "time_to_99_seconds": None, "params": int(model.count_params()), "epochs": recipe.epochs,
-              "inference_images_per_s": _throughput(lambda: predict_proba(model, x_test, tta=chosen), len(x_test))}
+    result = {
+        "members": members,
+        "ensemble": ens,
+        "tta_views_chosen_on_validation": chosen,
+        "test_accuracy": ens[f"test_accuracy_tta{chosen}"],
+        "test_accuracy_without_tta": ens["test_accuracy_tta1"],
+        "tta_gain_points": round(100 * (ens[f"test_accuracy_tta{chosen}"] - ens["test_accuracy_tta1"]), 3),
+        "members_mean_test_accuracy": round(float(np.mean([m["test_accuracy_tta1"] for m in members])), 5),
+        "fit_seconds": round(sum(m["fit_seconds"] for m in members), 2),
+        "time_to_99_seconds": None,
+        "params": int(model.count_params()),
+        "epochs": recipe.epochs,
+        "inference_images_per_s": _throughput(lambda: predict_proba(model, x_test, tta=chosen), len(x_test)),
+    }
     if sets_path:
         sets = np.load(sets_path)
         for key in ("uci", "printed", "handwriting_fonts"):
@@ -156,42 +176,60 @@ def write_sets(path: Path) -> Path:
 
 
 def machine() -> dict:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
     import tensorflow as tf
 
-    return {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),
-            "tensorflow": tf.__version__, "gpus": len(tf.config.list_physical_devices("GPU")),
-            "tf_intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads() or "auto (all cores)",
-            "tf_inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads() or "auto",
-            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE")}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "platform": platform.platform(),
+        "tensorflow": tf.__version__,
+        "gpus": len(tf.config.list_physical_devices("GPU")),
+        "tf_intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads() or "auto (all cores)",
+        "tf_inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads() or "auto",
+        "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
+    }
 
 
 def summarize(results: dict) -> dict:
     import statistics
 
     out = {}
-    pairs = [(results[f"tutorial#{k}"], results[f"seed#{k}"]) for k in range(1, PAIRS + 1)
-             if f"tutorial#{k}" in results and f"seed#{k}" in results]
+    pairs = [
+        (results[f"tutorial#{k}"], results[f"seed#{k}"])
+        for k in range(1, PAIRS + 1)
+        if f"tutorial#{k}" in results and f"seed#{k}" in results
+    ]
     if pairs:
         ratios = [t["fit_seconds"] / s["fit_seconds"] for t, s in pairs]
         out["seed_speedup_vs_tutorial_median"] = round(statistics.median(ratios), 2)
         out["seed_speedup_vs_tutorial_pairs"] = [round(r, 2) for r in ratios]
-        out["seed_inference_speedup_vs_tutorial_median"] = round(statistics.median(
-            s["inference_images_per_s"] / t["inference_images_per_s"] for t, s in pairs), 2)
+        out["seed_inference_speedup_vs_tutorial_median"] = round(
+            statistics.median(s["inference_images_per_s"] / t["inference_images_per_s"] for t, s in pairs), 2
+        )
     for preset in ("fast", "best"):
         runs = [r for k, r in results.items() if k.startswith(preset + "-")]
         if runs:
             out[f"{preset}_runs"] = len(runs)
             out[f"{preset}_mean_accuracy"] = round(statistics.mean(r["test_accuracy"] for r in runs), 5)
             out[f"{preset}_median_fit_seconds"] = round(statistics.median(r["fit_seconds"] for r in runs), 2)
-            out[f"{preset}_fit_seconds_range"] = [round(min(r["fit_seconds"] for r in runs), 2),
-                                                 round(max(r["fit_seconds"] for r in runs), 2)]
+            out[f"{preset}_fit_seconds_range"] = [
+                round(min(r["fit_seconds"] for r in runs), 2),
+                round(max(r["fit_seconds"] for r in runs), 2),
+            ]
             if "uci_accuracy" in runs[0]:
                 out[f"{preset}_mean_uci_accuracy"] = round(statistics.mean(r["uci_accuracy"] for r in runs), 4)
             if "keras_io" in results:
                 out[f"{preset}_speedup_vs_keras_io"] = round(
-                    results["keras_io"]["fit_seconds"] / out[f"{preset}_median_fit_seconds"], 2)
+                    results["keras_io"]["fit_seconds"] / out[f"{preset}_median_fit_seconds"], 2
+                )
     if "ensemble" in results:
         e = results["ensemble"]
         out["ensemble_members"] = len(e["members"])
@@ -204,19 +242,29 @@ def summarize(results: dict) -> dict:
 
 
 def table(results: dict, ref_fit: dict) -> str:
-    lines = ["| entry | MNIST test accuracy | fit s | UCI handwriting | printed fonts | speed-up vs reference "
-             "| time to 99.0% (s) | inference img/s (Keras) | inference img/s (onnxruntime) | params |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| entry | MNIST test accuracy | fit s | UCI handwriting | printed fonts | speed-up vs reference "
+        "| time to 99.0% (s) | inference img/s (Keras) | inference img/s (onnxruntime) | params |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for name, r in results.items():
         ref = ref_fit.get(name)
         speed = f"{ref / r['fit_seconds']:.2f}× vs {ref_name(name)}" if ref else "reference"
         t99 = r.get("time_to_99_seconds")
         ort = r.get("onnxruntime_images_per_s")
-        pct = lambda k: f"{100 * r[k]:.1f}%" if k in r else "—"  # noqa: E731
-        cells = [name, f"{r['test_accuracy']:.4f}", f"{r['fit_seconds']:.1f}", pct("uci_accuracy"),
-                 pct("printed_accuracy"), speed,
-                 "—" if t99 is None else str(t99), f"{r['inference_images_per_s']:,.0f}",
-                 "—" if ort is None else f"{ort:,.0f}", f"{r['params']:,}"]
+        pct = lambda k, r=r: f"{100 * r[k]:.1f}%" if k in r else "—"
+        cells = [
+            name,
+            f"{r['test_accuracy']:.4f}",
+            f"{r['fit_seconds']:.1f}",
+            pct("uci_accuracy"),
+            pct("printed_accuracy"),
+            speed,
+            "—" if t99 is None else str(t99),
+            f"{r['inference_images_per_s']:,.0f}",
+            "—" if ort is None else f"{ort:,.0f}",
+            f"{r['params']:,}",
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -250,24 +298,32 @@ def main() -> int:
             if len(extra) < 3:
                 print("ensemble: needs the best-N runs of this bench; skipped", file=sys.stderr)
                 continue
-        proc = subprocess.run([sys.executable, __file__, "--one", name, "--sets", str(sets_path), *extra],
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, __file__, "--one", name, "--sets", str(sets_path), *extra], capture_output=True, text=True
+        )
         if proc.returncode != 0:
             print(proc.stderr[-3000:], file=sys.stderr)
             return 1
         results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
         print(json.dumps(results[name]), flush=True)
-    ref_fit = {f"seed#{k}": results[f"tutorial#{k}"]["fit_seconds"] for k in range(1, PAIRS + 1)
-               if f"tutorial#{k}" in results and f"seed#{k}" in results}
+    ref_fit = {
+        f"seed#{k}": results[f"tutorial#{k}"]["fit_seconds"]
+        for k in range(1, PAIRS + 1)
+        if f"tutorial#{k}" in results and f"seed#{k}" in results
+    }
     if "keras_io" in results:
         for k in results:
             if k.startswith(("fast", "best", "ensemble")):
                 ref_fit[k] = results["keras_io"]["fit_seconds"]
-    report = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-              "machine": machine(), "results": results, "summary": summarize(results),
-              "notes": "fit seconds exclude the per-epoch test probe; inference is the best of 3 passes "
-                       "over the 10k test set after a warm-up (references: model.predict; mnistlab: "
-                       "XLA-compiled batches of 2048)"}
+    report = {
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "results": results,
+        "summary": summarize(results),
+        "notes": "fit seconds exclude the per-epoch test probe; inference is the best of 3 passes "
+        "over the 10k test set after a warm-up (references: model.predict; mnistlab: "
+        "XLA-compiled batches of 2048)",
+    }
     stamp = dt.date.today().isoformat() + ("-quick" if args.quick else "") + (f"-{args.label}" if args.label else "")
     out = HERE / "results" / f"{stamp}.json"
     out.parent.mkdir(exist_ok=True)
@@ -277,12 +333,14 @@ def main() -> int:
     text = readme.read_text() if readme.exists() else ""
     kind = "bench-quick" if args.quick else "bench"  # each keeps its own table in the README
     start, end = f"<!-- {kind}:start -->", f"<!-- {kind}:end -->"
-    block = (f"{start}\nResults of `{out.relative_to(HERE.parent)}` — {report['machine']['cpu']}, "
-             f"{report['machine']['cores']} cores, TF {report['machine']['tensorflow']}, "
-             f"threads intra={report['machine']['tf_intra_op_threads']}:\n\n{md}\n\n"
-             f"Summary: `{json.dumps(report['summary'])}`\n{end}")
+    block = (
+        f"{start}\nResults of `{out.relative_to(HERE.parent)}` — {report['machine']['cpu']}, "
+        f"{report['machine']['cores']} cores, TF {report['machine']['tensorflow']}, "
+        f"threads intra={report['machine']['tf_intra_op_threads']}:\n\n{md}\n\n"
+        f"Summary: `{json.dumps(report['summary'])}`\n{end}"
+    )
     if start in text:
-        text = text[: text.index(start)] + block + text[text.index(end) + len(end):]
+        text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
     else:
         text += "\n" + block + "\n"
     readme.write_text(text)

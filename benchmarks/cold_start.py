@@ -52,8 +52,12 @@ def timed(cmd: list[str], env=None) -> tuple[float, float, str]:
 
 
 def spread(xs: list[float]) -> dict:
-    return {"median": round(statistics.median(xs), 3), "min": round(min(xs), 3), "max": round(max(xs), 3),
-            "all": [round(x, 3) for x in xs]}
+    return {
+        "median": round(statistics.median(xs), 3),
+        "min": round(min(xs), 3),
+        "max": round(max(xs), 3),
+        "all": [round(x, 3) for x in xs],
+    }
 
 
 def cold_reads(pairs: int) -> dict:
@@ -71,16 +75,22 @@ def cold_reads(pairs: int) -> dict:
             got[name]["seconds"].append(wall)
             got[name]["peak_mb"].append(mb)
             got[name]["output"].append(out.strip())
-    return {k: {"seconds": spread(v["seconds"]), "peak_mb": spread(v["peak_mb"]), "output": v["output"][0]}
-            for k, v in got.items()}
+    return {
+        k: {"seconds": spread(v["seconds"]), "peak_mb": spread(v["peak_mb"]), "output": v["output"][0]}
+        for k, v in got.items()
+    }
 
 
 def instant_commands(pairs: int) -> dict:
     """Commands that must answer without importing TensorFlow, alternating in one run."""
     mnistlab = str(BIN / "mnistlab")
-    commands = {"mnistlab presets": [mnistlab, "presets"], "mnistlab runs": [mnistlab, "runs", str(REPO / "runs")],
-                "mnistlab --help": [mnistlab, "--help"], "mnistlab read --help": [mnistlab, "read", "--help"],
-                "mnistlab read (onnx)": [mnistlab, "read", str(EXAMPLE)]}
+    commands = {
+        "mnistlab presets": [mnistlab, "presets"],
+        "mnistlab runs": [mnistlab, "runs", str(REPO / "runs")],
+        "mnistlab --help": [mnistlab, "--help"],
+        "mnistlab read --help": [mnistlab, "read", "--help"],
+        "mnistlab read (onnx)": [mnistlab, "read", str(EXAMPLE)],
+    }
     got: dict[str, dict[str, list]] = {k: {"seconds": [], "peak_mb": []} for k in commands}
     for _ in range(pairs):
         for name, cmd in commands.items():
@@ -102,8 +112,11 @@ def serve_ready(repeats: int, engine: str) -> dict:
     for _ in range(repeats):
         port = _free_port()
         start = time.perf_counter()
-        proc = subprocess.Popen([str(BIN / "mnistlab"), "serve", "--port", str(port), "--engine", engine],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [str(BIN / "mnistlab"), "serve", "--port", str(port), "--engine", engine],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             while True:
                 try:
@@ -111,14 +124,24 @@ def serve_ready(repeats: int, engine: str) -> dict:
                     break
                 except OSError:
                     if proc.poll() is not None or time.perf_counter() - start > 120:
-                        raise SystemExit("the server did not start")
+                        raise SystemExit("the server did not start") from None
                     time.sleep(0.01)
             ready.append(time.perf_counter() - start)
             boundary = "mnistlabbench"
-            data = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"n.png\"\r\n"
-                    f"Content-Type: image/png\r\n\r\n").encode() + body + f"\r\n--{boundary}--\r\n".encode()
-            req = urllib.request.Request(f"http://127.0.0.1:{port}/api/read", data=data, method="POST",
-                                         headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+            data = (
+                (
+                    f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="n.png"\r\n'
+                    f"Content-Type: image/png\r\n\r\n"
+                ).encode()
+                + body
+                + f"\r\n--{boundary}--\r\n".encode()
+            )
+            req = urllib.request.Request(
+                f"http://127.0.0.1:{port}/api/read",
+                data=data,
+                method="POST",
+                headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+            )
             t = time.perf_counter()
             answer = json.loads(urllib.request.urlopen(req, timeout=30).read())
             first.append(time.perf_counter() - t)
@@ -131,7 +154,7 @@ def serve_ready(repeats: int, engine: str) -> dict:
 
 def throughput(pairs: int) -> dict:
     import mnistlab as ml
-    from mnistlab import inference
+    from mnistlab.inference import engine as inference
     from mnistlab.runs import RunDir
 
     x = ml.load_dataset("mnist").x_test.astype("float32")
@@ -153,8 +176,21 @@ def throughput(pairs: int) -> dict:
 def core_install() -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        subprocess.run([sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "--no-build-isolation",
-                        "-w", str(tmp / "dist"), "-q"], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                str(REPO),
+                "--no-deps",
+                "--no-build-isolation",
+                "-w",
+                str(tmp / "dist"),
+                "-q",
+            ],
+            check=True,
+        )
         (wheel,) = (tmp / "dist").glob("mnistlab-*.whl")
         subprocess.run([sys.executable, "-m", "venv", str(tmp / "venv")], check=True)
         py = tmp / "venv" / "bin" / "python"
@@ -162,14 +198,20 @@ def core_install() -> dict:
         t = time.perf_counter()
         subprocess.run([py, "-m", "pip", "install", "-q", "--disable-pip-version-check", str(wheel)], check=True)
         seconds = time.perf_counter() - t
-        site = Path(subprocess.check_output([py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                                            text=True).strip())
+        site = Path(
+            subprocess.check_output(
+                [py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], text=True
+            ).strip()
+        )
         biggest = sorted(((p.name, _du(p)) for p in site.iterdir() if p.is_dir()), key=lambda kv: -kv[1])[:8]
         freeze = subprocess.check_output([py, "-m", "pip", "list", "--format=freeze"], text=True)
-        return {"venv_mb": round(_du(tmp / "venv"), 1), "empty_venv_mb": round(before, 1),
-                "pip_install_seconds_cached": round(seconds, 1),
-                "tensorflow_installed": "tensorflow==" in freeze.lower(),
-                "largest_packages_mb": {k: round(v, 1) for k, v in biggest}}
+        return {
+            "venv_mb": round(_du(tmp / "venv"), 1),
+            "empty_venv_mb": round(before, 1),
+            "pip_install_seconds_cached": round(seconds, 1),
+            "tensorflow_installed": "tensorflow==" in freeze.lower(),
+            "largest_packages_mb": {k: round(v, 1) for k, v in biggest},
+        }
 
 
 def _du(path: Path) -> float:
@@ -177,8 +219,14 @@ def _du(path: Path) -> float:
 
 
 def machine() -> dict:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), "?")
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "?",
+    )
     return {"cpu": cpu, "cores": os.cpu_count()}
 
 
@@ -186,20 +234,29 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=5)
     parser.add_argument("--no-install", action="store_true", help="skip the fresh-venv install")
-    parser.add_argument("--instant-only", action="store_true",
-                        help="only the commands that must answer at once (presets, runs, --help)")
+    parser.add_argument(
+        "--instant-only", action="store_true", help="only the commands that must answer at once (presets, runs, --help)"
+    )
     args = parser.parse_args()
     if args.instant_only:
-        report = {"date": dt.date.today().isoformat(), "machine": machine(),
-                  "instant_commands": instant_commands(args.pairs)}
+        report = {
+            "date": dt.date.today().isoformat(),
+            "machine": machine(),
+            "instant_commands": instant_commands(args.pairs),
+        }
         out = HERE / "results" / f"instant-commands-{report['date']}.json"
         out.write_text(json.dumps(report, indent=2) + "\n")
         print(json.dumps(report, indent=2))
         print(f"\nwritten to {out}")
         return 0
-    report = {"date": dt.date.today().isoformat(), "machine": machine(), "cold_read": cold_reads(args.pairs),
-              "serve": {"onnx": serve_ready(args.pairs, "onnx"), "keras": serve_ready(2, "keras")},
-              "throughput_images_per_s": throughput(args.pairs), "instant_commands": instant_commands(args.pairs)}
+    report = {
+        "date": dt.date.today().isoformat(),
+        "machine": machine(),
+        "cold_read": cold_reads(args.pairs),
+        "serve": {"onnx": serve_ready(args.pairs, "onnx"), "keras": serve_ready(2, "keras")},
+        "throughput_images_per_s": throughput(args.pairs),
+        "instant_commands": instant_commands(args.pairs),
+    }
     if not args.no_install:
         report["core_install"] = core_install()
     out = HERE / "results" / f"cold-start-{report['date']}.json"

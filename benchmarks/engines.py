@@ -39,8 +39,12 @@ def tesseract_version() -> str:
 
 
 def tesseract(path: str, psm: int = 6) -> tuple[str, bool]:
-    res = subprocess.run(["tesseract", path, "stdout", "--psm", str(psm), "-c",
-                          f"tessedit_char_whitelist={WHITELIST}"], capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        ["tesseract", path, "stdout", "--psm", str(psm), "-c", f"tessedit_char_whitelist={WHITELIST}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     text = normalize(res.stdout)
     return text, bool(text)
 
@@ -92,9 +96,13 @@ class RapidOCR:
     def __init__(self):
         from rapidocr import RapidOCR as Engine
 
-        self.engine = Engine(params={"EngineConfig.onnxruntime.intra_op_num_threads": 1,
-                                     "EngineConfig.onnxruntime.inter_op_num_threads": 1,
-                                     "Global.log_level": "error"})
+        self.engine = Engine(
+            params={
+                "EngineConfig.onnxruntime.intra_op_num_threads": 1,
+                "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+                "Global.log_level": "error",
+            }
+        )
 
     def __call__(self, path: str) -> tuple[str, bool]:
         result = self.engine(upright(path))

@@ -35,7 +35,11 @@ def content(kind: str, rng) -> list[str]:
         return [f"{int(rng.integers(0, 24)):02d}:{int(rng.integers(0, 60)):02d}"]
     if kind == "price":
         whole = int(rng.integers(1, 1000))
-        return [f"{whole}.{int(rng.integers(0, 100)):02d}" if rng.random() < 0.7 else f"{whole},{int(rng.integers(0, 100)):02d}"]
+        return [
+            f"{whole}.{int(rng.integers(0, 100)):02d}"
+            if rng.random() < 0.7
+            else f"{whole},{int(rng.integers(0, 100)):02d}"
+        ]
     if kind == "negative":
         return ["-" + digits(1, 3)]
     return [digits(2, 5), digits(2, 5)]
@@ -43,23 +47,25 @@ def content(kind: str, rng) -> list[str]:
 
 # --- writing: bright ink on black -----------------------------------------------------------------
 
+
 def _trim(ink: np.ndarray) -> np.ndarray:
     ys, xs = np.nonzero(ink > 10)
-    return ink[ys.min(): ys.max() + 1, xs.min(): xs.max() + 1]
+    return ink[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
 
 
 def font_line(text: str, font, height: int, rng) -> np.ndarray | None:
     """One line in one font, as a person's printing: the glyphs on their own baseline."""
     from PIL import Image, ImageDraw
 
-    from mnistlab.fonts import glyph_supported, load_font
+    from mnistlab.data.fonts import glyph_supported, load_font
 
     f = load_font(font, height)
     if not all(glyph_supported(f, ch) for ch in set(text)):
         return None
     img = Image.new("L", (height * (len(text) + 2), height * 3), 0)
-    ImageDraw.Draw(img).text((height // 2, height // 2), text, fill=255, font=f,
-                             stroke_width=int(rng.integers(0, 2)), stroke_fill=255)
+    ImageDraw.Draw(img).text(
+        (height // 2, height // 2), text, fill=255, font=f, stroke_width=int(rng.integers(0, 2)), stroke_fill=255
+    )
     img = img.rotate(float(rng.uniform(-3, 3)), resample=Image.Resampling.BILINEAR, expand=True)
     box = img.getbbox()
     return None if box is None else np.asarray(img.crop(box), np.float64)
@@ -76,8 +82,9 @@ def uci_line(text: str, uci_x, uci_y, height: int, rng) -> np.ndarray:
             pool = np.flatnonzero(uci_y == int(ch))
             img8 = uci_x[int(rng.choice(pool))]
             # The 8x8 scan, smoothly enlarged and cut at a pen's edge: a stroke, not a blur.
-            up = np.asarray(Image.fromarray(img8.astype(np.uint8)).resize((height, height), Image.Resampling.BICUBIC),
-                            np.float64)
+            up = np.asarray(
+                Image.fromarray(img8.astype(np.uint8)).resize((height, height), Image.Resampling.BICUBIC), np.float64
+            )
             g = _trim(np.clip((up - 90.0) / 60.0, 0, 1) * 255.0)
             glyphs.append((g, height - g.shape[0] + int(rng.integers(-height // 12, height // 12 + 1))))
             continue
@@ -106,12 +113,13 @@ def uci_line(text: str, uci_x, uci_y, height: int, rng) -> np.ndarray:
     for g, dy in glyphs:
         y = max(0, top + dy)
         hh = min(g.shape[0], out.shape[0] - y)
-        out[y:y + hh, x:x + g.shape[1]] = np.maximum(out[y:y + hh, x:x + g.shape[1]], g[:hh])
+        out[y : y + hh, x : x + g.shape[1]] = np.maximum(out[y : y + hh, x : x + g.shape[1]], g[:hh])
         x += g.shape[1] + gap + int(rng.integers(-gap // 3, gap // 3 + 1))
     return _trim(out)
 
 
 # --- the sheet and the photo ----------------------------------------------------------------------
+
 
 def sheet(lines: list[np.ndarray], paper: str, rng) -> tuple[np.ndarray, np.ndarray]:
     """(RGB sheet, its writing mask 0..1) with the lines of writing on it."""
@@ -140,12 +148,16 @@ def sheet(lines: list[np.ndarray], paper: str, rng) -> tuple[np.ndarray, np.ndar
     for k, line in enumerate(lines):
         y = first + k * spacing + (height - line.shape[0])
         x = int((w - line.shape[1]) * rng.uniform(0.3, 0.7))
-        ink[y:y + line.shape[0], x:x + line.shape[1]] = np.maximum(ink[y:y + line.shape[0], x:x + line.shape[1]],
-                                                                   line[: h - y, : w - x])
+        ink[y : y + line.shape[0], x : x + line.shape[1]] = np.maximum(
+            ink[y : y + line.shape[0], x : x + line.shape[1]], line[: h - y, : w - x]
+        )
         if paper == "box" and len(lines) == 1:
             m = int(0.25 * height)
-            d.rectangle([x - m, y - m, x + line.shape[1] + m, y + line.shape[0] + m], outline=(20, 20, 20),
-                        width=max(2, height // 14))
+            d.rectangle(
+                [x - m, y - m, x + line.shape[1] + m, y + line.shape[0] + m],
+                outline=(20, 20, 20),
+                width=max(2, height // 14),
+            )
     pen = np.array([rng.uniform(0, 60), rng.uniform(0, 60), rng.uniform(40, 140)])
     rgb = np.asarray(img, np.float64)
     a = (ink / 255.0)[..., None]
@@ -165,14 +177,17 @@ def photograph(paper_rgb: np.ndarray, rng) -> np.ndarray:
     tw, th = sw * scale, sh * scale
     cx, cy = W / 2 + rng.uniform(-0.1, 0.1) * W, H / 2 + rng.uniform(-0.1, 0.1) * H
     j = 0.08 * min(tw, th)
-    quad = [(cx - tw / 2 + rng.uniform(-j, j), cy - th / 2 + rng.uniform(-j, j)),
-            (cx + tw / 2 + rng.uniform(-j, j), cy - th / 2 + rng.uniform(-j, j)),
-            (cx + tw / 2 + rng.uniform(-j, j), cy + th / 2 + rng.uniform(-j, j)),
-            (cx - tw / 2 + rng.uniform(-j, j), cy + th / 2 + rng.uniform(-j, j))]
+    quad = [
+        (cx - tw / 2 + rng.uniform(-j, j), cy - th / 2 + rng.uniform(-j, j)),
+        (cx + tw / 2 + rng.uniform(-j, j), cy - th / 2 + rng.uniform(-j, j)),
+        (cx + tw / 2 + rng.uniform(-j, j), cy + th / 2 + rng.uniform(-j, j)),
+        (cx - tw / 2 + rng.uniform(-j, j), cy + th / 2 + rng.uniform(-j, j)),
+    ]
     coeffs = _perspective(quad, [(0, 0), (sw, 0), (sw, sh), (0, sh)])
     paper = Image.fromarray(np.clip(paper_rgb, 0, 255).astype(np.uint8))
-    warped = np.asarray(paper.transform((W, H), Image.Transform.PERSPECTIVE, tuple(coeffs),
-                                        Image.Resampling.BILINEAR), np.float64)
+    warped = np.asarray(
+        paper.transform((W, H), Image.Transform.PERSPECTIVE, tuple(coeffs), Image.Resampling.BILINEAR), np.float64
+    )
     mask_img = Image.new("L", (W, H), 0)
     ImageDraw.Draw(mask_img).polygon(quad, fill=255)
     mask = np.asarray(mask_img.filter(ImageFilter.GaussianBlur(1.0)), np.float64)[..., None] / 255.0
@@ -181,9 +196,12 @@ def photograph(paper_rgb: np.ndarray, rng) -> np.ndarray:
     if rng.random() < 0.7:
         shadow = Image.new("L", (W, H), 0)
         x0 = rng.uniform(0, W)
-        ImageDraw.Draw(shadow).polygon([(x0, 0), (x0 + rng.uniform(-400, 400), H), (W * 2, H), (W * 2, 0)]
-                                       if rng.random() < 0.5 else
-                                       [(0, rng.uniform(0, H)), (W, rng.uniform(0, H)), (W, H), (0, H)], fill=255)
+        ImageDraw.Draw(shadow).polygon(
+            [(x0, 0), (x0 + rng.uniform(-400, 400), H), (W * 2, H), (W * 2, 0)]
+            if rng.random() < 0.5
+            else [(0, rng.uniform(0, H)), (W, rng.uniform(0, H)), (W, H), (0, H)],
+            fill=255,
+        )
         soft = np.asarray(shadow.filter(ImageFilter.GaussianBlur(rng.uniform(5, 40))), np.float64)[..., None] / 255.0
         photo = photo * (1 - soft * rng.uniform(0.25, 0.55))
     yy, xx = np.mgrid[0:H, 0:W]
@@ -224,8 +242,16 @@ def to_jpeg(rgb: np.ndarray, rng, orientation: int = 1) -> bytes:
     return buf.getvalue()
 
 
-def make_photo(rng, fonts, uci_x, uci_y, kind: str | None = None, paper: str | None = None,
-               orientation: int | None = None, clean: bool = False) -> tuple[bytes, str, dict]:
+def make_photo(
+    rng,
+    fonts,
+    uci_x,
+    uci_y,
+    kind: str | None = None,
+    paper: str | None = None,
+    orientation: int | None = None,
+    clean: bool = False,
+) -> tuple[bytes, str, dict]:
     """(JPEG bytes, the text written, what was drawn) for one photo.
 
     `clean`: the same writing (the same draws from `rng`, so the photo set's next photos stay the same)
@@ -233,8 +259,7 @@ def make_photo(rng, fonts, uci_x, uci_y, kind: str | None = None, paper: str | N
     misses there is lost in the writing itself, not in the photo."""
     kind = kind or KINDS[int(rng.integers(len(KINDS)))]
     if paper is None:
-        paper = PAPERS[int(rng.integers(len(PAPERS)))] if kind != "two_lines" else \
-            PAPERS[int(rng.integers(3))]
+        paper = PAPERS[int(rng.integers(len(PAPERS)))] if kind != "two_lines" else PAPERS[int(rng.integers(3))]
     if orientation is None:
         orientation = int(rng.choice([1, 1, 1, 1, 1, 6, 8, 3]))
     while True:
@@ -266,7 +291,7 @@ def clean_page(lines: list[np.ndarray]) -> bytes:
     page = np.zeros((height + spacing * (len(lines) - 1) + 2 * height, max(l.shape[1] for l in lines) + 2 * height))
     for k, line in enumerate(lines):
         y = height + k * spacing
-        page[y:y + line.shape[0], height:height + line.shape[1]] = line
+        page[y : y + line.shape[0], height : height + line.shape[1]] = line
     buf = io.BytesIO()
     Image.fromarray((245 - np.clip(page, 0, 255) * (215 / 255)).astype(np.uint8)).save(buf, "PNG")
     return buf.getvalue()

@@ -52,14 +52,15 @@ def uci_images():
 def upscale(img8: np.ndarray, height: int) -> np.ndarray:
     from PIL import Image
 
-    return np.asarray(Image.fromarray(img8.astype(np.uint8)).resize((height, height), Image.Resampling.BILINEAR),
-                      dtype=np.float64)
+    return np.asarray(
+        Image.fromarray(img8.astype(np.uint8)).resize((height, height), Image.Resampling.BILINEAR), dtype=np.float64
+    )
 
 
 def font_digits(fonts, per_font: int, rng) -> tuple[np.ndarray, np.ndarray]:
     """Single digits rendered in `fonts` and photographed, prepared like a user's file."""
+    from mnistlab.data.synth import photograph, render_text
     from mnistlab.images import to_mnist_array
-    from mnistlab.synth import photograph, render_text
 
     xs, ys = [], []
     for font in fonts:
@@ -77,7 +78,7 @@ def compose(parts: list[np.ndarray], rng) -> np.ndarray:
     """Bright-ink digit canvases side by side (some touching), jittered, on uneven light, as a JPEG."""
     from PIL import Image
 
-    from mnistlab.synth import photograph
+    from mnistlab.data.synth import photograph
 
     h = max(p.shape[0] for p in parts)
     height = int(h * 1.3)
@@ -88,9 +89,14 @@ def compose(parts: list[np.ndarray], rng) -> np.ndarray:
     for k, p in enumerate(parts):
         x += gaps[k - 1] if k else 0
         # Digits stand on a common baseline, each a little off it (up to a tenth of the height).
-        y = int(np.clip(height - int(0.15 * h) - p.shape[0] + rng.integers(-int(0.1 * h), int(0.1 * h) + 1),
-                        0, height - p.shape[0]))
-        canvas[y:y + p.shape[0], x:x + p.shape[1]] = np.maximum(canvas[y:y + p.shape[0], x:x + p.shape[1]], p)
+        y = int(
+            np.clip(
+                height - int(0.15 * h) - p.shape[0] + rng.integers(-int(0.1 * h), int(0.1 * h) + 1),
+                0,
+                height - p.shape[0],
+            )
+        )
+        canvas[y : y + p.shape[0], x : x + p.shape[1]] = np.maximum(canvas[y : y + p.shape[0], x : x + p.shape[1]], p)
         x += p.shape[1]
     pic = photograph(canvas, rng)
     light = np.linspace(0, rng.uniform(-60, 60), pic.shape[1])[None, :]  # uneven light across the line
@@ -102,12 +108,12 @@ def compose(parts: list[np.ndarray], rng) -> np.ndarray:
 
 def _trim(ink: np.ndarray) -> np.ndarray:
     ys, xs = np.nonzero(ink > 10)
-    return ink[ys.min(): ys.max() + 1, xs.min(): xs.max() + 1]
+    return ink[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
 
 
 def numbers(fonts, uci_x, uci_y, n: int, rng) -> list[tuple[np.ndarray, str, str]]:
     """(picture, the digits it shows, source) for `n` numbers of 2-6 digits."""
-    from mnistlab.synth import render_text
+    from mnistlab.data.synth import render_text
 
     out = []
     while len(out) < n:
@@ -132,17 +138,21 @@ def numbers(fonts, uci_x, uci_y, n: int, rng) -> list[tuple[np.ndarray, str, str
 
 
 def evaluate(run_path: str, sets: dict) -> dict:
-    from mnistlab.calibration import auroc, expected_calibration_error
-    from mnistlab.data import load_dataset
-    from mnistlab.prediction import Predictor
+    from mnistlab.data.datasets import load_dataset
+    from mnistlab.models.calibration import auroc, expected_calibration_error
+    from mnistlab.reading.predictor import Predictor
     from mnistlab.runs import open_run
 
     run = open_run(run_path)
     pred = Predictor(run)
     ds = load_dataset(run.config["dataset"]["spec"])
-    res: dict = {"preset": run.metrics.get("preset"), "mnist_test_accuracy": run.metrics.get("test_accuracy"),
-                 "train_seconds": run.metrics.get("train_seconds"),
-                 "temperature": pred.calibration.temperature, "threshold": round(pred.calibration.threshold, 5)}
+    res: dict = {
+        "preset": run.metrics.get("preset"),
+        "mnist_test_accuracy": run.metrics.get("test_accuracy"),
+        "train_seconds": run.metrics.get("train_seconds"),
+        "temperature": pred.calibration.temperature,
+        "threshold": round(pred.calibration.threshold, 5),
+    }
     conf_real, probs_real, y_real = [], [], []
     singles = {"mnist_test": (ds.x_test.astype(np.float32), ds.y_test), **sets["singles"]}
     conf_mnist = None
@@ -150,10 +160,13 @@ def evaluate(run_path: str, sets: dict) -> dict:
         probs, conf, acc = pred.judge(x)
         if name == "mnist_test":
             conf_mnist = conf
-        res[name] = {"images": int(len(y)), "accuracy": round(float((probs.argmax(1) == y).mean()), 4),
-                     "accepted": round(float(acc.mean()), 4),
-                     "accuracy_of_accepted": round(float((probs.argmax(1) == y)[acc].mean()), 4) if acc.any() else None,
-                     "ece": round(expected_calibration_error(probs, y), 4)}
+        res[name] = {
+            "images": int(len(y)),
+            "accuracy": round(float((probs.argmax(1) == y).mean()), 4),
+            "accepted": round(float(acc.mean()), 4),
+            "accuracy_of_accepted": round(float((probs.argmax(1) == y)[acc].mean()), 4) if acc.any() else None,
+            "ece": round(expected_calibration_error(probs, y), 4),
+        }
         if name != "mnist_test":
             conf_real.append(conf)
             probs_real.append(probs)
@@ -164,7 +177,9 @@ def evaluate(run_path: str, sets: dict) -> dict:
     res["real_nonmnist_digits_accepted"] = round(float((conf_real_all >= pred.calibration.threshold).mean()), 4)
     res["auroc_nonmnist_digits_vs_nondigits"] = round(auroc(conf_real_all, conf_neg), 4)
     res["auroc_mnist_vs_nondigits"] = round(auroc(conf_mnist, conf_neg), 4)
-    res["ece_nonmnist_digits"] = round(expected_calibration_error(np.concatenate(probs_real), np.concatenate(y_real)), 4)
+    res["ece_nonmnist_digits"] = round(
+        expected_calibration_error(np.concatenate(probs_real), np.concatenate(y_real)), 4
+    )
     per_source: dict = {}
     seconds = []
     for picture, text, source in sets["numbers"]:
@@ -177,12 +192,15 @@ def evaluate(run_path: str, sets: dict) -> dict:
         s["exact"] += got == text
         s["exact_and_accepted"] += got == text and r["accepted"]
     total = sum(s["numbers"] for s in per_source.values())
-    res["numbers"] = {"numbers": total,
-                      "exact": round(sum(s["exact"] for s in per_source.values()) / total, 4),
-                      "exact_and_accepted": round(sum(s["exact_and_accepted"] for s in per_source.values()) / total, 4),
-                      "by_source": {k: {"numbers": v["numbers"], "exact": round(v["exact"] / v["numbers"], 4)}
-                                    for k, v in per_source.items()},
-                      "median_ms_per_picture": round(1000 * float(np.median(seconds)), 1)}
+    res["numbers"] = {
+        "numbers": total,
+        "exact": round(sum(s["exact"] for s in per_source.values()) / total, 4),
+        "exact_and_accepted": round(sum(s["exact_and_accepted"] for s in per_source.values()) / total, 4),
+        "by_source": {
+            k: {"numbers": v["numbers"], "exact": round(v["exact"] / v["numbers"], 4)} for k, v in per_source.items()
+        },
+        "median_ms_per_picture": round(1000 * float(np.median(seconds)), 1),
+    }
     return res
 
 
@@ -191,7 +209,7 @@ PHOTO_SEED = SEED + 11  # the photo set; development used other seeds
 
 def photo_set(n: int, seed: int = PHOTO_SEED, clean: bool = False) -> list[tuple[bytes, str, dict]]:
     """The photo set (`clean`: its writing alone, on clean pages: see `photos.make_photo`)."""
-    from mnistlab.fonts import FONT_PACKAGES, font_files
+    from mnistlab.data.fonts import FONT_PACKAGES, font_files
     from photos import make_photo
 
     fonts = font_files("eval")
@@ -231,37 +249,52 @@ def score_photos(photos, readers: dict) -> dict:
             for path, (_, truth, meta) in zip(paths, photos, strict=True):
                 t0 = time.perf_counter()
                 text, accepted = read(path)
-                rows.append({"seconds": time.perf_counter() - t0, "exact": text == truth,
-                             "digits": _digits(text) == _digits(truth), "accepted": accepted,
-                             "kind": meta["kind"], "paper": meta["paper"],
-                             "writer": _writer(meta)})
+                rows.append(
+                    {
+                        "seconds": time.perf_counter() - t0,
+                        "exact": text == truth,
+                        "digits": _digits(text) == _digits(truth),
+                        "accepted": accepted,
+                        "kind": meta["kind"],
+                        "paper": meta["paper"],
+                        "writer": _writer(meta),
+                    }
+                )
             n = len(rows)
 
-            def share(key, sel=lambda r: True):
+            def share(key, sel=lambda r: True, rows=rows):
                 chosen = [r for r in rows if sel(r)]
                 return round(sum(r[key] for r in chosen) / len(chosen), 4) if chosen else None
 
             out[name] = {
-                "photos": n, "exact": share("exact"), "digits_only": share("digits"),
+                "photos": n,
+                "exact": share("exact"),
+                "digits_only": share("digits"),
                 "accepted": share("accepted"),
                 "accepted_but_wrong": round(sum(r["accepted"] and not r["exact"] for r in rows) / n, 4),
                 "median_seconds": round(float(np.median([r["seconds"] for r in rows])), 3),
                 "p90_seconds": round(float(np.percentile([r["seconds"] for r in rows], 90)), 3),
-                "exact_by_kind": {k: share("exact", lambda r, k=k: r["kind"] == k) for k in sorted({r["kind"] for r in rows})},
-                "exact_by_paper": {k: share("exact", lambda r, k=k: r["paper"] == k) for k in sorted({r["paper"] for r in rows})},
+                "exact_by_kind": {
+                    k: share("exact", lambda r, k=k: r["kind"] == k) for k in sorted({r["kind"] for r in rows})
+                },
+                "exact_by_paper": {
+                    k: share("exact", lambda r, k=k: r["paper"] == k) for k in sorted({r["paper"] for r in rows})
+                },
                 "exact_by_writer": {k: share("exact", lambda r, k=k: r["writer"] == k) for k in ("fonts", "uci")},
             }
-            print(f"{name}: exact {out[name]['exact']:.3f}, accepted-but-wrong {out[name]['accepted_but_wrong']:.3f}, "
-                  f"median {out[name]['median_seconds']:.3f} s", file=sys.stderr)
+            print(
+                f"{name}: exact {out[name]['exact']:.3f}, accepted-but-wrong {out[name]['accepted_but_wrong']:.3f}, "
+                f"median {out[name]['median_seconds']:.3f} s",
+                file=sys.stderr,
+            )
     return out
 
 
 def photo_readers(runs: list[str], psm: int, engines_too: bool = True) -> dict:
     """mnistlab (each run, or the bundled reader) and whichever engines are installed."""
     import engines
-
     from mnistlab.images import load_gray_file
-    from mnistlab.prediction import Predictor
+    from mnistlab.reading.predictor import Predictor
     from mnistlab.runs import open_run
 
     readers = {}
@@ -273,6 +306,7 @@ def photo_readers(runs: list[str], psm: int, engines_too: bool = True) -> dict:
         def read(path, pred=pred):
             r = pred.read(load_gray_file(path))
             return r["text"], r["accepted"]
+
         readers[f"mnistlab ({Path(run).name if run else 'bundled'})"] = read
     if not engines_too:
         return readers
@@ -285,13 +319,17 @@ def photo_readers(runs: list[str], psm: int, engines_too: bool = True) -> dict:
 
 def photo_table(results: dict) -> str:
     kinds = sorted({k for r in results.values() for k in r["exact_by_kind"]})
-    rows = ["| reader | exact | digits only | accepted but wrong | " + " | ".join(kinds) + " | s / photo (median) |",
-            "|---|---|---|---|" + "---|" * len(kinds) + "---|"]
+    rows = [
+        "| reader | exact | digits only | accepted but wrong | " + " | ".join(kinds) + " | s / photo (median) |",
+        "|---|---|---|---|" + "---|" * len(kinds) + "---|",
+    ]
     for name, r in results.items():
-        rows.append(f"| {name} | {100 * r['exact']:.1f}% | {100 * r['digits_only']:.1f}% | "
-                    f"{100 * r['accepted_but_wrong']:.1f}% | "
-                    + " | ".join(f"{100 * r['exact_by_kind'][k]:.0f}%" for k in kinds)
-                    + f" | {r['median_seconds']:.3f} |")
+        rows.append(
+            f"| {name} | {100 * r['exact']:.1f}% | {100 * r['digits_only']:.1f}% | "
+            f"{100 * r['accepted_but_wrong']:.1f}% | "
+            + " | ".join(f"{100 * r['exact_by_kind'][k]:.0f}%" for k in kinds)
+            + f" | {r['median_seconds']:.3f} |"
+        )
     return "\n".join(rows)
 
 
@@ -301,22 +339,25 @@ LINE_SEED = SEED + 21  # the composed numbers of the line-reader comparison
 def line_readers(psm: int, engines_too: bool = True) -> dict:
     """The bundled reader three ways (digit by digit, line model, combined) and the engines."""
     import engines
-
     from mnistlab.api import bundled_path
     from mnistlab.images import load_picture
-    from mnistlab.prediction import Predictor
+    from mnistlab.reading.predictor import Predictor
     from mnistlab.runs import open_run
 
     run = open_run(bundled_path())
     readers = {}
-    for mode, name in (("segmenter", "mnistlab: segmenter alone"), ("line", "mnistlab: line model alone"),
-                       ("combined", "mnistlab: combined (default)")):
+    for mode, name in (
+        ("segmenter", "mnistlab: segmenter alone"),
+        ("line", "mnistlab: line model alone"),
+        ("combined", "mnistlab: combined (default)"),
+    ):
         pred = Predictor(run, mode=mode)
 
         def read(path, pred=pred):
             gray, scale = load_picture(path)
             r = pred.read(gray, scale=scale)
             return r["text"], r["accepted"]
+
         readers[name] = read
     if not engines_too:
         return readers
@@ -334,9 +375,9 @@ def line_model_speed(repeats: int = 200) -> dict:
     import onnxruntime as ort
 
     from mnistlab.api import bundled_path
-    from mnistlab.reading.strip import decode, softmax, to_strip
+    from mnistlab.data.strip import decode, softmax, to_strip
 
-    uci_x, uci_y = uci_images()
+    uci_x, _uci_y = uci_images()
     ink = np.concatenate([upscale(uci_x[i], 32) for i in range(6)], axis=1) / 255.0
     strip, _, _ = to_strip(ink)
     opts = ort.SessionOptions()
@@ -348,8 +389,12 @@ def line_model_speed(repeats: int = 200) -> dict:
         t0 = time.perf_counter()
         decode(softmax(sess.run(None, {"strip": x})[0][0]))
         times.append(1000 * (time.perf_counter() - t0))
-    return {"strip_width": int(strip.shape[1]), "threads": 1, "median_ms": round(float(np.median(times)), 3),
-            "p90_ms": round(float(np.percentile(times, 90)), 3)}
+    return {
+        "strip_width": int(strip.shape[1]),
+        "threads": 1,
+        "median_ms": round(float(np.median(times)), 3),
+        "p90_ms": round(float(np.percentile(times, 90)), 3),
+    }
 
 
 def compare_line_readers(n_numbers: int, n_photos: int, psm: int, engines_too: bool = True) -> dict:
@@ -358,9 +403,8 @@ def compare_line_readers(n_numbers: int, n_photos: int, psm: int, engines_too: b
 
     from PIL import Image
 
-    from mnistlab.reading.strip import edit_distance
-
-    from mnistlab.fonts import font_files
+    from mnistlab.data.fonts import font_files
+    from mnistlab.data.strip import edit_distance
 
     uci_x, uci_y = uci_images()
     nums = numbers(font_files("eval"), uci_x, uci_y, n_numbers, np.random.default_rng(LINE_SEED))
@@ -398,13 +442,21 @@ def compare_line_readers(n_numbers: int, n_photos: int, psm: int, engines_too: b
                     lines += truth.count("\n") + 1
                 n = len(items)
                 out.setdefault(set_name, {})[name] = {
-                    "pictures": n, "lines": lines, "exact": round(exact / n, 4), "cer": round(errors / chars, 4),
+                    "pictures": n,
+                    "lines": lines,
+                    "exact": round(exact / n, 4),
+                    "cer": round(errors / chars, 4),
                     "accepted_but_wrong": round(wrong / n, 4),
                     "ms_per_line": round(1000 * float(np.median(seconds)), 1),
-                    "exact_by_writer": {w: round(float(np.mean(v)), 4) for w, v in by_writer.items() if v}}
+                    "exact_by_writer": {w: round(float(np.mean(v)), 4) for w, v in by_writer.items() if v},
+                }
                 r = out[set_name][name]
-                print(f"{set_name} / {name}: exact {r['exact']:.3f}, CER {r['cer']:.3f}, accepted-but-wrong "
-                      f"{r['accepted_but_wrong']:.3f}, {r['ms_per_line']:.1f} ms a line", file=sys.stderr, flush=True)
+                print(
+                    f"{set_name} / {name}: exact {r['exact']:.3f}, CER {r['cer']:.3f}, accepted-but-wrong "
+                    f"{r['accepted_but_wrong']:.3f}, {r['ms_per_line']:.1f} ms a line",
+                    file=sys.stderr,
+                    flush=True,
+                )
     return out
 
 
@@ -412,12 +464,12 @@ def speed_pairs(n_numbers: int, rounds: int) -> dict:
     """ms per composed number for mnistlab (combined) and RapidOCR's recognizer, in alternating pairs:
     each number read by both, one after the other (who goes first alternates), `rounds` times over
     the set. Per round the median of each, and their ratio; the ratios' median and spread."""
-    import importlib.metadata
     import tempfile
 
     from PIL import Image
 
-    from mnistlab.fonts import font_files
+    import engines
+    from mnistlab.data.fonts import font_files
 
     readers = line_readers(6, engines_too=True)
     ours, theirs = readers["mnistlab: combined (default)"], readers.get("RapidOCR (recognizer on the whole picture)")
@@ -438,15 +490,23 @@ def speed_pairs(n_numbers: int, rounds: int) -> dict:
             ms = {"mnistlab": [], "rapidocr": []}
             for k, path in enumerate(paths):
                 order = [("mnistlab", ours), ("rapidocr", theirs)]
-                for name, read in (order if (k + r) % 2 == 0 else order[::-1]):
+                for name, read in order if (k + r) % 2 == 0 else order[::-1]:
                     t0 = time.perf_counter()
                     read(path)
                     ms[name].append(1000 * (time.perf_counter() - t0))
             a, b = float(np.median(ms["mnistlab"])), float(np.median(ms["rapidocr"]))
-            out["rounds"].append({"mnistlab_ms": round(a, 2), "rapidocr_recognizer_ms": round(b, 2),
-                                  "rapidocr_over_mnistlab": round(b / a, 3)})
-            print(f"round {r + 1}: mnistlab {a:.2f} ms, RapidOCR recognizer {b:.2f} ms, ratio {b / a:.2f}",
-                  file=sys.stderr, flush=True)
+            out["rounds"].append(
+                {
+                    "mnistlab_ms": round(a, 2),
+                    "rapidocr_recognizer_ms": round(b, 2),
+                    "rapidocr_over_mnistlab": round(b / a, 3),
+                }
+            )
+            print(
+                f"round {r + 1}: mnistlab {a:.2f} ms, RapidOCR recognizer {b:.2f} ms, ratio {b / a:.2f}",
+                file=sys.stderr,
+                flush=True,
+            )
     ratios = [x["rapidocr_over_mnistlab"] for x in out["rounds"]]
     out["ratio_median"], out["ratio_range"] = float(np.median(ratios)), [min(ratios), max(ratios)]
     out["engines"] = {"rapidocr": engines.rapidocr_version()}
@@ -454,19 +514,23 @@ def speed_pairs(n_numbers: int, rounds: int) -> dict:
 
 
 def line_table(results: dict) -> str:
-    rows = ["| set | reader | exact | character error rate | accepted but wrong | ms / line (median) |",
-            "|---|---|---|---|---|---|"]
+    rows = [
+        "| set | reader | exact | character error rate | accepted but wrong | ms / line (median) |",
+        "|---|---|---|---|---|---|",
+    ]
     for set_name, readers in results.items():
         for name, r in readers.items():
-            rows.append(f"| {set_name} | {name} | {100 * r['exact']:.1f}% | {100 * r['cer']:.1f}% | "
-                        f"{100 * r['accepted_but_wrong']:.1f}% | {r['ms_per_line']:.1f} |")
+            rows.append(
+                f"| {set_name} | {name} | {100 * r['exact']:.1f}% | {100 * r['cer']:.1f}% | "
+                f"{100 * r['accepted_but_wrong']:.1f}% | {r['ms_per_line']:.1f} |"
+            )
     return "\n".join(rows)
 
 
 def build_sets(n_numbers: int = 300, n_nondigits: int = 2000) -> dict:
-    from mnistlab.fonts import FONT_PACKAGES, font_files, is_handwriting
+    from mnistlab.data.fonts import FONT_PACKAGES, font_files, is_handwriting
+    from mnistlab.data.negatives import make_negatives
     from mnistlab.images import to_mnist_array
-    from mnistlab.negatives import make_negatives
 
     rng = np.random.default_rng(SEED)
     fonts = font_files("eval")
@@ -477,8 +541,11 @@ def build_sets(n_numbers: int = 300, n_nondigits: int = 2000) -> dict:
     uci_x, uci_y = uci_images()
     uci_prepared = np.stack([to_mnist_array(upscale(im, 32)) for im in uci_x])
     return {
-        "singles": {"printed": font_digits(printed, 4, rng), "handwriting_fonts": font_digits(handwriting, 6, rng),
-                    "uci": (uci_prepared, uci_y)},
+        "singles": {
+            "printed": font_digits(printed, 4, rng),
+            "handwriting_fonts": font_digits(handwriting, 6, rng),
+            "uci": (uci_prepared, uci_y),
+        },
         "nondigits": make_negatives(n_nondigits, SEED + 1, fonts, uci_prepared.astype(np.uint8)),
         "numbers": numbers(fonts, uci_x, uci_y, n_numbers, rng),
         "fonts": {"printed": [f.name for f in printed], "handwriting": [f.name for f in handwriting]},
@@ -486,9 +553,11 @@ def build_sets(n_numbers: int = 300, n_nondigits: int = 2000) -> dict:
 
 
 def table(report: dict) -> str:
-    rows = ["| run | preset | MNIST test | printed | handwriting fonts | UCI | numbers exact | non-digits rejected "
-            "| non-MNIST digits accepted | MNIST accepted | AUROC (non-MNIST / MNIST) | ECE (MNIST / non-MNIST) |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    rows = [
+        "| run | preset | MNIST test | printed | handwriting fonts | UCI | numbers exact | non-digits rejected "
+        "| non-MNIST digits accepted | MNIST accepted | AUROC (non-MNIST / MNIST) | ECE (MNIST / non-MNIST) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for name, r in report["runs"].items():
         rows.append(
             f"| {Path(name).name} | {r['preset']} | {100 * r['mnist_test']['accuracy']:.2f}% "
@@ -497,7 +566,8 @@ def table(report: dict) -> str:
             f"| {100 * r['nondigits']['rejected']:.1f}% | {100 * r['real_nonmnist_digits_accepted']:.1f}% "
             f"| {100 * r['mnist_test']['accepted']:.2f}% "
             f"| {r['auroc_nonmnist_digits_vs_nondigits']:.3f} / {r['auroc_mnist_vs_nondigits']:.3f} "
-            f"| {r['mnist_test']['ece']:.4f} / {r['ece_nonmnist_digits']:.4f} |")
+            f"| {r['mnist_test']['ece']:.4f} / {r['ece_nonmnist_digits']:.4f} |"
+        )
     return "\n".join(rows)
 
 
@@ -507,37 +577,65 @@ def main() -> int:
     parser.add_argument("--out", help="write the JSON report here")
     parser.add_argument("--numbers", type=int, default=300)
     parser.add_argument("--nondigits", type=int, default=2000)
-    parser.add_argument("--photos", type=int, default=0, help="read this many photos (mnistlab and the engines) "
-                                                              "instead of the other sets")
-    parser.add_argument("--clean-pages", action="store_true",
-                        help="with --photos: read the same photos' writing on clean white pages instead")
+    parser.add_argument(
+        "--photos",
+        type=int,
+        default=0,
+        help="read this many photos (mnistlab and the engines) instead of the other sets",
+    )
+    parser.add_argument(
+        "--clean-pages",
+        action="store_true",
+        help="with --photos: read the same photos' writing on clean white pages instead",
+    )
     parser.add_argument("--psm", type=int, default=6, help="Tesseract's page mode for the photos")
-    parser.add_argument("--no-engines", action="store_true",
-                        help="read with mnistlab only; the engines' results already in --out are kept")
-    parser.add_argument("--line-readers", action="store_true",
-                        help="compare the bundled reader's segmenter, line model and both combined with the "
-                             "engines, on --numbers composed numbers and --photos photos")
-    parser.add_argument("--speed-pairs", type=int, default=0, metavar="ROUNDS",
-                        help="time mnistlab and RapidOCR's recognizer on --numbers composed numbers, "
-                             "alternating per number, ROUNDS times")
+    parser.add_argument(
+        "--no-engines",
+        action="store_true",
+        help="read with mnistlab only; the engines' results already in --out are kept",
+    )
+    parser.add_argument(
+        "--line-readers",
+        action="store_true",
+        help="compare the bundled reader's segmenter, line model and both combined with the "
+        "engines, on --numbers composed numbers and --photos photos",
+    )
+    parser.add_argument(
+        "--speed-pairs",
+        type=int,
+        default=0,
+        metavar="ROUNDS",
+        help="time mnistlab and RapidOCR's recognizer on --numbers composed numbers, "
+        "alternating per number, ROUNDS times",
+    )
     args = parser.parse_args()
     start = time.perf_counter()
     if args.speed_pairs:
         from cold_start import machine
 
         cpu = machine()
-        report = {"date": dt.date.today().isoformat(), "seed": LINE_SEED, "machine": f"{cpu['cpu']}, {cpu['cores']} cores",
-                  **speed_pairs(args.numbers, args.speed_pairs)}
+        report = {
+            "date": dt.date.today().isoformat(),
+            "seed": LINE_SEED,
+            "machine": f"{cpu['cpu']}, {cpu['cores']} cores",
+            **speed_pairs(args.numbers, args.speed_pairs),
+        }
         report["seconds"] = round(time.perf_counter() - start, 1)
         print(json.dumps(report, indent=2))
     elif args.line_readers:
         import engines
 
-        report = {"date": dt.date.today().isoformat(), "seed": LINE_SEED, "photo_seed": PHOTO_SEED,
-                  "engines": {"tesseract": engines.tesseract_version() if engines.tesseract_available() else None,
-                              "rapidocr": engines.rapidocr_version() if engines.rapidocr_available() else None},
-                  "line_model_6_digits": line_model_speed(),
-                  "sets": compare_line_readers(args.numbers, args.photos, args.psm, not args.no_engines)}
+        report = {
+            "date": dt.date.today().isoformat(),
+            "seed": LINE_SEED,
+            "photo_seed": PHOTO_SEED,
+            "engines": {
+                "tesseract": engines.tesseract_version() if engines.tesseract_available() else None,
+                "rapidocr": engines.rapidocr_version() if engines.rapidocr_available() else None,
+            },
+            "line_model_6_digits": line_model_speed(),
+            "sets": compare_line_readers(args.numbers, args.photos, args.psm, not args.no_engines),
+        }
         if args.no_engines and args.out and Path(args.out).exists():
             # The engines read the same files as before (same seeds): keep their earlier results.
             old = json.loads(Path(args.out).read_text())
@@ -553,12 +651,18 @@ def main() -> int:
         import engines
 
         photos = photo_set(args.photos, clean=args.clean_pages)
-        report = {"date": dt.date.today().isoformat(), "seed": PHOTO_SEED, "photos": len(photos),
-                  "pages": "clean: the photos' writing alone" if args.clean_pages else "photos",
-                  "kinds": {k: sum(m["kind"] == k for _, _, m in photos) for k in sorted({m["kind"] for _, _, m in photos})},
-                  "engines": {"tesseract": engines.tesseract_version() if engines.tesseract_available() else None,
-                              "rapidocr": engines.rapidocr_version() if engines.rapidocr_available() else None},
-                  "readers": score_photos(photos, photo_readers(args.runs, args.psm, not args.no_engines))}
+        report = {
+            "date": dt.date.today().isoformat(),
+            "seed": PHOTO_SEED,
+            "photos": len(photos),
+            "pages": "clean: the photos' writing alone" if args.clean_pages else "photos",
+            "kinds": {k: sum(m["kind"] == k for _, _, m in photos) for k in sorted({m["kind"] for _, _, m in photos})},
+            "engines": {
+                "tesseract": engines.tesseract_version() if engines.tesseract_available() else None,
+                "rapidocr": engines.rapidocr_version() if engines.rapidocr_available() else None,
+            },
+            "readers": score_photos(photos, photo_readers(args.runs, args.psm, not args.no_engines)),
+        }
         if args.no_engines and args.out and Path(args.out).exists():
             old = json.loads(Path(args.out).read_text())
             for name, r in old.get("readers", {}).items():
@@ -572,10 +676,17 @@ def main() -> int:
         if not args.runs:
             parser.error("name at least one RUN (or use --photos)")
         sets = build_sets(args.numbers, args.nondigits)
-        report = {"date": dt.date.today().isoformat(), "seed": SEED, "fonts": sets["fonts"],
-                  "sizes": {**{k: int(len(v[1])) for k, v in sets["singles"].items()},
-                            "nondigits": int(len(sets["nondigits"])), "numbers": len(sets["numbers"])},
-                  "runs": {run: evaluate(run, sets) for run in args.runs}}
+        report = {
+            "date": dt.date.today().isoformat(),
+            "seed": SEED,
+            "fonts": sets["fonts"],
+            "sizes": {
+                **{k: int(len(v[1])) for k, v in sets["singles"].items()},
+                "nondigits": int(len(sets["nondigits"])),
+                "numbers": len(sets["numbers"]),
+            },
+            "runs": {run: evaluate(run, sets) for run in args.runs},
+        }
         report["seconds"] = round(time.perf_counter() - start, 1)
         print(json.dumps(report, indent=2))
         print()

@@ -54,7 +54,10 @@ def request_mix(x_test: np.ndarray, n: int, bad_share: float, seed: int = 0):
         lambda i: ("upload", {"files": {"file": ("d.png", png, "image/png")}}),
     ]
     bad = [
-        lambda i: ("junk-bytes", {"files": {"file": ("x.png", bytes(rng.getrandbits(8) for _ in range(64)), "image/png")}}),
+        lambda i: (
+            "junk-bytes",
+            {"files": {"file": ("x.png", bytes(rng.getrandbits(8) for _ in range(64)), "image/png")}},
+        ),
         lambda i: ("truncated", {"files": {"file": ("x.png", png[: len(png) // 2], "image/png")}}),
         lambda i: ("empty", {"content": b""}),
         lambda i: ("bad-json", {"content": b"{oops", "headers": {"content-type": "application/json"}}),
@@ -75,6 +78,7 @@ async def _load(url: str, mix, concurrency: int) -> dict:
     problems = []
     sem = asyncio.Semaphore(concurrency)
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+
         async def one(is_bad, kind, kwargs):
             async with sem:
                 try:
@@ -91,8 +95,14 @@ async def _load(url: str, mix, concurrency: int) -> dict:
         await asyncio.gather(*(one(*m) for m in mix))
         elapsed = time.perf_counter() - start
         healthy = (await client.get("/api/health")).status_code == 200
-    return {"requests": len(mix), "seconds": round(elapsed, 2), "status_counts": counts,
-            "unexpected": len(problems), "examples": problems[:5], "healthy_after": healthy}
+    return {
+        "requests": len(mix),
+        "seconds": round(elapsed, 2),
+        "status_counts": counts,
+        "unexpected": len(problems),
+        "examples": problems[:5],
+        "healthy_after": healthy,
+    }
 
 
 def latency(url: str, x_test: np.ndarray, n: int = 300) -> dict:
@@ -106,12 +116,15 @@ def latency(url: str, x_test: np.ndarray, n: int = 300) -> dict:
             assert client.post("/api/predict", json=body).status_code == 200
             times.append((time.perf_counter() - start) * 1000)
     times.sort()
-    return {"requests": n, "p50_ms": round(statistics.median(times), 2),
-            "p99_ms": round(times[int(0.99 * (len(times) - 1))], 2)}
+    return {
+        "requests": n,
+        "p50_ms": round(statistics.median(times), 2),
+        "p99_ms": round(times[int(0.99 * (len(times) - 1))], 2),
+    }
 
 
 def run(run_path: str, requests: int, concurrency: int, bad_share: float) -> dict:
-    from mnistlab.data import load_mnist
+    from mnistlab.data.datasets import load_mnist
     from serving import running_server
 
     x_test = load_mnist(fetch=False).x_test[:500]
@@ -162,8 +175,11 @@ def _server_pids(port: int) -> list[int]:
 
     out = subprocess.run(["pgrep", "-f", f"mnistlab.cli serve .*--port {port}"], capture_output=True, text=True)
     parents = [int(p) for p in out.stdout.split()]
-    children = subprocess.run(["pgrep", "-P", ",".join(map(str, parents))], capture_output=True, text=True) \
-        if parents else None
+    children = (
+        subprocess.run(["pgrep", "-P", ",".join(map(str, parents))], capture_output=True, text=True)
+        if parents
+        else None
+    )
     return parents + ([int(p) for p in children.stdout.split()] if children else [])
 
 
@@ -199,8 +215,15 @@ def _good_png() -> bytes:
     return buf.getvalue()
 
 
-ATTACKS = ("read-png-bomb", "predict-webp-bomb", "predict-clear-png", "batch-webp-bombs", "held-connections",
-           "label-flood", "big-json")
+ATTACKS = (
+    "read-png-bomb",
+    "predict-webp-bomb",
+    "predict-clear-png",
+    "batch-webp-bombs",
+    "held-connections",
+    "label-flood",
+    "big-json",
+)
 
 
 def _attack(name: str, files: dict):
@@ -213,7 +236,9 @@ def _attack(name: str, files: dict):
     if name == "read-png-bomb":
         return lambda c, url, port, rng: post(c, "/api/read", files={"file": ("bomb.png", files["png"], "image/png")})
     if name == "predict-webp-bomb":
-        return lambda c, url, port, rng: post(c, "/api/predict", files={"file": ("b.webp", files["webp"], "image/webp")})
+        return lambda c, url, port, rng: post(
+            c, "/api/predict", files={"file": ("b.webp", files["webp"], "image/webp")}
+        )
     if name == "predict-clear-png":
         return lambda c, url, port, rng: post(c, "/api/predict", files={"file": ("c.png", files["clear"], "image/png")})
     if name == "batch-webp-bombs":
@@ -221,15 +246,19 @@ def _attack(name: str, files: dict):
         return lambda c, url, port, rng: post(c, "/api/predict/batch", files=many)
     if name == "big-json":
         body = b'{"pixels": [' + b"0," * (4 * 1024 * 1024 - 64) + b"0]}"
-        return lambda c, url, port, rng: post(c, "/api/predict", content=body,
-                                               headers={"content-type": "application/json"})
+        return lambda c, url, port, rng: post(
+            c, "/api/predict", content=body, headers={"content-type": "application/json"}
+        )
     if name == "label-flood":
+
         async def flood(c, url, port, rng):
             path = "/" + "".join(chr(int(x)) for x in rng.integers(97, 123, 16))
             res = await c.request(["GET", "POST", "BREW", "PROPFIND"][int(rng.integers(4))], path)
             return str(res.status_code)
+
         return flood
     if name == "held-connections":
+
         async def hold(c, url, port, rng):
             # Declares a body it never sends, and sends one byte after the answer.
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -245,6 +274,7 @@ def _attack(name: str, files: dict):
                 return "still-open-after-15s"
             finally:
                 writer.close()
+
         return hold
     raise SystemExit(f"unknown attack {name}: one of {', '.join(ATTACKS)}")
 
@@ -302,31 +332,50 @@ def hostile(run_path: str, seconds: float, workers: int, attacks=ATTACKS) -> dic
                 await asyncio.sleep(0.25)
 
         limits = httpx.Limits(max_connections=64)
-        async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as attackers, \
-                httpx.AsyncClient(base_url=url, timeout=120) as probe, \
-                httpx.AsyncClient(base_url=url, timeout=120) as good_client:
+        async with (
+            httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as attackers,
+            httpx.AsyncClient(base_url=url, timeout=120) as probe,
+            httpx.AsyncClient(base_url=url, timeout=120) as good_client,
+        ):
             await asyncio.gather(prober(probe), reader(good_client), *(attacker(attackers, k) for k in range(16)))
         metrics = httpx.get(f"{url}/metrics", timeout=30)
         health.sort()
-        return {"attack": name, "seconds": seconds, "workers": workers, "hostile_status_counts": statuses,
-                "health_requests": len(health), "health_failed": len(health_failed),
-                "health_p50_ms": round(statistics.median(health), 1) if health else None,
-                "health_p99_ms": round(health[int(0.99 * (len(health) - 1))], 1) if health else None,
-                "health_max_ms": round(health[-1], 1) if health else None,
-                "good_reads_asked": reads["asked"], "good_reads_answered": reads["answered"],
-                "server_peak_mb": round(peak["mb"], 1), "metrics_bytes_after": len(metrics.content)}
+        return {
+            "attack": name,
+            "seconds": seconds,
+            "workers": workers,
+            "hostile_status_counts": statuses,
+            "health_requests": len(health),
+            "health_failed": len(health_failed),
+            "health_p50_ms": round(statistics.median(health), 1) if health else None,
+            "health_p99_ms": round(health[int(0.99 * (len(health) - 1))], 1) if health else None,
+            "health_max_ms": round(health[-1], 1) if health else None,
+            "good_reads_asked": reads["asked"],
+            "good_reads_answered": reads["answered"],
+            "server_peak_mb": round(peak["mb"], 1),
+            "metrics_bytes_after": len(metrics.content),
+        }
 
     results = []
     for name in attacks:
         with running_server(run_path, args=["--workers", str(workers)]) as url:
             port = int(url.rsplit(":", 1)[1])
             res = asyncio.run(scenario(name, url, port))
-        print(f"  {name}: health p99 {res['health_p99_ms']} ms, failed {res['health_failed']}, good reads "
-              f"{res['good_reads_answered']}/{res['good_reads_asked']}, peak {res['server_peak_mb']} MB, "
-              f"{res['hostile_status_counts']}", file=sys.stderr, flush=True)
+        print(
+            f"  {name}: health p99 {res['health_p99_ms']} ms, failed {res['health_failed']}, good reads "
+            f"{res['good_reads_answered']}/{res['good_reads_asked']}, peak {res['server_peak_mb']} MB, "
+            f"{res['hostile_status_counts']}",
+            file=sys.stderr,
+            flush=True,
+        )
         results.append(res)
-    return {"date": time.strftime("%Y-%m-%d"), "cpu": cpu_name(), "clients": 16,
-            "bytes": {k: len(v) for k, v in files.items()}, "attacks": results}
+    return {
+        "date": time.strftime("%Y-%m-%d"),
+        "cpu": cpu_name(),
+        "clients": 16,
+        "bytes": {k: len(v) for k, v in files.items()},
+        "attacks": results,
+    }
 
 
 def _mix_requests(x_test: np.ndarray, n: int, seed: int = 0):
@@ -357,6 +406,7 @@ async def _drive(url: str, mix, concurrency: int, port: int, sample_every: int =
     queue = list(enumerate(mix))
     queue.reverse()
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+
         async def worker():
             while queue:
                 _, (path, kwargs) = queue.pop()
@@ -373,12 +423,18 @@ async def _drive(url: str, mix, concurrency: int, port: int, sample_every: int =
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - start
-    return {"requests": len(mix), "seconds": round(elapsed, 2), "requests_per_second": round(len(mix) / elapsed, 1),
-            "status_counts": counts, "errors": sum(v for k, v in counts.items() if k != "200"), "memory_mb": memory}
+    return {
+        "requests": len(mix),
+        "seconds": round(elapsed, 2),
+        "requests_per_second": round(len(mix) / elapsed, 1),
+        "status_counts": counts,
+        "errors": sum(v for k, v in counts.items() if k != "200"),
+        "memory_mb": memory,
+    }
 
 
 def soak(run_path: str, n: int, concurrency: int, workers: int) -> dict:
-    from mnistlab.data import load_mnist
+    from mnistlab.data.datasets import load_mnist
     from serving import running_server
 
     x_test = load_mnist(fetch=False).x_test[:1000]
@@ -387,10 +443,16 @@ def soak(run_path: str, n: int, concurrency: int, workers: int) -> dict:
         result = asyncio.run(_drive(url, _mix_requests(x_test, n), concurrency, port))
     mem = [m for _, m in result["memory_mb"]]
     warm = mem[max(0, len(mem) // 10 - 1)] if mem else 0.0
-    result.update({"workers": workers, "concurrency": concurrency,
-                   "memory_after_warmup_mb": round(warm, 1), "memory_end_mb": round(mem[-1], 1) if mem else None,
-                   "memory_growth_after_warmup": round(mem[-1] / warm - 1, 4) if mem and warm else None,
-                   "memory_max_mb": round(max(mem), 1) if mem else None})
+    result.update(
+        {
+            "workers": workers,
+            "concurrency": concurrency,
+            "memory_after_warmup_mb": round(warm, 1),
+            "memory_end_mb": round(mem[-1], 1) if mem else None,
+            "memory_growth_after_warmup": round(mem[-1] / warm - 1, 4) if mem and warm else None,
+            "memory_max_mb": round(max(mem), 1) if mem else None,
+        }
+    )
     return result
 
 
@@ -404,10 +466,16 @@ def throughput(run_path: str, n: int, concurrency: int, pairs: int) -> dict:
     one = [r["requests_per_second"] for r in rounds if r["workers"] == 1]
     two = [r["requests_per_second"] for r in rounds if r["workers"] == 2]
     ratios = [b / a for a, b in zip(one, two)]
-    return {"requests_each": n, "concurrency": concurrency, "rounds": rounds,
-            "one_worker_median": statistics.median(one), "two_workers_median": statistics.median(two),
-            "ratio_median": round(statistics.median(ratios), 3), "ratio_min": round(min(ratios), 3),
-            "ratio_max": round(max(ratios), 3)}
+    return {
+        "requests_each": n,
+        "concurrency": concurrency,
+        "rounds": rounds,
+        "one_worker_median": statistics.median(one),
+        "two_workers_median": statistics.median(two),
+        "ratio_median": round(statistics.median(ratios), 3),
+        "ratio_min": round(min(ratios), 3),
+        "ratio_max": round(max(ratios), 3),
+    }
 
 
 def stalled(run_path: str, connections: int, seconds: float) -> dict:
@@ -452,14 +520,19 @@ def stalled(run_path: str, connections: int, seconds: float) -> dict:
             writer.close()
         health.sort()
         closed_at.sort()
-        return {"connections": connections, "opened_in_seconds": round(open_seconds, 2), "seconds": seconds,
-                "closed_by_server": len(closed_at),
-                "closed_after_seconds_median": round(statistics.median(closed_at), 2) if closed_at else None,
-                "closed_after_seconds_max": round(closed_at[-1], 2) if closed_at else None,
-                "health_requests": len(health), "health_failures": failures,
-                "health_p50_ms": round(statistics.median(health), 1) if health else None,
-                "health_p99_ms": round(health[int(0.99 * (len(health) - 1))], 1) if health else None,
-                "health_max_ms": round(health[-1], 1) if health else None}
+        return {
+            "connections": connections,
+            "opened_in_seconds": round(open_seconds, 2),
+            "seconds": seconds,
+            "closed_by_server": len(closed_at),
+            "closed_after_seconds_median": round(statistics.median(closed_at), 2) if closed_at else None,
+            "closed_after_seconds_max": round(closed_at[-1], 2) if closed_at else None,
+            "health_requests": len(health),
+            "health_failures": failures,
+            "health_p50_ms": round(statistics.median(health), 1) if health else None,
+            "health_p99_ms": round(health[int(0.99 * (len(health) - 1))], 1) if health else None,
+            "health_max_ms": round(health[-1], 1) if health else None,
+        }
 
     with running_server(run_path) as url:
         port = int(url.rsplit(":", 1)[1])
@@ -496,8 +569,7 @@ def main() -> int:
             Path(args.out).write_text(json.dumps(special, indent=2) + "\n")
         return 0 if special.get("errors", 0) == 0 else 1
     if args.hostile:
-        result = hostile(args.run, args.seconds, args.workers,
-                         args.attacks.split(",") if args.attacks else ATTACKS)
+        result = hostile(args.run, args.seconds, args.workers, args.attacks.split(",") if args.attacks else ATTACKS)
         print(json.dumps(result, indent=2))
         if args.out:
             Path(args.out).write_text(json.dumps(result, indent=2) + "\n")

@@ -24,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def parse_variant(text: str):
-    from mnistlab.models import Recipe, get_preset
+    from mnistlab.models.presets import Recipe, get_preset
 
     preset, _, changes = text.partition(":")
     recipe = Recipe.from_dict(get_preset(preset).recipe.to_dict())
@@ -53,22 +53,30 @@ def main() -> int:
     parser.add_argument("--out")
     args = parser.parse_args()
     sys.path.insert(0, str(HERE))
+    from mnistlab.models.calibration import auroc
+    from mnistlab.reading.predictor import Predictor
+    from mnistlab.training.core import TrainOptions
+    from mnistlab.training.train import train
     from reading import build_sets
-
-    from mnistlab.calibration import auroc
-    from mnistlab.prediction import Predictor
-    from mnistlab.training import TrainOptions, train
 
     sets = build_sets(n_numbers=0, n_nondigits=1000)
     rows = []
     for text in args.variants:
-        preset, recipe = parse_variant(text)
+        preset, _recipe = parse_variant(text)
         for seed in args.seeds:
             out = Path(tempfile.mkdtemp(prefix="mnistlab-variant-")) / "run"
-            run = train(TrainOptions(preset=preset, seed=seed, out=str(out), verbose=0),
-                        recipe=parse_variant(text)[1], link_latest=False)
+            run = train(
+                TrainOptions(preset=preset, seed=seed, out=str(out), verbose=0),
+                recipe=parse_variant(text)[1],
+                link_latest=False,
+            )
             m, pred = run.metrics, Predictor(run)
-            row = {"variant": text, "seed": seed, "test_accuracy": m["test_accuracy"], "fit_seconds": m["train_seconds"]}
+            row = {
+                "variant": text,
+                "seed": seed,
+                "test_accuracy": m["test_accuracy"],
+                "fit_seconds": m["train_seconds"],
+            }
             real_conf = []
             for name, (x, y) in sets["singles"].items():
                 probs, conf, _ = pred.judge(x)
@@ -84,8 +92,9 @@ def main() -> int:
     summary = {}
     for text in args.variants:
         mine = [r for r in rows if r["variant"] == text]
-        summary[text] = {k: round(statistics.mean(r[k] for r in mine), 4) for k in mine[0]
-                         if k not in ("variant", "seed")}
+        summary[text] = {
+            k: round(statistics.mean(r[k] for r in mine), 4) for k in mine[0] if k not in ("variant", "seed")
+        }
         summary[text]["seeds"] = len(mine)
     print(json.dumps(summary, indent=2))
     if args.out:

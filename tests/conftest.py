@@ -32,7 +32,7 @@ def synthetic_arrays(n_train=600, n_test=200, seed=0):
         y = rng.integers(0, 10, n)
         x = rng.integers(0, 40, (n, 28, 28)).astype(np.uint8)
         for i, k in enumerate(y):
-            x[i, 2 * k + 4: 2 * k + 6, 4:24] = 230
+            x[i, 2 * k + 4 : 2 * k + 6, 4:24] = 230
         return x, y.astype(np.uint8)
 
     x_train, y_train = make(n_train)
@@ -49,7 +49,7 @@ def synthetic_npz(tmp_path):
 
 @pytest.fixture(scope="session")
 def mnist():
-    from mnistlab.data import load_mnist
+    from mnistlab.data.datasets import load_mnist
 
     # `make test` fetches MNIST first; a missing cache here is a real failure, not a skip.
     return load_mnist(fetch=False)
@@ -58,7 +58,8 @@ def mnist():
 @pytest.fixture(scope="session")
 def real_run(tmp_path_factory, mnist):
     """The `seed` preset trained briefly on a real MNIST subset (shared by the read-only tests)."""
-    from mnistlab.training import TrainOptions, train
+    from mnistlab.training.core import TrainOptions
+    from mnistlab.training.train import train
 
     out = tmp_path_factory.mktemp("runs") / "seed-small"
     return train(TrainOptions(preset="seed", limit=6000, epochs=2, out=str(out), verbose=0), link_latest=True)
@@ -67,14 +68,16 @@ def real_run(tmp_path_factory, mnist):
 @pytest.fixture(scope="session")
 def reader_run(tmp_path_factory, mnist):
     """The `fast` preset (with its synthetic non-digits) on 20,000 real MNIST images: good enough to read."""
-    from mnistlab.training import TrainOptions, train
+    from mnistlab.training.core import TrainOptions
+    from mnistlab.training.train import train
 
     out = tmp_path_factory.mktemp("runs") / "fast-reader"
     return train(TrainOptions(preset="fast", limit=20000, out=str(out), verbose=0), link_latest=False)
 
 
-def compose_number(digits: list[np.ndarray], gaps: list[int], rng, height: int = 44,
-                   dark_on_light: bool = True) -> np.ndarray:
+def compose_number(
+    digits: list[np.ndarray], gaps: list[int], rng, height: int = 44, dark_on_light: bool = True
+) -> np.ndarray:
     """Digit images (bright ink on black, any size) side by side with the given gaps (negative =
     overlapping, i.e. touching), a little baseline jitter, as a grayscale picture."""
     width = sum(d.shape[1] for d in digits) + sum(gaps) + 24
@@ -84,7 +87,7 @@ def compose_number(digits: list[np.ndarray], gaps: list[int], rng, height: int =
         x += gap
         y = int(rng.integers(0, max(1, height - d.shape[0])))
         h, w = d.shape
-        canvas[y:y + h, x:x + w] = np.maximum(canvas[y:y + h, x:x + w], d)
+        canvas[y : y + h, x : x + w] = np.maximum(canvas[y : y + h, x : x + w], d)
         x += w
     canvas = canvas[:, : x + 12]
     return 255.0 - canvas if dark_on_light else canvas
@@ -93,5 +96,11 @@ def compose_number(digits: list[np.ndarray], gaps: list[int], rng, height: int =
 def run_cli(*args, cwd=None, env=None, timeout=600):
     """Run `mnistlab ARGS` in a subprocess, as a user would."""
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "mnistlab.cli", *map(str, args)], cwd=cwd,
-                          env=full_env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "mnistlab.cli", *map(str, args)],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

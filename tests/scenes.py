@@ -12,8 +12,16 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
 
-def sheet(lines: list[str], size: int = 64, paper: str = "plain", box: bool = False, pad: int = 60,
-          offsets: list[int] | None = None, margin: int = 18, rule: int = 180) -> np.ndarray:
+def sheet(
+    lines: list[str],
+    size: int = 64,
+    paper: str = "plain",
+    box: bool = False,
+    pad: int = 60,
+    offsets: list[int] | None = None,
+    margin: int = 18,
+    rule: int = 180,
+) -> np.ndarray:
     """Dark print on light paper (grayscale 0..255); `offsets` shifts each line right by that much;
     a box leaves `margin` pixels around the print; squared paper's lines are `rule` grey."""
     font = ImageFont.truetype(FONT, size)
@@ -51,7 +59,7 @@ def on_table(page: np.ndarray, shadow: str | None = "corner") -> np.ndarray:
     rng = np.random.default_rng(0)
     table = 90 + 15 * np.sin(np.linspace(0, 40, H))[:, None] + rng.normal(0, 4, (H, W))
     y0, x0 = (H - h) // 2, (W - w) // 2
-    table[y0:y0 + h, x0:x0 + w] = page
+    table[y0 : y0 + h, x0 : x0 + w] = page
     yy, xx = np.mgrid[0:H, 0:W]
     if shadow == "corner":
         table = table * np.where(xx + yy > x0 + w + y0 + 0.55 * h, 0.55, 1.0)
@@ -71,7 +79,7 @@ def on_wide_table(page: np.ndarray) -> np.ndarray:
     rng = np.random.default_rng(2)
     table = 120 + 25 * np.sin(np.linspace(0, 60, H))[:, None] + rng.normal(0, 6, (H, W))
     y0, x0 = (H - h) // 2, (W - w) // 2
-    table[y0:y0 + h, x0:x0 + w] = page
+    table[y0 : y0 + h, x0 : x0 + w] = page
     table = table * np.where(np.mgrid[0:H, 0:W][1] < x0 + 1.3 * w, 1.0, 0.45)
     img = Image.fromarray(np.clip(table, 0, 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(1.5))
     return np.asarray(img, np.float64)
@@ -90,8 +98,9 @@ def jpeg(gray: np.ndarray, orientation: int = 1) -> bytes:
     img = Image.fromarray(np.clip(gray, 0, 255).astype(np.uint8))
     exif = Image.Exif()
     if orientation != 1:
-        img = img.transpose({6: Image.Transpose.ROTATE_90, 8: Image.Transpose.ROTATE_270,
-                             3: Image.Transpose.ROTATE_180}[orientation])
+        img = img.transpose(
+            {6: Image.Transpose.ROTATE_90, 8: Image.Transpose.ROTATE_270, 3: Image.Transpose.ROTATE_180}[orientation]
+        )
         exif[0x0112] = orientation
     buf = io.BytesIO()
     img.save(buf, "JPEG", quality=90, exif=exif.tobytes())
@@ -105,9 +114,10 @@ def on_bright_table(page: np.ndarray) -> tuple[np.ndarray, tuple[slice, slice]]:
     H, W = int(h * 1.8), int(w * 1.6)
     table = np.full((H, W), 175.0) + np.random.default_rng(1).normal(0, 3, (H, W))
     y0, x0 = (H - h) // 2, (W - w) // 2
-    table[y0:y0 + h, x0:x0 + w] = page
-    table = np.asarray(Image.fromarray(np.clip(table, 0, 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(1)),
-                       np.float64)
+    table[y0 : y0 + h, x0 : x0 + w] = page
+    table = np.asarray(
+        Image.fromarray(np.clip(table, 0, 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(1)), np.float64
+    )
     shade = Image.fromarray((np.mgrid[0:H, 0:W][0] > y0 + 0.6 * h).astype(np.uint8) * 255)
     soft = np.asarray(shade.filter(ImageFilter.GaussianBlur(8)), np.float64) / 255.0
     return table * (1 - 0.55 * soft), (slice(y0, y0 + h), slice(x0, x0 + w))

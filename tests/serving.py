@@ -23,8 +23,13 @@ def running_server(run_path, timeout=120, args=()):
     up and stall it)."""
     port = free_port()
     log = tempfile.NamedTemporaryFile("w+", prefix="mnistlab-serve-", suffix=".log")
-    proc = subprocess.Popen([sys.executable, "-m", "mnistlab.cli", "serve", str(run_path), "--port", str(port),
-                             *map(str, args)], env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=log, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mnistlab.cli", "serve", str(run_path), "--port", str(port), *map(str, args)],
+        env=os.environ.copy(),
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + timeout

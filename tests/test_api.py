@@ -12,8 +12,16 @@ from conftest import REPO, compose_number, run_cli
 
 
 def test_the_package_root_is_small_and_documented():
-    assert set(ml.__all__) >= {"train", "open_run", "load_dataset", "presets", "predict", "read", "Run",
-                               "MnistlabError"}
+    assert set(ml.__all__) >= {
+        "train",
+        "open_run",
+        "load_dataset",
+        "presets",
+        "predict",
+        "read",
+        "Run",
+        "MnistlabError",
+    }
     for name in ("train", "open_run", "load_dataset", "presets", "predict", "read"):
         assert getattr(ml, name).__doc__
     for name in ("evaluate", "predict", "read", "export", "plot_curves", "plot_samples", "plot_confusion"):
@@ -38,8 +46,7 @@ def test_bundled_model_predicts_arrays_paths_and_pil_images(mnist, tmp_path):
 
 
 def test_read_whole_numbers_from_python(mnist, tmp_path):
-    picture = compose_number([mnist.x_test[i].astype(float) for i in (0, 1, 2, 3)], [6, 3, 8],
-                             np.random.default_rng(0))
+    picture = compose_number([mnist.x_test[i].astype(float) for i in (0, 1, 2, 3)], [6, 3, 8], np.random.default_rng(0))
     path = tmp_path / "n.png"
     Image.fromarray(picture.astype(np.uint8)).save(path)
     (result,) = ml.read(str(path))
@@ -102,8 +109,9 @@ def test_readme_python_example_runs_as_written_quietly_and_writes_only_its_run(t
     code = text.split("## From Python", 1)[1].split("```python", 1)[1].split("```", 1)[0]
     shutil.copytree(REPO / "examples", tmp_path / "examples")
     env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "MNISTLAB_DEBUG")}
-    res = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env,
-                         timeout=600)
+    res = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=600
+    )
     assert res.returncode == 0, res.stderr
     assert "2026" in res.stdout and "[7, 2, 1, 0, 4]" in res.stdout, res.stdout
     assert res.stderr == "", res.stderr
@@ -116,8 +124,11 @@ def test_cli_output_into_a_closed_pipe_stops_quietly(real_run):
     import subprocess
     import sys
 
-    proc = subprocess.Popen([sys.executable, "-m", "mnistlab.cli", "predict", str(real_run.path),
-                             "--test-index", "0:2000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mnistlab.cli", "predict", str(real_run.path), "--test-index", "0:2000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     first = proc.stdout.readline()
     proc.stdout.close()
     err = proc.stderr.read().decode()

@@ -26,8 +26,9 @@ def write_numbers(folder, mnist, n, seed=0):
     texts = []
     for i in range(n):
         idx = rng.integers(0, len(mnist.y_test), int(rng.integers(2, 7)))
-        picture = compose_number([mnist.x_test[j].astype(np.float64) for j in idx],
-                                 [int(g) for g in rng.integers(3, 10, len(idx) - 1)], rng)
+        picture = compose_number(
+            [mnist.x_test[j].astype(np.float64) for j in idx], [int(g) for g in rng.integers(3, 10, len(idx) - 1)], rng
+        )
         Image.fromarray(picture.astype(np.uint8)).save(folder / f"{i:05d}.png")
         texts.append("".join(str(int(mnist.y_test[j])) for j in idx))
     return texts
@@ -43,7 +44,7 @@ def numbers(tmp_path_factory, mnist):
 @pytest.fixture(scope="module")
 def reference(numbers):
     """Every picture read in this process, one at a time: what every other way must give."""
-    from mnistlab.batch import ReadOptions, read_many
+    from mnistlab.batch.many import ReadOptions, read_many
 
     files = sorted(numbers.iterdir())
     return list(read_many(files, ReadOptions(run=str(ml.bundled_path())), jobs=1))
@@ -83,8 +84,19 @@ def test_one_job_reads_in_this_process_with_the_same_answers(numbers, reference)
 @pytest.mark.parametrize("wait_rows", [1, 45])
 def test_killed_at_any_moment_and_resumed_every_picture_once(numbers, reference, tmp_path, wait_rows):
     out, out_csv = tmp_path / "out.jsonl", tmp_path / "out.csv"
-    cmd = [sys.executable, "-m", "mnistlab.cli", "read", str(numbers), "--jobs", "2", "--jsonl", str(out),
-           "--csv", str(out_csv)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "mnistlab.cli",
+        "read",
+        str(numbers),
+        "--jobs",
+        "2",
+        "--jsonl",
+        str(out),
+        "--csv",
+        str(out_csv),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
@@ -178,8 +190,12 @@ def test_a_progress_bar_on_a_terminal_and_none_when_piped(numbers):
     piped = run_cli("read", *files, "--jobs", "1")
     assert "\r" not in piped.stderr and "pictures/s" not in piped.stderr
     leader, follower = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "mnistlab.cli", "read", *files, "--jobs", "1"],
-                            stdout=subprocess.PIPE, stderr=follower, cwd=REPO)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mnistlab.cli", "read", *files, "--jobs", "1"],
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        cwd=REPO,
+    )
     os.close(follower)
     seen = b""
     while True:
@@ -222,7 +238,7 @@ def test_a_local_ray_instance_reads_the_same_answers_each_picture_once(mnist, tm
 @pytest.mark.timeout(300)
 def test_read_ray_from_python_takes_paths_and_a_dataset_of_bytes(numbers, reference, tmp_path):
     ray = pytest.importorskip("ray")
-    import ray.data
+    import ray.data  # noqa: F811  (the submodule, on the same name)
 
     files = sorted(numbers.iterdir())[:40]
     try:

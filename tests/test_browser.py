@@ -19,8 +19,17 @@ def test_draw_a_digit_in_chromium(real_run):
     with running_server(real_run.path) as url, sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
         page = browser.new_page(bypass_csp=True, viewport={"width": 900, "height": 700})
         page.goto(url)
         page.wait_for_function("document.getElementById('modelinfo').textContent.startsWith('Model')")
@@ -51,8 +60,17 @@ def test_draw_a_digit_in_chromium(real_run):
 def _launch(pw):
     return pw.chromium.launch(
         executable_path=CHROMIUM,
-        args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-              "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        args=[
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ],
+    )
 
 
 def _stroke(page, canvas_box, points, scale):
@@ -67,8 +85,10 @@ def _stroke(page, canvas_box, points, scale):
 
 
 def _arc(cx, cy, r, start, end, n=14):
-    return [(cx + r * math.cos(math.radians(a)), cy + r * math.sin(math.radians(a)))
-            for a in [start + (end - start) * k / n for k in range(n + 1)]]
+    return [
+        (cx + r * math.cos(math.radians(a)), cy + r * math.sin(math.radians(a)))
+        for a in [start + (end - start) * k / n for k in range(n + 1)]
+    ]
 
 
 @pytest.mark.skipif(not shutil.which("chromium"), reason="Debian's chromium is not installed (.ci/run installs it)")
@@ -98,8 +118,10 @@ def test_write_a_number_and_a_star_in_chromium(reader_run):
         page.click("#numclear")
         assert page.locator("#number").text_content() == "–"
         box = page.locator("#numpad").bounding_box()  # clicking may have scrolled the page
-        star = [(420 + 80 * math.cos(math.radians(-90 + 144 * k)), 110 + 80 * math.sin(math.radians(-90 + 144 * k)))
-                for k in range(6)]
+        star = [
+            (420 + 80 * math.cos(math.radians(-90 + 144 * k)), 110 + 80 * math.sin(math.radians(-90 + 144 * k)))
+            for k in range(6)
+        ]
         _stroke(page, box, star, scale)
         page.wait_for_function(settled, timeout=30000)
         page.screenshot(path=str(ARTIFACTS / "serve-star.png"), full_page=True)
@@ -115,15 +137,16 @@ def test_write_a_number_and_a_star_in_chromium(reader_run):
 def test_report_renders_offline_in_chromium(real_run):
     from playwright.sync_api import sync_playwright
 
-    from mnistlab.report import write_report
+    from mnistlab.training.report import write_report
 
     report = write_report(real_run)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     requested = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM,
-                                     args=["--headless", "--no-sandbox", "--disable-gpu",
-                                           "--disable-background-networking", "--no-first-run"])
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
+        )
         page = browser.new_page(bypass_csp=True, viewport={"width": 1200, "height": 900})
 
         def block_network(route):
@@ -142,8 +165,14 @@ def test_report_renders_offline_in_chromium(real_run):
         browser.close()
     assert requested == []
     assert len(images) == 5 and all(images)
-    assert {"Recipe", "Data", "Training curves", "Confusion matrix", "Most confident mistakes",
-            "Confidence and rejection"} <= set(headings)
+    assert {
+        "Recipe",
+        "Data",
+        "Training curves",
+        "Confusion matrix",
+        "Most confident mistakes",
+        "Confidence and rejection",
+    } <= set(headings)
 
 
 @pytest.mark.skipif(not shutil.which("chromium"), reason="Debian's chromium is not installed (.ci/run installs it)")
@@ -180,14 +209,23 @@ def test_upload_a_photo_and_see_what_was_read_on_it(tmp_path):
 def test_the_api_docs_render_their_operations_offline():
     """Swagger UI and ReDoc, as a browser shows them under the page's CSP: every operation listed,
     no request leaves the server, no console error."""
-    import mnistlab as ml
     from playwright.sync_api import sync_playwright
+
+    import mnistlab as ml
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with running_server(ml.bundled_path()) as url, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM,
-                                     args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                                           "--disable-background-networking", "--disable-component-update"])
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+            ],
+        )
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         outside, errors = [], []
         local = (url, f"blob:{url}", "data:")  # the server itself, and what its pages make in memory
@@ -198,8 +236,9 @@ def test_the_api_docs_render_their_operations_offline():
         shown = page.locator(".opblock-summary-path").all_text_contents()
         page.screenshot(path=str(ARTIFACTS / "docs-swagger.png"))
         assert not page.locator("text=Unable to render this definition").count()
-        assert {"/api/read", "/api/predict", "/api/predict/batch", "/api/model", "/api/health"} <= \
-            {s.replace("\u200b", "") for s in shown}, shown
+        assert {"/api/read", "/api/predict", "/api/predict/batch", "/api/model", "/api/health"} <= {
+            s.replace("\u200b", "") for s in shown
+        }, shown
         page.goto(f"{url}/redoc")
         page.get_by_text("/api/read").first.wait_for(timeout=20000)
         assert "mnistlab (1)" not in page.title() and page.locator("h1").first.text_content().startswith("mnistlab")

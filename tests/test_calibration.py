@@ -3,8 +3,15 @@
 import numpy as np
 import pytest
 
-from mnistlab.calibration import (Calibration, auroc, calibrate, choose_threshold,
-                                  expected_calibration_error, fit_temperature, temper)
+from mnistlab.models.calibration import (
+    Calibration,
+    auroc,
+    calibrate,
+    choose_threshold,
+    expected_calibration_error,
+    fit_temperature,
+    temper,
+)
 
 
 def _overconfident(n=4000, seed=0, true_t=2.5):
@@ -54,14 +61,14 @@ def test_calibrate_scores_nondigits_and_round_trips(tmp_path):
     cal.save(tmp_path / "c.json")
     again = Calibration.load(tmp_path / "c.json")
     assert again.temperature == cal.temperature and again.threshold == cal.threshold
-    _, conf, accepted = again.judge(probs)
+    _, _conf, accepted = again.judge(probs)
     assert accepted.mean() >= 0.99
 
 
 def test_missing_calibration_is_the_identity(tmp_path):
     cal = Calibration.load(tmp_path / "none.json")
     probs = np.array([[0.7, 0.3]], np.float32)
-    p, conf, acc = cal.judge(probs)
+    p, _conf, acc = cal.judge(probs)
     assert np.allclose(p, probs) and acc.all()
 
 

@@ -13,16 +13,27 @@ import pytest
 from PIL import Image
 
 from conftest import run_cli
-from mnistlab.cli import PREDICT_CSV_COLUMNS, READ_CSV_COLUMNS
-from mnistlab.models import PRESETS
+from mnistlab.cli.parser import PREDICT_CSV_COLUMNS, READ_CSV_COLUMNS
+from mnistlab.models.presets import PRESETS
 
 
-@pytest.mark.parametrize("argv", [["presets"], ["presets", "--json"], ["runs", "nowhere"], ["--help"],
-                                  ["train", "--help"], ["read", "--help"], ["serve", "--help"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["presets"],
+        ["presets", "--json"],
+        ["runs", "nowhere"],
+        ["--help"],
+        ["train", "--help"],
+        ["read", "--help"],
+        ["serve", "--help"],
+    ],
+)
 def test_commands_that_neither_train_nor_evaluate_never_import_tensorflow(argv):
-    code = ("import sys\nfrom mnistlab.cli import main\ntry:\n    main(%r)\nexcept SystemExit:\n    pass\n"
-            "print('TF' if 'tensorflow' in sys.modules or 'keras' in sys.modules else 'no TF', file=sys.stderr)"
-            % argv)
+    code = (
+        f"import sys\nfrom mnistlab.cli import main\ntry:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
+        "print('TF' if 'tensorflow' in sys.modules or 'keras' in sys.modules else 'no TF', file=sys.stderr)"
+    )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.stderr.strip().splitlines()[-1] == "no TF", res.stderr
 
@@ -56,7 +67,7 @@ def _seven(path):
     img[6:9, 8:21] = 255
     for r in range(9, 23):
         c = 20 - (r - 9) // 2
-        img[r, c - 1:c + 2] = 255
+        img[r, c - 1 : c + 2] = 255
     Image.fromarray(img).save(path)
     return path
 
@@ -96,23 +107,27 @@ def test_every_reading_says_read_or_not_sure_with_what_to_do(tmp_path):
     res = run_cli("read", sure, cut)
     out = res.stdout.splitlines()
     assert out[0].startswith(f"{sure}: 2026  (read, lowest confidence"), out
-    assert out[1].startswith(f"{cut}: ") and "(not sure: a digit at the picture's edge may be cut off: " \
-        "include the whole number" in out[1], out
+    assert (
+        out[1].startswith(f"{cut}: ")
+        and "(not sure: a digit at the picture's edge may be cut off: include the whole number" in out[1]
+    ), out
     rows = json.loads(run_cli("read", cut, "--json").stdout)
     assert rows[0]["accepted"] is False and rows[0]["reason"] == "cut_off"
     assert rows[0]["note"].startswith("a digit at the picture's edge")
 
 
-def test_the_readme_lists_every_not_sure_reason_with_its_sentence():
+def test_the_guide_lists_every_not_sure_reason_with_its_sentence():
     import re
 
     from conftest import REPO
     from mnistlab.reading.reasons import REASONS
 
-    table = (REPO / "README.md").read_text().split("### Not sure: what each reason means", 1)[1].split("\n## ", 1)[0]
+    guide = (REPO / "docs" / "confidence.md").read_text()
+    table = guide.split("### Not sure: what each reason means", 1)[1].split("\n## ", 1)[0]
     rows = dict(re.findall(r"^\| `(\w+)` \| (.+) \|$", table, re.M))
     rows.pop("reason")  # the header
     assert set(rows) == set(REASONS)
     for key, sentence in REASONS.items():
-        assert rows[key] == re.sub(r"\{(\w+)(:[^}]*)?\}", lambda m: {"count": "N", "most": "M"}[m.group(1)],
-                                   sentence), key
+        assert rows[key] == re.sub(
+            r"\{(\w+)(:[^}]*)?\}", lambda m: {"count": "N", "most": "M"}[m.group(1)], sentence
+        ), key

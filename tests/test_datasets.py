@@ -6,11 +6,12 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
-from mnistlab import data
+from mnistlab.data import datasets as data
 from mnistlab.errors import MnistlabError
 
-needs_fashion = pytest.mark.skipif(not data.FASHION_DIR.is_dir(),
-                                   reason="Debian's dataset-fashion-mnist is not installed (.ci/run installs it)")
+needs_fashion = pytest.mark.skipif(
+    not data.FASHION_DIR.is_dir(), reason="Debian's dataset-fashion-mnist is not installed (.ci/run installs it)"
+)
 
 
 @needs_fashion

@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from mnistlab.distribute import get_strategy
 from mnistlab.errors import MnistlabError
+from mnistlab.training.distribute import get_strategy
 
 
 def _free_ports(n):
@@ -28,12 +28,35 @@ def test_two_workers_train_the_same_model(tmp_path, synthetic_npz):
     out = tmp_path / "dist"
     procs = []
     for index in range(2):
-        env = {**os.environ, "MNISTLAB_VERBOSE": "0",
-               "TF_CONFIG": json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})}
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "mnistlab.cli", "train", "--strategy", "multiworker",
-             "--dataset", f"npz:{synthetic_npz}", "--epochs", "1", "--batch-size", "32", "--out", str(out)],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        env = {
+            **os.environ,
+            "MNISTLAB_VERBOSE": "0",
+            "TF_CONFIG": json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}),
+        }
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "mnistlab.cli",
+                    "train",
+                    "--strategy",
+                    "multiworker",
+                    "--dataset",
+                    f"npz:{synthetic_npz}",
+                    "--epochs",
+                    "1",
+                    "--batch-size",
+                    "32",
+                    "--out",
+                    str(out),
+                ],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     outputs = [p.communicate(timeout=420) for p in procs]
     for p, (_, stderr) in zip(procs, outputs, strict=True):
         assert p.returncode == 0, stderr[-3000:]

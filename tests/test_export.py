@@ -1,11 +1,10 @@
 """Exports load in their own runtimes and agree with Keras on 1,000 test images."""
 
-
 import pytest
 
 from conftest import run_cli
-from mnistlab import export
 from mnistlab.errors import MnistlabError
+from mnistlab.export import formats as export
 
 
 @pytest.mark.parametrize("fmt", ["savedmodel", "tflite", "onnx"])
@@ -36,7 +35,7 @@ def test_exports_carry_the_calibration(real_run, tmp_path):
 
     import numpy as np
 
-    from mnistlab.evaluate import predict_proba
+    from mnistlab.training.evaluate import predict_proba
 
     cal = real_run.calibration
     result = export.export_run(real_run, "onnx", str(tmp_path / "m.onnx"))
@@ -52,7 +51,7 @@ def test_exports_carry_the_calibration(real_run, tmp_path):
 
 
 def real_run_x(run):
-    from mnistlab.data import load_dataset
+    from mnistlab.data.datasets import load_dataset
 
     return load_dataset(run.config["dataset"]["spec"]).x_test[:200].astype("float32")
 
@@ -66,8 +65,10 @@ def test_quantized_tflite_is_judged_by_accuracy(real_run, tmp_path, quantize):
     assert r["bytes"] < r["float_bytes"] and r["latency_ms"] > 0
     if quantize == "int8":
         assert r["size_ratio"] >= 3.5
-    print(f"{quantize}: acc {r['test_accuracy']:.4f} vs {r['float_test_accuracy']:.4f}, "
-          f"{r['bytes']} vs {r['float_bytes']} bytes, {r['latency_ms']} vs {r['float_latency_ms']} ms")
+    print(
+        f"{quantize}: acc {r['test_accuracy']:.4f} vs {r['float_test_accuracy']:.4f}, "
+        f"{r['bytes']} vs {r['float_bytes']} bytes, {r['latency_ms']} vs {r['float_latency_ms']} ms"
+    )
 
 
 def test_quantized_export_refusals(real_run, tmp_path, monkeypatch):

@@ -57,7 +57,7 @@ def test_csv_cells_never_start_a_formula(tmp_path, number_png):
     assert run_cli("read", evil, "--csv", out_csv).returncode == 0
     (row,) = list(csv.DictReader(out_csv.open()))
     assert not row["file"].startswith(("=", "+", "-", "@"))
-    from mnistlab.rowfiles import csv_cell as _csv_cell
+    from mnistlab.batch.rowfiles import csv_cell as _csv_cell
 
     assert _csv_cell("=1+1") == "'=1+1" and _csv_cell("@SUM(A1)") == "'@SUM(A1)"
     assert _csv_cell("-3") == "-3" and _csv_cell("12") == "12" and _csv_cell(0.5) == 0.5
@@ -89,7 +89,7 @@ def test_a_damaged_calibration_is_one_clear_error(tmp_path, number_png, temperat
 
     from mnistlab.errors import MnistlabError
     from mnistlab.runs import RunDir
-    from mnistlab.server.app import create_app
+    from mnistlab.serving.app import create_app
 
     with pytest.raises(MnistlabError, match="temperature"):
         TestClient(create_app(RunDir(run)))

@@ -2,10 +2,10 @@
 
 import pytest
 
+from mnistlab.data.fonts import fingerprint, fingerprint_changes
 from mnistlab.errors import MnistlabError
-from mnistlab.fonts import fingerprint, fingerprint_changes
-from mnistlab.models import get_preset
-from mnistlab.training import _check_fonts
+from mnistlab.models.presets import get_preset
+from mnistlab.training.core import _check_fonts
 
 
 def test_a_run_with_synthetic_data_records_its_fonts(reader_run):

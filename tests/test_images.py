@@ -46,16 +46,19 @@ def test_polarity_does_not_matter():
     assert np.abs(dark_on_light - light_on_dark).max() < 1e-3
 
 
-@pytest.mark.parametrize("make", [
-    lambda: _png(_drawn_seven(mode="RGB", ink=(20, 30, 200), paper=(250, 240, 200))),
-    lambda: _png(_drawn_seven(mode="RGB"), "JPEG", quality=60),
-    lambda: _png(_drawn_seven(), "BMP"),
-    lambda: _png(_drawn_seven().convert("P")),
-    lambda: _png(_drawn_seven(mode="RGB").convert("CMYK"), "JPEG"),
-    lambda: _png(Image.fromarray((np.asarray(_drawn_seven(), np.uint16) * 257)).convert("I;16")),
-    lambda: _png(_drawn_seven(mode="RGB"), "TIFF"),
-    lambda: _png(_drawn_seven(mode="RGB"), "WEBP"),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: _png(_drawn_seven(mode="RGB", ink=(20, 30, 200), paper=(250, 240, 200))),
+        lambda: _png(_drawn_seven(mode="RGB"), "JPEG", quality=60),
+        lambda: _png(_drawn_seven(), "BMP"),
+        lambda: _png(_drawn_seven().convert("P")),
+        lambda: _png(_drawn_seven(mode="RGB").convert("CMYK"), "JPEG"),
+        lambda: _png(Image.fromarray(np.asarray(_drawn_seven(), np.uint16) * 257).convert("I;16")),
+        lambda: _png(_drawn_seven(mode="RGB"), "TIFF"),
+        lambda: _png(_drawn_seven(mode="RGB"), "WEBP"),
+    ],
+)
 def test_formats_and_modes_are_read(make):
     arr = image_bytes_to_array(make())
     assert arr.shape == (28, 28) and arr.max() > 100
@@ -76,15 +79,18 @@ def test_animated_gif_uses_first_frame():
     assert image_bytes_to_array(buf.getvalue()).max() > 100
 
 
-@pytest.mark.parametrize("data, message", [
-    (b"", "empty"),
-    (b"definitely not an image", "not an image"),
-    (_png(Image.new("L", (50, 50), 255)), "no digit"),
-    (_png(Image.new("L", (50, 50), 0)), "no digit"),
-    (_png(Image.new("L", (1, 1), 128)), "no digit"),
-    (_png(_drawn_seven())[:300], "damaged or truncated"),
-    (_png(_drawn_seven(mode="RGB").convert("LAB"), "TIFF"), "colour mode LAB"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "empty"),
+        (b"definitely not an image", "not an image"),
+        (_png(Image.new("L", (50, 50), 255)), "no digit"),
+        (_png(Image.new("L", (50, 50), 0)), "no digit"),
+        (_png(Image.new("L", (1, 1), 128)), "no digit"),
+        (_png(_drawn_seven())[:300], "damaged or truncated"),
+        (_png(_drawn_seven(mode="RGB").convert("LAB"), "TIFF"), "colour mode LAB"),
+    ],
+)
 def test_unusable_images_are_clear_errors(data, message):
     with pytest.raises(ImageError, match=message):
         image_bytes_to_array(data)
@@ -103,10 +109,17 @@ def test_a_single_dot_is_still_classified():
     assert image_bytes_to_array(_png(img)).max() > 0
 
 
-@pytest.mark.parametrize("pixels, message", [
-    ([[0] * 28] * 27, "28x28"), ([[float("nan")] * 28] * 28, "finite"), ([[-1] * 28] * 28, "0..255"),
-    ([[256] * 28] * 28, "0..255"), ("abc", "28x28"), ([[None] * 28] * 28, "numbers"),
-])
+@pytest.mark.parametrize(
+    "pixels, message",
+    [
+        ([[0] * 28] * 27, "28x28"),
+        ([[float("nan")] * 28] * 28, "finite"),
+        ([[-1] * 28] * 28, "0..255"),
+        ([[256] * 28] * 28, "0..255"),
+        ("abc", "28x28"),
+        ([[None] * 28] * 28, "numbers"),
+    ],
+)
 def test_bad_pixel_arrays(pixels, message):
     with pytest.raises(ImageError, match=message):
         pixels_to_array(pixels)
@@ -128,9 +141,9 @@ def test_predict_files_on_a_non_mnist_set(real_run, tmp_path):
     from sklearn.datasets import load_digits
 
     from conftest import run_cli
-    from mnistlab.fonts import font_files
-    from mnistlab.prediction import predict_files
-    from mnistlab.synth import photograph, render_text
+    from mnistlab.data.fonts import font_files
+    from mnistlab.data.synth import photograph, render_text
+    from mnistlab.reading.predictor import predict_files
 
     rng = np.random.default_rng(0)
     fonts = [f for f in font_files("eval") if f.name.startswith("DejaVu")][:4]
@@ -146,7 +159,9 @@ def test_predict_files_on_a_non_mnist_set(real_run, tmp_path):
     uci = load_digits()
     (tmp_path / "uci").mkdir()
     for i in range(200):
-        Image.fromarray((uci.images[i] * 255 / 16).astype(np.uint8)).resize((32, 32)).save(tmp_path / "uci" / f"{i}.png")
+        Image.fromarray((uci.images[i] * 255 / 16).astype(np.uint8)).resize((32, 32)).save(
+            tmp_path / "uci" / f"{i}.png"
+        )
 
     def accuracy(items):
         preds = predict_files(real_run, [str(p) for p, _ in items])
@@ -177,9 +192,14 @@ def test_percentile_is_numpys_to_the_last_bit():
     from mnistlab.images import percentile
 
     @settings(max_examples=200, deadline=None)
-    @given(a=arrays(np.float64, st.tuples(st.integers(1, 30), st.integers(1, 30)),
-                    elements=st.one_of(st.sampled_from([0.0, 1.0, 127.5, 255.0]), st.floats(-255, 255))),
-           q=st.one_of(st.sampled_from([0.0, 50.0, 99.5, 100.0]), st.floats(0, 100)))
+    @given(
+        a=arrays(
+            np.float64,
+            st.tuples(st.integers(1, 30), st.integers(1, 30)),
+            elements=st.one_of(st.sampled_from([0.0, 1.0, 127.5, 255.0]), st.floats(-255, 255)),
+        ),
+        q=st.one_of(st.sampled_from([0.0, 50.0, 99.5, 100.0]), st.floats(0, 100)),
+    )
     def check(a, q):
         want, got = float(np.percentile(a, q)), percentile(a, q)
         assert got == want and np.signbit(got) == np.signbit(want)

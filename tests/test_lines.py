@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnistlab.reading import strip as strip_mod
+from mnistlab.data import strip as strip_mod
+from mnistlab.data.strip import BLANK, STRIDE, VOCAB, decode, to_strip
 from mnistlab.reading.linemodel import LineModel
-from mnistlab.reading.strip import BLANK, STRIDE, VOCAB, decode, to_strip
 
 DATA = Path(__file__).parent / "data"
 
@@ -37,7 +37,7 @@ def test_decode_spans_and_confidence():
     chars, least = decode(p)
     assert [c.char for c in chars] == ["7", "/"]
     assert (chars[0].x0, chars[0].x1) == (2 * STRIDE, 4 * STRIDE)  # two steps of one 7
-    assert chars[1].confidence == pytest.approx(0.6)                # the close call is the slash's
+    assert chars[1].confidence == pytest.approx(0.6)  # the close call is the slash's
     assert chars[0].confidence == pytest.approx(0.999)
     assert least == pytest.approx(0.6)
 
@@ -50,7 +50,7 @@ def test_a_character_that_nearly_appeared_lowers_its_neighbour():
     p[2, BLANK], p[2, VOCAB.index("7") + 1] = 0.5, 0.5  # the 7 merely reaching one step further
     chars, least = decode(p)
     assert "".join(c.char for c in chars) == "73"
-    assert chars[0].confidence == pytest.approx(0.7, abs=1e-6)   # nearest to the almost-1
+    assert chars[0].confidence == pytest.approx(0.7, abs=1e-6)  # nearest to the almost-1
     assert chars[1].confidence == pytest.approx(0.999)
     assert least == pytest.approx(0.7, abs=1e-6)
 
@@ -98,13 +98,13 @@ def test_alignment_boxes_follow_the_ink():
     model.session, model.input, model.threshold = _FixedSession(logits), "strip", 0.9
     (reading,) = model.read([(ink, 1000, 2000)])
     assert reading.text == "42"
-    (c1, _, b1), (c2, _, b2) = reading.chars
+    (_c1, _, b1), (_c2, _, b2) = reading.chars
     assert b1 == (1010, 2005, 1040, 2045)
     assert b2 == (1070, 2010, 1100, 2045)
 
 
 def test_synthetic_lines_are_deterministic_and_labelled():
-    from mnistlab.linesynth import Sources, encode, make_lines
+    from mnistlab.data.lines import Sources, encode, make_lines
 
     rng = np.random.default_rng(0)
     x = rng.integers(0, 255, (50, 28, 28)).astype(np.uint8)
@@ -121,7 +121,7 @@ def test_synthetic_lines_are_deterministic_and_labelled():
 
 
 def test_a_coarse_scan_is_a_blocky_wide_digit_of_the_lines_height():
-    from mnistlab.linesynth import _coarse
+    from mnistlab.data.lines import _coarse
 
     one = np.full((20, 3), 255.0)  # a thin upright stroke, trimmed as lines trim their digits
     for seed in range(20):
@@ -132,7 +132,7 @@ def test_a_coarse_scan_is_a_blocky_wide_digit_of_the_lines_height():
 
 
 def test_accept_threshold_keeps_accepted_lines_right():
-    from mnistlab.linetraining import accept_threshold
+    from mnistlab.training.lines import accept_threshold
 
     conf = np.array([0.99, 0.98, 0.97, 0.6, 0.95, 0.5])
     right = np.array([True, True, True, False, True, False])
@@ -142,7 +142,7 @@ def test_accept_threshold_keeps_accepted_lines_right():
 
 def test_bundled_reader_ships_a_line_model():
     from mnistlab.api import bundled_path
-    from mnistlab.prediction import Predictor
+    from mnistlab.reading.predictor import Predictor
     from mnistlab.runs import open_run
 
     pred = Predictor(open_run(bundled_path()))
@@ -169,7 +169,7 @@ def test_touching_pair_the_segmenter_misreads():
     """Two handwritten digits written into each other: cut apart they are misread, whole they are not."""
     from mnistlab.api import bundled_path
     from mnistlab.images import load_gray_file
-    from mnistlab.prediction import Predictor
+    from mnistlab.reading.predictor import Predictor
     from mnistlab.runs import open_run
 
     picture = load_gray_file(DATA / "touching-pair.png")
@@ -198,8 +198,9 @@ def test_a_small_line_run_trains_reads_reports_and_exports(tmp_path, mnist):
     import json
 
     from mnistlab.cli import main
-    from mnistlab.models import Recipe, get_preset
-    from mnistlab.training import TrainOptions, train
+    from mnistlab.models.presets import Recipe, get_preset
+    from mnistlab.training.core import TrainOptions
+    from mnistlab.training.train import train
 
     recipe = Recipe.from_dict(get_preset("line").recipe.to_dict())
     recipe.lines, recipe.epochs, recipe.negatives = 600, 2, 50
@@ -234,7 +235,7 @@ def config_fonts(run) -> bool:
 
 
 def test_edit_distance():
-    from mnistlab.reading.strip import edit_distance
+    from mnistlab.data.strip import edit_distance
 
     assert edit_distance("26/11/2026", "26/11/2026") == 0
     assert edit_distance("2611", "26/11") == 1
@@ -244,11 +245,10 @@ def test_edit_distance():
 @pytest.mark.parametrize("text, chars", [("26/11/2026", "//"), ("12.50", "."), ("10:45", ":"), ("-3", "-")])
 def test_the_line_model_alone_reads_separators_with_their_boxes(text, chars):
     """Separators come out of the CTC decoding too, each with its own box between the digits'."""
-    from scenes import sheet
-
     from mnistlab.api import bundled_path
-    from mnistlab.prediction import Predictor
+    from mnistlab.reading.predictor import Predictor
     from mnistlab.runs import open_run
+    from scenes import sheet
 
     r = Predictor(open_run(bundled_path()), mode="line").read(np.asarray(sheet([text]), np.float64))
     assert r["text"] == text and r["accepted"], r
@@ -276,8 +276,10 @@ def test_the_line_models_slashes_are_kept_only_where_they_make_a_date():
     from mnistlab.reading.combine import choose
 
     # A printed slash as upright as a 1: the marks saw 1s, the line model a date.
-    assert choose("2110412014", 0.99, SimpleNamespace(text="21/04/2014", confidence=0.99), "combined") == \
-        "agree, with the line model's slashes"
+    assert (
+        choose("2110412014", 0.99, SimpleNamespace(text="21/04/2014", confidence=0.99), "combined")
+        == "agree, with the line model's slashes"
+    )
     # A slanted 1 the line model took for a slash: no date, the shape rule's reading stays.
     assert choose("7210", 0.99, SimpleNamespace(text="72/0", confidence=0.99), "combined") == "agree"
 
@@ -301,7 +303,9 @@ def test_where_the_readers_differ_the_surer_reader_is_kept_and_the_line_stays_un
     assert combine.choose("93/02/2035", sure_marks, possible, "combined") == "line"
     assert combine.choose("24.11.4019", 1.0, SimpleNamespace(text="24.1.2019", confidence=0.5), "combined") == "line"
     both_impossible = SimpleNamespace(text="98/02/2035", confidence=combine.LINE_UNSURE - 0.1)
-    assert combine.choose("93/02/2035", sure_marks, both_impossible, "combined") == "segmenter over an unsure line model"
+    assert (
+        combine.choose("93/02/2035", sure_marks, both_impossible, "combined") == "segmenter over an unsure line model"
+    )
 
 
 def test_a_mark_the_line_model_leaves_out_is_kept_where_every_mark_is_read_surely():
@@ -314,21 +318,29 @@ def test_a_mark_the_line_model_leaves_out_is_kept_where_every_mark_is_read_surel
     joined = SimpleNamespace(text="24.1.2019", confidence=0.99)
     sure, less = combine.MARKS_KEEP + 0.005, combine.MARKS_KEEP - 0.05
     assert combine.choose("24.11.2019", sure, joined, "combined") == "line leaves out a mark"
-    assert combine.choose("03.02.1974", sure, SimpleNamespace(text="0302.1974", confidence=0.9),
-                          "combined") == "line leaves out a mark"
+    assert (
+        combine.choose("03.02.1974", sure, SimpleNamespace(text="0302.1974", confidence=0.9), "combined")
+        == "line leaves out a mark"
+    )
     assert combine.choose("24.11.2019", less, joined, "combined") == "line"
     # Two left out, one more than the marks read, or a mark read as no digit: the line model's
     # (where the marks read no date: the marks' possible date is kept over a line model's non-date).
     assert combine.choose("2411.2019", sure, SimpleNamespace(text="241.219", confidence=0.9), "combined") == "line"
-    assert combine.choose("24.11.2019", sure, SimpleNamespace(text="24.12019", confidence=0.9), "combined") == \
-        "marks read a time or date"
+    assert (
+        combine.choose("24.11.2019", sure, SimpleNamespace(text="24.12019", confidence=0.9), "combined")
+        == "marks read a time or date"
+    )
     assert combine.choose("24.1.2019", sure, SimpleNamespace(text="24.11.2019", confidence=0.9), "combined") == "line"
     assert combine.choose("24.11.?019", sure, joined, "combined") == "line"
     assert combine.choose("24.11.2019", sure, joined, "line") == "line"
     # A 1 with a foot that the marks cut in two: their "11" is no repeated digit the line model joined.
-    assert combine.choose("113552", sure, SimpleNamespace(text="13552", confidence=0.9), "combined", cut={0, 1}) == "line"
-    assert combine.choose("113552", sure, SimpleNamespace(text="13552", confidence=0.9), "combined") == \
-        "line leaves out a mark"
+    assert (
+        combine.choose("113552", sure, SimpleNamespace(text="13552", confidence=0.9), "combined", cut={0, 1}) == "line"
+    )
+    assert (
+        combine.choose("113552", sure, SimpleNamespace(text="13552", confidence=0.9), "combined")
+        == "line leaves out a mark"
+    )
 
 
 def test_a_price_point_the_marks_lost_is_the_line_models_and_any_other_added_separator_is_not():
@@ -342,10 +354,17 @@ def test_a_price_point_the_marks_lost_is_the_line_models_and_any_other_added_sep
     assert combine.choose("47814", 0.99, SimpleNamespace(text="478.14", confidence=unsure), "combined") == "line"
     assert combine.choose("55860", 0.99, SimpleNamespace(text="558,60", confidence=unsure), "combined") == "line"
     # A separator put anywhere else, or other digits: the sure marks over the unsure line model.
-    for marks_text, lm_text in (("4920", "4,920"), ("91", "9,1"), ("25", ".25"), ("-252", "-25.2"),
-                                ("47814", "478.15")):
-        assert combine.choose(marks_text, 0.99, SimpleNamespace(text=lm_text, confidence=unsure), "combined") == \
-            "segmenter over an unsure line model", lm_text
+    for marks_text, lm_text in (
+        ("4920", "4,920"),
+        ("91", "9,1"),
+        ("25", ".25"),
+        ("-252", "-25.2"),
+        ("47814", "478.15"),
+    ):
+        assert (
+            combine.choose(marks_text, 0.99, SimpleNamespace(text=lm_text, confidence=unsure), "combined")
+            == "segmenter over an unsure line model"
+        ), lm_text
 
 
 def test_a_disagreement_is_sure_only_at_a_higher_bar_and_an_agreement_needs_both_readers():
@@ -364,7 +383,7 @@ def test_a_disagreement_is_sure_only_at_a_higher_bar_and_an_agreement_needs_both
 
 def _chars(text, runner_up=None):
     """Characters as the decoder gives them: each sure of itself, `runner_up` {position: (digit, p)}."""
-    from mnistlab.reading.strip import Char
+    from mnistlab.data.strip import Char
 
     out = []
     for i, ch in enumerate(text):
@@ -445,12 +464,16 @@ def test_a_colon_the_line_model_leaves_out_or_reads_as_a_digit():
     # A point against a comma: the line model's, unsure as it may be; a colon against a point is not that.
     unsure_comma = SimpleNamespace(text="792,91", confidence=combine.LINE_UNSURE - 0.1)
     assert combine.choose("792.91", 0.99, unsure_comma, "combined") == "line"
-    assert combine.choose("07:33", 0.99, SimpleNamespace(text="07.33", confidence=0.6), "combined") == \
-        "segmenter over an unsure line model"
+    assert (
+        combine.choose("07:33", 0.99, SimpleNamespace(text="07.33", confidence=0.6), "combined")
+        == "segmenter over an unsure line model"
+    )
     # The other way round: the line model's possible time or date over marks that read none, even
     # where the line model is unsure and the marks are sure.
     unsure = SimpleNamespace(text="22:47", confidence=combine.LINE_UNSURE - 0.1)
     assert combine.choose("122:471", 0.99, unsure, "combined") == "line"
     assert combine.choose("203406-21", 0.99, SimpleNamespace(text="2034-06-21", confidence=0.5), "combined") == "line"
-    assert combine.choose("1220471", 0.99, SimpleNamespace(text="122:471", confidence=0.5), "combined") == \
-        "segmenter over an unsure line model"
+    assert (
+        combine.choose("1220471", 0.99, SimpleNamespace(text="122:471", confidence=0.5), "combined")
+        == "segmenter over an unsure line model"
+    )

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from mnistlab.reading import morph
+from mnistlab import morph
 
 
 def _window(a, ky, kx, op):
@@ -86,8 +86,11 @@ def test_long_runs_keeps_exactly_the_runs_that_long(a, length):
 
 
 @settings(max_examples=40, deadline=None)
-@given(a=arrays(bool, shapes), length=st.integers(1, 12),
-       slopes=st.lists(st.floats(-0.6, 0.6, allow_nan=False), min_size=1, max_size=4))
+@given(
+    a=arrays(bool, shapes),
+    length=st.integers(1, 12),
+    slopes=st.lists(st.floats(-0.6, 0.6, allow_nan=False), min_size=1, max_size=4),
+)
 def test_slanted_runs_are_the_runs_of_each_shear_sheared_back(a, length, slopes):
     assert np.array_equal(morph.slanted_runs(a, length, slopes), _slanted(a, length, slopes))
 
@@ -96,14 +99,20 @@ def test_slanted_runs_are_the_runs_of_each_shear_sheared_back(a, length, slopes)
 @given(a=arrays(np.float64, shapes, elements=st.integers(0, 255).map(float)), k=st.integers(1, 7))
 def test_box_mean_and_its_samples(a, k):
     mean = _window(np.pad(a, [((k - 1) // 2 + 30, k // 2 + 30)] * 2, mode="edge"), k, k, np.mean)
-    mean = mean[30 + (k - 1) // 2:-(30 + k // 2), 30 + (k - 1) // 2:-(30 + k // 2)]
+    mean = mean[30 + (k - 1) // 2 : -(30 + k // 2), 30 + (k - 1) // 2 : -(30 + k // 2)]
     assert np.allclose(morph.box_mean(a, k), mean)
-    assert np.array_equal(morph.box_mean(a, k, every=k), morph.box_mean(a, k)[k // 2::k, k // 2::k])
+    assert np.array_equal(morph.box_mean(a, k, every=k), morph.box_mean(a, k)[k // 2 :: k, k // 2 :: k])
 
 
 @settings(max_examples=80, deadline=None)
-@given(a=arrays(np.float64, st.tuples(st.integers(1, 40), st.integers(1, 200)),
-                elements=st.sampled_from([0.0, 0.0, 0.0, 1.5, 7.0, 200.0, 255.0])), k=st.integers(1, 600))
+@given(
+    a=arrays(
+        np.float64,
+        st.tuples(st.integers(1, 40), st.integers(1, 200)),
+        elements=st.sampled_from([0.0, 0.0, 0.0, 1.5, 7.0, 200.0, 255.0]),
+    ),
+    k=st.integers(1, 600),
+)
 def test_the_kth_largest_pixel_is_found_exactly(a, k):
     from mnistlab.reading.page import _kth_largest
 
@@ -125,8 +134,11 @@ def test_median_run_is_the_median_of_each_rows_runs(a):
 
 
 @settings(max_examples=60, deadline=None)
-@given(a=arrays(np.float64, shapes, elements=st.floats(0, 255)), width=st.integers(0, 5),
-       sides=st.tuples(st.integers(0, 4), st.integers(0, 4), st.integers(0, 4), st.integers(0, 4)))
+@given(
+    a=arrays(np.float64, shapes, elements=st.floats(0, 255)),
+    width=st.integers(0, 5),
+    sides=st.tuples(st.integers(0, 4), st.integers(0, 4), st.integers(0, 4), st.integers(0, 4)),
+)
 def test_zero_padding_is_numpys_constant_padding(a, width, sides):
     assert np.array_equal(morph.pad(a, width), np.pad(a, width))
     pairs = ((sides[0], sides[1]), (sides[2], sides[3]))
@@ -135,8 +147,7 @@ def test_zero_padding_is_numpys_constant_padding(a, width, sides):
 
 
 @settings(max_examples=30, deadline=None)
-@given(a=arrays(bool, st.tuples(st.integers(1, 3), st.integers(1, 12), st.integers(1, 24))),
-       length=st.integers(1, 12))
+@given(a=arrays(bool, st.tuples(st.integers(1, 3), st.integers(1, 12), st.integers(1, 24))), length=st.integers(1, 12))
 def test_long_runs_of_a_stack_are_each_layers_runs(a, length):
     stacked = morph.long_runs(a, length)
     assert all(np.array_equal(stacked[i], _runs(a[i], length)) for i in range(len(a)))

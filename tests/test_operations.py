@@ -16,8 +16,8 @@ from PIL import Image
 import mnistlab as ml
 from conftest import run_cli
 from mnistlab.runs import RunDir
-from mnistlab.server.app import create_app
-from mnistlab.server.operations import Heavy, Metrics, Operations
+from mnistlab.serving.app import create_app
+from mnistlab.serving.operations import Heavy, Metrics, Operations
 from scenes import sheet
 from serving import running_server
 
@@ -89,8 +89,11 @@ def test_bearer_token_guards_the_api_not_health(bundled):
 
 
 def test_cors_trusted_hosts_and_security_headers(bundled):
-    client = TestClient(create_app(bundled, cors_origins=["https://app.example.org"],
-                                   trusted_hosts=["testserver", "digits.example.org"]))
+    client = TestClient(
+        create_app(
+            bundled, cors_origins=["https://app.example.org"], trusted_hosts=["testserver", "digits.example.org"]
+        )
+    )
     res = client.get("/api/health", headers={"Origin": "https://app.example.org"})
     assert res.headers["access-control-allow-origin"] == "https://app.example.org"
     res = client.get("/api/health", headers={"Origin": "https://evil.example.com"})
@@ -133,16 +136,20 @@ def test_one_access_line_per_request(bundled, capsys):
     client.get("/api/health")
     client.post("/api/read", files={"file": ("n.png", b"junk", "image/png")})
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
-    assert [(entry["method"], entry["path"], entry["status"]) for entry in lines] == \
-        [("GET", "/api/health", 200), ("POST", "/api/read", 400)]
+    assert [(entry["method"], entry["path"], entry["status"]) for entry in lines] == [
+        ("GET", "/api/health", 200),
+        ("POST", "/api/read", 400),
+    ]
     assert all(entry["ms"] >= 0 for entry in lines)
 
 
 @pytest.mark.timeout(300)
 def test_two_workers_answer():
     with running_server(ml.bundled_path(), args=["--workers", "2", "--log-format", "json"]) as url:
-        answers = [httpx.post(f"{url}/api/read", files={"file": ("n.png", _png("2026"), "image/png")}, timeout=30)
-                   for _ in range(6)]
+        answers = [
+            httpx.post(f"{url}/api/read", files={"file": ("n.png", _png("2026"), "image/png")}, timeout=30)
+            for _ in range(6)
+        ]
         assert all(a.status_code == 200 and a.json()["text"] == "2026" for a in answers)
 
 

@@ -18,8 +18,9 @@ from conftest import ARTIFACTS, REPO
 from serving import running_server
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(not shutil.which("chromium"),
-                                reason="Debian's chromium is not installed (.ci/run installs it)")
+pytestmark = pytest.mark.skipif(
+    not shutil.which("chromium"), reason="Debian's chromium is not installed (.ci/run installs it)"
+)
 
 SURE = "#1f7a45"
 UNSURE = "#a35a00"
@@ -27,7 +28,7 @@ BAD = "#b3261e"
 
 
 def _rgb(hex_colour: str) -> str:
-    r, g, b = (int(hex_colour[k:k + 2], 16) for k in (1, 3, 5))
+    r, g, b = (int(hex_colour[k : k + 2], 16) for k in (1, 3, 5))
     return f"rgb({r}, {g}, {b})"
 
 
@@ -55,8 +56,17 @@ def server():
 def _browser(pw):
     return pw.chromium.launch(
         executable_path=CHROMIUM,
-        args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-              "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        args=[
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ],
+    )
 
 
 def _shot(page, name: str) -> None:
@@ -71,8 +81,10 @@ def _shot(page, name: str) -> None:
 
 def _upload(page, path) -> None:
     page.set_input_files("#numupload", str(path))
-    page.wait_for_function("document.getElementById('numpad').dataset.busy === '0' && "
-                           "document.getElementById('answer').className !== ''", timeout=30000)
+    page.wait_for_function(
+        "document.getElementById('numpad').dataset.busy === '0' && document.getElementById('answer').className !== ''",
+        timeout=30000,
+    )
 
 
 def _in_view(page, selector: str) -> bool:

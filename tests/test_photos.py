@@ -9,8 +9,8 @@ import pytest
 
 import mnistlab as ml
 from conftest import run_cli
-from scenes import jpeg, light_falling_off, on_bright_table, on_table, on_wide_table, sheet
 from mnistlab.images import decode_gray
+from scenes import jpeg, light_falling_off, on_bright_table, on_table, on_wide_table, sheet
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def test_the_server_applies_the_orientation_too(tmp_path):
     from fastapi.testclient import TestClient
 
     from mnistlab.runs import RunDir
-    from mnistlab.server.app import create_app
+    from mnistlab.serving.app import create_app
 
     client = TestClient(create_app(RunDir(ml.bundled_path())))
     res = client.post("/api/read", files={"file": ("p.jpg", jpeg(sheet(["4719"]), 6), "image/jpeg")})
@@ -87,12 +87,14 @@ def test_strokes_drawn_light_on_dark_are_no_sheet(pen):
 
     from PIL import Image, ImageDraw
 
-    from mnistlab.reading.morph import fill_holes
+    from mnistlab.morph import fill_holes
     from mnistlab.reading.page import SHEET_MIN, find_sheet
 
     img = Image.new("L", (840, 220), 0)
-    star = [(420 + 80 * math.cos(math.radians(-90 + 144 * k)), 110 + 80 * math.sin(math.radians(-90 + 144 * k)))
-            for k in range(6)]
+    star = [
+        (420 + 80 * math.cos(math.radians(-90 + 144 * k)), 110 + 80 * math.sin(math.radians(-90 + 144 * k)))
+        for k in range(6)
+    ]
     ImageDraw.Draw(img).line(star, fill=255, width=pen, joint="curve")
     photo = np.asarray(img, np.float64)
     assert fill_holes(photo > 0).mean() > SHEET_MIN  # the scene is what it says: as big as a label
@@ -140,8 +142,9 @@ def test_a_digit_in_a_form_box_is_read_not_the_box(reader):
     assert r["text"] == "307" and r["accepted"]
 
 
-@pytest.mark.parametrize("text, chars", [("26/11/2026", "//"), ("12.50", "."), ("10:45", ":"), ("-3", "-"),
-                                         ("26.11.2026", "..")])
+@pytest.mark.parametrize(
+    "text, chars", [("26/11/2026", "//"), ("12.50", "."), ("10:45", ":"), ("-3", "-"), ("26.11.2026", "..")]
+)
 def test_separators_are_kept_in_the_text_never_read_as_digits(reader, text, chars):
     r = _read(reader, sheet([text]))
     assert r["text"] == text and r["accepted"], r
@@ -187,8 +190,10 @@ def test_interleaved_lines_are_never_an_accepted_answer(reader):
     h = top.shape[0]
     shift = 32
     both = np.full((h + shift, top.shape[1] + 40), 245.0)
-    both[:h, :top.shape[1]] = np.minimum(both[:h, :top.shape[1]], top)
-    both[shift:shift + h, 40:40 + bottom.shape[1]] = np.minimum(both[shift:shift + h, 40:40 + bottom.shape[1]], bottom)
+    both[:h, : top.shape[1]] = np.minimum(both[:h, : top.shape[1]], top)
+    both[shift : shift + h, 40 : 40 + bottom.shape[1]] = np.minimum(
+        both[shift : shift + h, 40 : 40 + bottom.shape[1]], bottom
+    )
     r = _read(reader, both)
     assert not r["accepted"]
 
@@ -200,12 +205,13 @@ def test_other_marks_are_not_digits(reader, text):
 
 
 def test_the_server_returns_lines_and_separators():
-    from fastapi.testclient import TestClient
-    from PIL import Image
     import io
 
+    from fastapi.testclient import TestClient
+    from PIL import Image
+
     from mnistlab.runs import RunDir
-    from mnistlab.server.app import create_app
+    from mnistlab.serving.app import create_app
 
     buf = io.BytesIO()
     Image.fromarray(sheet(["10:45", "12.50"]).astype(np.uint8)).save(buf, "PNG")
@@ -241,7 +247,7 @@ def test_labels_are_numbered_without_gaps():
 
     from PIL import Image
 
-    from mnistlab.reading import morph
+    from mnistlab import morph
 
     mask = np.asarray(Image.open(Path(__file__).parent / "data" / "cc3d-gaps.png")) > 0
     labels, n, boxes, areas = morph.label(mask)
@@ -257,9 +263,9 @@ def test_the_hull_area_of_a_region():
     box[10:50, 20:80] = True
     assert _hull_area(box) == box.sum()  # a filled rectangle is its own hull
     yy, xx = np.mgrid[0:200, 0:200]
-    disc = (yy - 100) ** 2 + (xx - 100) ** 2 <= 80 ** 2
+    disc = (yy - 100) ** 2 + (xx - 100) ** 2 <= 80**2
     assert 0.97 <= disc.sum() / _hull_area(disc) <= 1.0
-    ring = disc & ((yy - 100) ** 2 + (xx - 100) ** 2 >= 70 ** 2)
+    ring = disc & ((yy - 100) ** 2 + (xx - 100) ** 2 >= 70**2)
     assert _hull_area(ring) == _hull_area(disc)  # holes do not change the hull
     two = np.zeros((50, 100), bool)
     two[0:10, 0:10] = two[40:50, 90:100] = True  # two squares at opposite corners: a long hexagon

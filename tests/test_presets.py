@@ -5,7 +5,8 @@ import json
 import numpy as np
 
 from conftest import run_cli
-from mnistlab.models import PRESETS, Recipe, build_model
+from mnistlab.models.architectures import build_model
+from mnistlab.models.presets import PRESETS, Recipe
 
 
 def test_presets_command_lists_each_with_params():
@@ -38,8 +39,19 @@ def test_recipes_round_trip_and_reject_unknown_fields():
 
 def test_ensemble_is_a_normal_run(tmp_path, synthetic_npz):
     out = tmp_path / "ens"
-    res = run_cli("train", "--preset", "fast", "--dataset", f"npz:{synthetic_npz}", "--epochs", "1",
-                  "--ensemble", "2", "--out", out)
+    res = run_cli(
+        "train",
+        "--preset",
+        "fast",
+        "--dataset",
+        f"npz:{synthetic_npz}",
+        "--epochs",
+        "1",
+        "--ensemble",
+        "2",
+        "--out",
+        out,
+    )
     assert res.returncode == 0, res.stderr
     m = json.loads((out / "metrics.json").read_text())
     assert m["ensemble_size"] == 2 and len(m["member_test_accuracy"]) == 2
@@ -58,8 +70,8 @@ def test_ensemble_is_a_normal_run(tmp_path, synthetic_npz):
 
 def test_each_presets_recorded_params_are_its_built_models():
     """`mnistlab presets` prints the recorded counts without building anything: they must stay true."""
-    from mnistlab.models import is_line_recipe
-    from mnistlab.reading.strip import VOCAB
+    from mnistlab.data.strip import VOCAB
+    from mnistlab.models.presets import is_line_recipe
 
     for p in PRESETS.values():
         classes = len(VOCAB) + 1 if is_line_recipe(p.recipe) else 10  # CTC's blank + the line alphabet

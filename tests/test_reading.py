@@ -55,11 +55,11 @@ def test_broken_strokes_are_merged():
     # A 5 written with its flag apart from its body, and a 7 whose bar does not touch its stem.
     img = Image.new("L", (300, 140), 255)
     d = ImageDraw.Draw(img)
-    d.line([(40, 30), (85, 30)], fill=0, width=8)                       # the 5's flag, apart
+    d.line([(40, 30), (85, 30)], fill=0, width=8)  # the 5's flag, apart
     d.line([(40, 42), (38, 70)], fill=0, width=8)
-    d.arc([(30, 60), (90, 120)], start=-100, end=140, fill=0, width=8)   # the 5's body
-    d.line([(170, 30), (230, 30)], fill=0, width=8)                     # the 7's bar
-    d.line([(226, 40), (190, 120)], fill=0, width=8)                    # the 7's stem, apart
+    d.arc([(30, 60), (90, 120)], start=-100, end=140, fill=0, width=8)  # the 5's body
+    d.line([(170, 30), (230, 30)], fill=0, width=8)  # the 7's bar
+    d.line([(226, 40), (190, 120)], fill=0, width=8)  # the 7's stem, apart
     r = read_gray(np.asarray(img, np.float64), sure_judge)
     assert len(r["digits"]) == 2
 
@@ -79,10 +79,10 @@ def test_a_minus_sign_is_kept_beside_a_digit_that_reaches_back_and_when_short_an
     # A handwritten 2 whose foot starts left of its body, back over the dash's end.
     img = Image.new("L", (300, 200), 255)
     d = ImageDraw.Draw(img)
-    d.line([(40, 100), (92, 100)], fill=0, width=10)                    # the minus sign
+    d.line([(40, 100), (92, 100)], fill=0, width=10)  # the minus sign
     d.arc([(100, 40), (160, 100)], start=180, end=30, fill=0, width=9)  # the 2's bowl
-    d.line([(155, 85), (88, 140)], fill=0, width=9)                     # its diagonal, to a foot ...
-    d.line([(88, 140), (165, 140)], fill=0, width=9)                    # ... that reaches back
+    d.line([(155, 85), (88, 140)], fill=0, width=9)  # its diagonal, to a foot ...
+    d.line([(88, 140), (165, 140)], fill=0, width=9)  # ... that reaches back
     r = read_gray(np.asarray(img, np.float64), sure_judge)
     assert [s["char"] for s in r["separators"]] == ["-"] and r["text"] == "-3"
     # A short, bold dash: wider than tall by a third, not by half.
@@ -116,14 +116,17 @@ def test_a_comma_hung_above_the_baseline_is_a_comma():
     assert [s["char"] for s in r["separators"]] == [","]
 
 
-@pytest.mark.parametrize("before, dots", [
-    # Two dots together a third as tall as the digits (too tall for "a dot beside a digit"),
-    # beginning two columns after the digit ends.
-    (_zero, [(103, 76, 114, 86), (103, 101, 114, 111)]),
-    # A bold hand's colon: two big dots that span nearly the digits' height.
-    (_zero, [(105, 46, 124, 65), (105, 116, 124, 135)]),
-    (_seven, [(105, 86, 118, 99), (105, 111, 118, 124)]),
-])
+@pytest.mark.parametrize(
+    "before, dots",
+    [
+        # Two dots together a third as tall as the digits (too tall for "a dot beside a digit"),
+        # beginning two columns after the digit ends.
+        (_zero, [(103, 76, 114, 86), (103, 101, 114, 111)]),
+        # A bold hand's colon: two big dots that span nearly the digits' height.
+        (_zero, [(105, 46, 124, 65), (105, 116, 124, 135)]),
+        (_seven, [(105, 86, 118, 99), (105, 111, 118, 124)]),
+    ],
+)
 def test_a_colon_stays_a_colon(before, dots):
     img = Image.new("L", (240, 180), 255)
     d = ImageDraw.Draw(img)
@@ -193,8 +196,10 @@ def test_a_mark_the_line_model_leaves_out_leaves_the_reading_unsure():
         threshold = 0.9
 
         def read(self, crops):
-            return [LineReading("58", 0.9999, [("5", 0.9999, (40, 30, 101, 131)), ("8", 0.9999, (146, 30, 207, 131))])
-                    for _ in crops]
+            return [
+                LineReading("58", 0.9999, [("5", 0.9999, (40, 30, 101, 131)), ("8", 0.9999, (146, 30, 207, 131))])
+                for _ in crops
+            ]
 
     r = read_gray(np.asarray(img, np.float64), sure_judge, SureLineModel())
     assert r["text"] == "58" and not r["accepted"] and r["reason"] == "missing_mark", r
@@ -236,8 +241,11 @@ def test_a_dates_separator_joined_to_a_digit_is_put_back_between_the_digits_and_
 
         def read(self, crops):
             boxes = [(x, 40, x + 61, 141) for x in xs]
-            chars = [(ch, 0.9999, b) for ch, b in zip("1306", boxes[:4])] + [(".", 0.9999, (345, 128, 358, 141))] + \
-                [(ch, 0.9999, b) for ch, b in zip("2023", boxes[4:])]
+            chars = (
+                [(ch, 0.9999, b) for ch, b in zip("1306", boxes[:4])]
+                + [(".", 0.9999, (345, 128, 358, 141))]
+                + [(ch, 0.9999, b) for ch, b in zip("2023", boxes[4:])]
+            )
             return [LineReading("1306.2023", 0.9999, chars) for _ in crops]
 
     r = read_gray(np.asarray(img, np.float64), sure_judge, JoinedPointLineModel())
@@ -294,7 +302,7 @@ def test_a_twenty_thousand_pixel_strip_is_read():
     for x in (500, 9000, 19000):
         glyph = Image.new("L", (60, 80), 255)
         ImageDraw.Draw(glyph).text((10, 5), "7", fill=0, font=font)
-        strip[:, x:x + 60] = np.asarray(glyph, np.float64)
+        strip[:, x : x + 60] = np.asarray(glyph, np.float64)
     r = read_gray(strip, sure_judge)
     assert len(r["digits"]) == 3
     assert r["digits"][2]["box"][0] > 18000  # boxes are in the picture's own coordinates
@@ -307,6 +315,7 @@ def test_too_many_marks_is_not_a_number():
 
 
 # --- with a trained reader ------------------------------------------------------------------------
+
 
 def _numbers(mnist, n, gap_range, seed):
     rng = np.random.default_rng(seed)
@@ -322,7 +331,7 @@ def _numbers(mnist, n, gap_range, seed):
 
 
 def test_whole_numbers_are_read(reader_run, mnist):
-    from mnistlab.prediction import Predictor
+    from mnistlab.reading.predictor import Predictor
 
     judge = Predictor(reader_run).judge
     numbers = _numbers(mnist, 40, (-6, 20), seed=1)
@@ -332,7 +341,7 @@ def test_whole_numbers_are_read(reader_run, mnist):
 
 
 def test_touching_digits_are_split_by_the_classifier(reader_run, mnist):
-    from mnistlab.prediction import Predictor
+    from mnistlab.reading.predictor import Predictor
 
     judge = Predictor(reader_run).judge
     numbers = _numbers(mnist, 30, (-11, -8), seed=2)  # every pair of neighbours touches or overlaps
@@ -343,8 +352,8 @@ def test_touching_digits_are_split_by_the_classifier(reader_run, mnist):
 
 
 def test_one_digit_reads_the_same_as_predict(reader_run, mnist, tmp_path):
-    from mnistlab.batch import ReadOptions, read_many
-    from mnistlab.prediction import predict_files
+    from mnistlab.batch.many import ReadOptions, read_many
+    from mnistlab.reading.predictor import predict_files
 
     paths = []
     for i in range(25):
@@ -366,8 +375,16 @@ def test_read_cli_json_annotate_and_errors(reader_run, mnist, tmp_path):
     Image.fromarray(picture.astype(np.uint8)).save(tmp_path / "n.png")
     Image.new("L", (60, 40), 255).save(tmp_path / "blank.png")
     (tmp_path / "junk.png").write_bytes(b"not an image")
-    res = run_cli("read", reader_run.path, tmp_path / "n.png", tmp_path / "blank.png", tmp_path / "junk.png",
-                  "--json", "--annotate", tmp_path / "ann")
+    res = run_cli(
+        "read",
+        reader_run.path,
+        tmp_path / "n.png",
+        tmp_path / "blank.png",
+        tmp_path / "junk.png",
+        "--json",
+        "--annotate",
+        tmp_path / "ann",
+    )
     assert res.returncode == 1, res.stderr  # one file failed, the others were read
     out = {r["file"].rsplit("/", 1)[-1]: r for r in json.loads(res.stdout)}
     n = out["n.png"]
@@ -392,8 +409,10 @@ def _star(size, radius, width):
 
     img = Image.new("L", size, 240)
     cx, cy = size[0] / 2, size[1] / 2
-    pts = [(cx + radius[0] * math.cos(math.radians(-90 + 144 * k)), cy + radius[1] * math.sin(math.radians(-90 + 144 * k)))
-           for k in range(6)]
+    pts = [
+        (cx + radius[0] * math.cos(math.radians(-90 + 144 * k)), cy + radius[1] * math.sin(math.radians(-90 + 144 * k)))
+        for k in range(6)
+    ]
     ImageDraw.Draw(img).line(pts, fill=20, width=width)
     return np.asarray(img)
 
@@ -408,8 +427,10 @@ def test_a_reading_that_is_not_sure_says_why_in_words_a_user_can_act_on():
     close = _star((400, 300), (190, 148), 14)  # one mark from edge to edge: the sheet taken too close
     lone = _star((400, 300), (60, 60), 8)
     blank = np.full((200, 300), 230.0)
-    got = {name: ml.read(pic)[0] for name, pic in
-           {"cut": cut, "close": close, "lone": lone, "blank": blank, "sure": sheet(["2026"])}.items()}
+    got = {
+        name: ml.read(pic)[0]
+        for name, pic in {"cut": cut, "close": close, "lone": lone, "blank": blank, "sure": sheet(["2026"])}.items()
+    }
     assert got["sure"]["accepted"] and "reason" not in got["sure"] and "note" not in got["sure"]
     expected = {"cut": "cut_off", "close": "too_close", "lone": "not_a_digit", "blank": "no_ink"}
     for name, reason in expected.items():

@@ -14,9 +14,27 @@ from conftest import run_cli
 
 def _start_training(out, *extra):
     env = {**os.environ, "MNISTLAB_VERBOSE": "0"}
-    return subprocess.Popen([sys.executable, "-m", "mnistlab.cli", "train", "--preset", "seed", "--limit", "30000",
-                             "--epochs", "5", "--out", str(out), *extra],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mnistlab.cli",
+            "train",
+            "--preset",
+            "seed",
+            "--limit",
+            "30000",
+            "--epochs",
+            "5",
+            "--out",
+            str(out),
+            *extra,
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_sigkill_mid_training_then_resume(tmp_path, mnist):
@@ -65,8 +83,9 @@ def test_sigkill_mid_training_then_resume(tmp_path, mnist):
     _, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err
     unbroken = json.loads((whole / "history.json").read_text())
-    assert [{k: v for k, v in h.items() if k != "fit_seconds"} for h in hist] == \
-           [{k: v for k, v in h.items() if k != "fit_seconds"} for h in unbroken]
+    assert [{k: v for k, v in h.items() if k != "fit_seconds"} for h in hist] == [
+        {k: v for k, v in h.items() if k != "fit_seconds"} for h in unbroken
+    ]
     assert json.loads((whole / "metrics.json").read_text())["test_accuracy"] == metrics["test_accuracy"]
     assert same_weights(out / "model.keras", whole / "model.keras")
 
@@ -81,27 +100,41 @@ def same_weights(path_a, path_b) -> bool:
 def test_same_seed_same_numbers_and_weights(tmp_path, mnist):
     outs = []
     for name in ("a", "b"):
-        res = run_cli("train", "--preset", "seed", "--limit", "5000", "--epochs", "2", "--seed", "7",
-                      "--out", tmp_path / name)
+        res = run_cli(
+            "train", "--preset", "seed", "--limit", "5000", "--epochs", "2", "--seed", "7", "--out", tmp_path / name
+        )
         assert res.returncode == 0, res.stderr
         outs.append(tmp_path / name)
     ma, mb = (json.loads((o / "metrics.json").read_text()) for o in outs)
     timing = {"train_seconds", "time_to_99_seconds"}
     assert {k: v for k, v in ma.items() if k not in timing} == {k: v for k, v in mb.items() if k not in timing}
     ha, hb = (json.loads((o / "history.json").read_text()) for o in outs)
-    assert [{k: v for k, v in h.items() if k != "fit_seconds"} for h in ha] == \
-           [{k: v for k, v in h.items() if k != "fit_seconds"} for h in hb]
+    assert [{k: v for k, v in h.items() if k != "fit_seconds"} for h in ha] == [
+        {k: v for k, v in h.items() if k != "fit_seconds"} for h in hb
+    ]
     assert same_weights(outs[0] / "model.keras", outs[1] / "model.keras")
     # A different seed really is different.
-    res = run_cli("train", "--preset", "seed", "--limit", "5000", "--epochs", "2", "--seed", "8",
-                  "--out", tmp_path / "c")
+    res = run_cli(
+        "train", "--preset", "seed", "--limit", "5000", "--epochs", "2", "--seed", "8", "--out", tmp_path / "c"
+    )
     assert res.returncode == 0
     assert not same_weights(outs[0] / "model.keras", tmp_path / "c" / "model.keras")
 
 
 def test_train_from_replays_the_recipe(tmp_path, synthetic_npz):
-    res = run_cli("train", "--dataset", f"npz:{synthetic_npz}", "--epochs", "2", "--batch-size", "50",
-                  "--seed", "3", "--out", tmp_path / "orig")
+    res = run_cli(
+        "train",
+        "--dataset",
+        f"npz:{synthetic_npz}",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "50",
+        "--seed",
+        "3",
+        "--out",
+        tmp_path / "orig",
+    )
     assert res.returncode == 0, res.stderr
     res = run_cli("train", "--from", tmp_path / "orig", "--out", tmp_path / "again")
     assert res.returncode == 0, res.stderr
@@ -115,7 +148,8 @@ def test_train_from_replays_the_recipe(tmp_path, synthetic_npz):
 
 def test_augmented_training_is_reproducible_too(tmp_path, synthetic_npz):
     for name in ("a", "b"):
-        res = run_cli("train", "--preset", "best", "--dataset", f"npz:{synthetic_npz}", "--epochs", "1",
-                      "--out", tmp_path / name)
+        res = run_cli(
+            "train", "--preset", "best", "--dataset", f"npz:{synthetic_npz}", "--epochs", "1", "--out", tmp_path / name
+        )
         assert res.returncode == 0, res.stderr
     assert same_weights(tmp_path / "a" / "model.keras", tmp_path / "b" / "model.keras")

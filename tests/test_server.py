@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw
 def client(real_run):
     from fastapi.testclient import TestClient
 
-    from mnistlab.server.app import create_app
+    from mnistlab.serving.app import create_app
 
     with TestClient(create_app(real_run), raise_server_exceptions=False) as c:
         yield c
@@ -52,8 +52,10 @@ def test_predict_upload(client, mnist):
 def test_batch(client, mnist):
     res = client.post("/api/predict/batch", json={"images": [x.tolist() for x in mnist.x_test[:5]]})
     assert [r["digit"] for r in res.json()["results"]] == [7, 2, 1, 0, 4]
-    files = [("files", ("a.png", _png_bytes(Image.fromarray(mnist.x_test[0])), "image/png")),
-             ("files", ("b.txt", b"not an image", "text/plain"))]
+    files = [
+        ("files", ("a.png", _png_bytes(Image.fromarray(mnist.x_test[0])), "image/png")),
+        ("files", ("b.txt", b"not an image", "text/plain")),
+    ]
     res = client.post("/api/predict/batch", files=files)
     assert res.status_code == 200
     results = res.json()["results"]
@@ -106,8 +108,9 @@ def test_huge_image_is_refused_before_decoding(client):
 
 
 def test_oversize_body_is_413(client):
-    res = client.post("/api/predict", content=b"0" * (9 * 1024 * 1024),
-                      headers={"content-type": "application/octet-stream"})
+    res = client.post(
+        "/api/predict", content=b"0" * (9 * 1024 * 1024), headers={"content-type": "application/octet-stream"}
+    )
     assert res.status_code == 413 and "MB" in res.json()["detail"]
 
 
@@ -129,7 +132,7 @@ def test_predictions_carry_confidence_and_acceptance(client, mnist):
 def reader_client(reader_run):
     from fastapi.testclient import TestClient
 
-    from mnistlab.server.app import create_app
+    from mnistlab.serving.app import create_app
 
     with TestClient(create_app(reader_run), raise_server_exceptions=False) as c:
         yield c
@@ -140,8 +143,7 @@ def test_read_a_number(reader_client, mnist):
 
     from conftest import compose_number
 
-    picture = compose_number([mnist.x_test[i].astype(float) for i in (0, 1, 2, 3)], [5, 2, 8],
-                             np.random.default_rng(0))
+    picture = compose_number([mnist.x_test[i].astype(float) for i in (0, 1, 2, 3)], [5, 2, 8], np.random.default_rng(0))
     png = _png_bytes(Image.fromarray(picture.astype("uint8")))
     res = reader_client.post("/api/read", files={"file": ("n.png", png, "image/png")})
     assert res.status_code == 200, res.text
@@ -158,9 +160,11 @@ def test_read_blank_and_bad_input(reader_client):
     blank = _png_bytes(Image.new("L", (100, 50), 255))
     body = reader_client.post("/api/read", files={"file": ("b.png", blank, "image/png")}).json()
     assert body["text"] == "" and body["accepted"] is False and body["digits"] == []
-    for files, status in [({"file": ("x.png", b"junk", "image/png")}, 400),
-                          ({"other": ("x.png", blank, "image/png")}, 400),
-                          ({"file": ("x.png", b"", "image/png")}, 400)]:
+    for files, status in [
+        ({"file": ("x.png", b"junk", "image/png")}, 400),
+        ({"other": ("x.png", blank, "image/png")}, 400),
+        ({"file": ("x.png", b"", "image/png")}, 400),
+    ]:
         res = reader_client.post("/api/read", files=files)
         assert res.status_code == status and "detail" in res.json(), res.text
     res = reader_client.post("/api/read", json={"pixels": [[0] * 28] * 28})

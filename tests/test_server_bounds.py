@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from PIL import Image, ImageDraw
 import mnistlab as ml
 from conftest import REPO, run_cli
 from mnistlab.runs import RunDir
-from mnistlab.server.app import create_app
+from mnistlab.serving.app import create_app
 from scenes import sheet
 from serving import running_server
 
@@ -38,10 +37,11 @@ def bombs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("bombs")
     made = {}
     for name, mode, size, paper, ink, kwargs in (
-            ("bomb.webp", "L", (6600, 6000), 255, 0, {"lossless": True, "quality": 0, "method": 0}),
-            ("phone.webp", "L", (4000, 3000), 255, 0, {"lossless": True, "quality": 0, "method": 0}),
-            ("clear.png", "RGBA", (6600, 6000), (0, 0, 0, 0), (0, 0, 0, 255), {"compress_level": 1}),
-            ("deep.png", "I;16", (7000, 5700), 65535, 0, {"compress_level": 1})):
+        ("bomb.webp", "L", (6600, 6000), 255, 0, {"lossless": True, "quality": 0, "method": 0}),
+        ("phone.webp", "L", (4000, 3000), 255, 0, {"lossless": True, "quality": 0, "method": 0}),
+        ("clear.png", "RGBA", (6600, 6000), (0, 0, 0, 0), (0, 0, 0, 255), {"compress_level": 1}),
+        ("deep.png", "I;16", (7000, 5700), 65535, 0, {"compress_level": 1}),
+    ):
         img = Image.new(mode, size, paper)
         ImageDraw.Draw(img).line([(size[0] // 2, size[1] // 6), (size[0] // 2, 5 * size[1] // 6)], fill=ink, width=300)
         path = folder / name
@@ -53,7 +53,7 @@ def bombs(tmp_path_factory):
 def _peak_mb(code: str) -> float:
     """Peak memory (MB) of a fresh Python running `code`: its VmHWM (ru_maxrss would carry this
     process's own peak over from the fork)."""
-    report = ("\nprint([line.split()[1] for line in open('/proc/self/status') if line.startswith('VmHWM')][0])")
+    report = "\nprint([line.split()[1] for line in open('/proc/self/status') if line.startswith('VmHWM')][0])"
     out = subprocess.run([sys.executable, "-c", code + report], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert out.returncode == 0, out.stderr
     return int(out.stdout.split()[-1]) / 1024
@@ -63,17 +63,21 @@ def _peak_mb(code: str) -> float:
 def test_a_single_digit_is_decoded_straight_to_a_small_size(bombs):
     # Before: a 40-Mpixel picture became a 40-Mpixel float array: 1.7 GB for one `predict` of a
     # 200 KB WebP; the transparent PNG's alpha was flattened at full size.
-    code = (f"from mnistlab.images import image_bytes_to_array\n"
-            f"a = image_bytes_to_array(open({str(bombs['clear.png'])!r}, 'rb').read())\n"
-            f"assert a.shape == (28, 28) and a.max() > 100")
+    code = (
+        f"from mnistlab.images import image_bytes_to_array\n"
+        f"a = image_bytes_to_array(open({str(bombs['clear.png'])!r}, 'rb').read())\n"
+        f"assert a.shape == (28, 28) and a.max() > 100"
+    )
     assert _peak_mb(code) < 600
     res = run_cli("predict", bombs["phone.webp"], "--json", timeout=120)  # a 12-Mpixel WebP is read
     assert res.returncode == 0 and json.loads(res.stdout)[0]["digit"] == 1
     # A WebP is decoded whole (0.66 GB for this one): over 16 Mpixels it is refused from its header.
-    code = (f"from mnistlab.images import ImageError, image_bytes_to_array\n"
-            f"try:\n    image_bytes_to_array(open({str(bombs['bomb.webp'])!r}, 'rb').read())\n"
-            f"except ImageError as exc:\n    assert 'send it as JPEG or PNG' in str(exc)\n"
-            f"else:\n    raise SystemExit('decoded')")
+    code = (
+        f"from mnistlab.images import ImageError, image_bytes_to_array\n"
+        f"try:\n    image_bytes_to_array(open({str(bombs['bomb.webp'])!r}, 'rb').read())\n"
+        f"except ImageError as exc:\n    assert 'send it as JPEG or PNG' in str(exc)\n"
+        f"else:\n    raise SystemExit('decoded')"
+    )
     assert _peak_mb(code) < 200
     res = run_cli("predict", bombs["bomb.webp"], timeout=120)
     assert res.returncode == 2 and "send it as JPEG or PNG" in res.stderr
@@ -100,7 +104,9 @@ def test_a_batch_of_bombs_is_refused_before_any_is_decoded(bombs, bundled):
 def test_only_the_formats_a_reader_needs_are_parsed(bundled):
     client = TestClient(create_app(bundled))
     eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n"
-    psd = b"8BPS" + b"\x00\x01" + b"\x00" * 6 + b"\x00\x03" + b"\x00\x00\x00\x0a" * 2 + b"\x00\x08\x00\x03" + b"\x00" * 40
+    psd = (
+        b"8BPS" + b"\x00\x01" + b"\x00" * 6 + b"\x00\x03" + b"\x00\x00\x00\x0a" * 2 + b"\x00\x08\x00\x03" + b"\x00" * 40
+    )
     for name, blob in (("x.eps", eps), ("x.psd", psd)):
         res = client.post("/api/predict", files={"file": (name, blob, "application/octet-stream")})
         assert res.status_code == 400 and "not an image in a format" in res.json()["detail"], name
@@ -143,8 +149,10 @@ def test_hostile_json_numbers_and_headers_are_4xx_never_500(bundled):
 def test_a_browser_preflight_reaches_a_server_with_a_token(bundled):
     client = TestClient(create_app(bundled, token="s3cret", cors_origins=["https://app.example.org"]))
     origin = {"Origin": "https://app.example.org"}
-    pre = client.options("/api/read", headers={**origin, "Access-Control-Request-Method": "POST",
-                                               "Access-Control-Request-Headers": "authorization"})
+    pre = client.options(
+        "/api/read",
+        headers={**origin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"},
+    )
     assert pre.status_code == 200 and pre.headers["access-control-allow-origin"] == "https://app.example.org"
     denied = client.post("/api/read", headers=origin, files={"file": ("n.png", _png(), "image/png")})
     assert denied.status_code == 401 and denied.headers["access-control-allow-origin"] == "https://app.example.org"
@@ -184,7 +192,7 @@ def test_connections_that_hold_a_body_back_are_closed(monkeypatch):
             try:
                 while chunk := s.recv(4096):
                     got += chunk
-            except socket.timeout:
+            except TimeoutError:
                 return None
             return got
 
@@ -199,15 +207,17 @@ def test_connections_that_hold_a_body_back_are_closed(monkeypatch):
         # A body dripped a byte at a time: 408 once the whole body's deadline has passed (before: 400
         # "malformed multipart body", or never while each byte came in time).
         s = connect()
-        s.sendall(b"POST /api/read HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n"
-                  b"Content-Type: multipart/form-data; boundary=xx\r\n\r\n--xx\r\n")
+        s.sendall(
+            b"POST /api/read HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n"
+            b"Content-Type: multipart/form-data; boundary=xx\r\n\r\n--xx\r\n"
+        )
         start, answer = time.monotonic(), b""
         s.settimeout(0.5)
         while time.monotonic() - start < 10 and b"HTTP/1.1" not in answer:
             try:
                 s.sendall(b"a")
                 answer += s.recv(4096)
-            except (socket.timeout, BrokenPipeError, ConnectionResetError):
+            except (TimeoutError, BrokenPipeError, ConnectionResetError):
                 pass
         assert b"408" in answer, answer[:200]
         s.close()
@@ -219,7 +229,7 @@ def test_connections_that_hold_a_body_back_are_closed(monkeypatch):
             c.settimeout(0.2)
             try:
                 closed += c.recv(10) == b""
-            except socket.timeout:
+            except TimeoutError:
                 pass
         assert closed >= 15, closed
         for c in held:
@@ -280,8 +290,8 @@ def test_a_full_disk_names_the_file_and_keeps_what_was_read(tmp_path, monkeypatc
     import errno
 
     from mnistlab import atomic
+    from mnistlab.batch.rowfiles import RowFile
     from mnistlab.errors import MnistlabError
-    from mnistlab.rowfiles import RowFile
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -304,7 +314,7 @@ def test_a_full_disk_names_the_file_and_keeps_what_was_read(tmp_path, monkeypatc
 
 
 def test_a_batch_stops_decoding_when_its_time_is_up():
-    from mnistlab.server.app import _decode_all
+    from mnistlab.serving.app import _decode_all
 
     blobs = [(_png("7"), f"{k}.png") for k in range(3)]
     done = _decode_all(blobs, batch=True, seconds=-1)  # no time at all: nothing is decoded
@@ -315,7 +325,7 @@ def test_a_batch_stops_decoding_when_its_time_is_up():
 def test_a_batch_whose_client_left_is_not_decoded_further():
     import threading
 
-    from mnistlab.server.app import _decode_all
+    from mnistlab.serving.app import _decode_all
 
     gone = threading.Event()
     gone.set()
@@ -327,7 +337,7 @@ def test_a_client_that_leaves_is_noticed_while_its_pictures_are_decoded():
     import asyncio
     import threading
 
-    from mnistlab.server.app import _watch_disconnect
+    from mnistlab.serving.app import _watch_disconnect
 
     class Leaving:
         asked = 0

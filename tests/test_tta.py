@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import run_cli
-from mnistlab import tta
+from mnistlab.data import views as tta
 from mnistlab.errors import MnistlabError
 
 
@@ -42,7 +42,7 @@ def test_unknown_view_counts_are_refused_clearly(bad):
 
 
 def test_predict_proba_averages_the_models_answers_over_the_views(real_run, mnist):
-    from mnistlab.evaluate import predict_proba
+    from mnistlab.training.evaluate import predict_proba
 
     model = real_run.load_model()
     x = mnist.x_test[:64].astype(np.float32)
@@ -56,8 +56,8 @@ def test_predict_proba_averages_the_models_answers_over_the_views(real_run, mnis
 def test_evaluate_records_tta_beside_the_plain_numbers(real_run, mnist, tmp_path):
     import shutil
 
-    from mnistlab.evaluate import evaluate_run
     from mnistlab.runs import RunDir
+    from mnistlab.training.evaluate import evaluate_run
 
     run = RunDir(tmp_path / "copy")
     shutil.copytree(real_run.path, run.path)
@@ -68,7 +68,7 @@ def test_evaluate_records_tta_beside_the_plain_numbers(real_run, mnist, tmp_path
     assert metrics["test_accuracy"] == plain  # the single-view number is not overwritten
     assert metrics["tta"]["5"]["test_accuracy"] == report["test_accuracy"]
     assert metrics["tta"]["5"]["test_errors"] == report["test_errors"]
-    from mnistlab.report import write_report
+    from mnistlab.training.report import write_report
 
     page = write_report(run).read_text()  # the report's plain evaluation keeps the TTA record
     assert "test accuracy, TTA 5 views" in page and run.metrics["tta"]["5"] == metrics["tta"]["5"]
@@ -97,7 +97,7 @@ def test_server_tta_default_and_per_request(real_run, mnist):
     from fastapi.testclient import TestClient
     from PIL import Image
 
-    from mnistlab.server.app import create_app
+    from mnistlab.serving.app import create_app
 
     with TestClient(create_app(real_run, tta=5), raise_server_exceptions=False) as client:
         assert client.get("/api/model").json()["tta"]["default"] == 5

@@ -67,29 +67,29 @@ def card(run) -> str:
 classifier, `../MODEL_CARD.md`) and whole, with this model, then combine the two (`--mode`).
 
 ## What it is
-- **Architecture**: `{r['architecture']}`: four 3x3 convolutions (16-32-64-64) over a 32-pixel strip,
+- **Architecture**: `{r["architecture"]}`: four 3x3 convolutions (16-32-64-64) over a 32-pixel strip,
   a dense layer and a bidirectional GRU (64 units each way); per column of 4 pixels, one of
-  {len(info['vocab']) + 1} classes: CTC's blank, the digits, `. , / - :` and `?` (a mark that is no digit).
-  {m['params']:,} parameters.
-- **Data**: {m['train_lines']:,} synthetic lines (`linesynth.py`): MNIST training digits (not the 5,000
+  {len(info["vocab"]) + 1} classes: CTC's blank, the digits, `. , / - :` and `?` (a mark that is no digit).
+  {m["params"]:,} parameters.
+- **Data**: {m["train_lines"]:,} synthetic lines (`data/lines.py`): MNIST training digits (not the 5,000
   of the validation split) and the `train` fonts, 1-20 characters, gaps from wide to overlapping,
   baseline jitter, slant, pen width, blur, low resolution, coarse scans (a fifth of the handwritten
   lines: each digit's bitmap size-normalised into a box, counted in 8x8 cells and enlarged again),
   separators drawn with a pen, letters and scribbles as non-digits. Never the evaluation fonts, UCI
   digits or the benchmark's seeds.
-- **Training**: {r['epochs']} epochs, batch {r['batch_size']}, one-cycle Adam (peak {r['learning_rate']}),
-  seed {cfg['seed']}; {m['train_seconds']:.0f} s of fit time on {cfg['machine']['cpus']} CPU cores
-  ({cfg['machine']['processor']}). Re-train: `make bundled-line-model`.
+- **Training**: {r["epochs"]} epochs, batch {r["batch_size"]}, one-cycle Adam (peak {r["learning_rate"]}),
+  seed {cfg["seed"]}; {m["train_seconds"]:.0f} s of fit time on {cfg["machine"]["cpus"]} CPU cores
+  ({cfg["machine"]["processor"]}). Re-train: `make bundled-line-model`.
 
 ## How well it reads (synthetic lines it never saw)
 | measure | value |
 |---|---|
-| validation lines read exactly (MNIST validation digits, {m['test_lines']:,}) | {100 * m['val_exact']:.1f}% |
-| test lines read exactly (MNIST test digits, {m['test_lines']:,}) | {100 * m['test_exact']:.1f}% |
-| test character error rate | {100 * m['test_cer']:.2f}% |
-| test lines accepted / accepted but wrong | {100 * m['test_accepted']:.1f}% / {100 * m['test_accepted_but_wrong']:.2f}% |
+| validation lines read exactly (MNIST validation digits, {m["test_lines"]:,}) | {100 * m["val_exact"]:.1f}% |
+| test lines read exactly (MNIST test digits, {m["test_lines"]:,}) | {100 * m["test_exact"]:.1f}% |
+| test character error rate | {100 * m["test_cer"]:.2f}% |
+| test lines accepted / accepted but wrong | {100 * m["test_accepted"]:.1f}% / {100 * m["test_accepted_but_wrong"]:.2f}% |
 
-A line is accepted when its least sure character is read at {info['threshold']:.3f} or more: the
+A line is accepted when its least sure character is read at {info["threshold"]:.3f} or more: the
 lowest threshold at which validation lines were accepted-but-wrong at most
 {100 * 0.005:.1f}% of the time. In `read`, where the digit-by-digit reading of a line differs, the line
 model's reading is accepted only at 0.999 (`reading/combine.py`). Pictures: see the README's

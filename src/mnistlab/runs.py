@@ -1,15 +1,15 @@
 """The run directory: one training run's recipe, history, metrics and model, read and written atomically.
 
-    runs/<UTC time>-<preset>/
-        config.json    the recipe, seed, dataset (spec, digest, classes), library versions
-        history.json   one entry per finished epoch
-        model.keras    the trained model (written once fitting ends)
-        calibration.json  temperature and acceptance threshold (see calibration.py)
-        metrics.json   test metrics and timings; its presence marks the run complete
-        backup/        Keras BackupAndRestore state while training is unfinished
-        logs/          TensorBoard event files
-        plots/         figures
-    runs/latest -> the newest run
+runs/<UTC time>-<preset>/
+    config.json    the recipe, seed, dataset (spec, digest, classes), library versions
+    history.json   one entry per finished epoch
+    model.keras    the trained model (written once fitting ends)
+    calibration.json  temperature and acceptance threshold (see models/calibration.py)
+    metrics.json   test metrics and timings; its presence marks the run complete
+    backup/        Keras BackupAndRestore state while training is unfinished
+    logs/          TensorBoard event files
+    plots/         figures
+runs/latest -> the newest run
 """
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import atomic
-from .errors import MnistlabError
+from mnistlab import atomic
+from mnistlab.errors import MnistlabError
 
 RUNS_ROOT = Path("runs")
+BUNDLED = Path(__file__).parent / "bundled"  # the run that ships inside the package
 
 
 @dataclass
@@ -103,11 +104,13 @@ class RunDir:
         try:
             classes = self.config["dataset"]["classes"]
         except (KeyError, TypeError):
-            raise MnistlabError(f"{self.config_path} has no dataset.classes; it is not a config.json "
-                                "mnistlab wrote") from None
+            raise MnistlabError(
+                f"{self.config_path} has no dataset.classes; it is not a config.json mnistlab wrote"
+            ) from None
         if not isinstance(classes, list) or len(classes) < 2 or len(set(map(str, classes))) != len(classes):
-            raise MnistlabError(f"{self.config_path}: dataset.classes must list at least two distinct "
-                                f"classes, not {classes!r}")
+            raise MnistlabError(
+                f"{self.config_path}: dataset.classes must list at least two distinct classes, not {classes!r}"
+            )
         return [str(c) for c in classes]
 
     def check(self) -> None:
@@ -119,20 +122,25 @@ class RunDir:
             raise MnistlabError(f"{where} must hold a JSON object; it is not a config.json mnistlab wrote")
         recipe, dataset = cfg.get("recipe"), cfg.get("dataset")
         if not isinstance(recipe, dict) or not all(isinstance(recipe.get(k), str) for k in ("preset", "architecture")):
-            raise MnistlabError(f"{where}: recipe must be an object naming its preset and architecture; "
-                                "it is not a config.json mnistlab wrote")
+            raise MnistlabError(
+                f"{where}: recipe must be an object naming its preset and architecture; "
+                "it is not a config.json mnistlab wrote"
+            )
         if not isinstance(dataset, dict) or not isinstance(dataset.get("spec"), str):
-            raise MnistlabError(f"{where}: dataset must be an object with its spec (e.g. \"mnist\"); "
-                                "it is not a config.json mnistlab wrote")
-        self.class_names  # checked there
+            raise MnistlabError(
+                f'{where}: dataset must be an object with its spec (e.g. "mnist"); '
+                "it is not a config.json mnistlab wrote"
+            )
+        _ = self.class_names  # checked there
         if self.metrics_path.exists() and not isinstance(self.metrics, dict):
-            raise MnistlabError(f"{self.metrics_path} must hold a JSON object of metrics, not "
-                                f"{type(self.metrics).__name__}")
+            raise MnistlabError(
+                f"{self.metrics_path} must hold a JSON object of metrics, not {type(self.metrics).__name__}"
+            )
 
     @property
     def is_line(self) -> bool:
         """A line model (`--preset line`): reads whole lines, used by `read --lines RUN`."""
-        from .models import LINE_ARCHITECTURES
+        from mnistlab.models.presets import LINE_ARCHITECTURES
 
         try:
             return self.config["recipe"]["architecture"] in LINE_ARCHITECTURES
@@ -171,7 +179,7 @@ class RunDir:
 
     @property
     def calibration(self):
-        from .calibration import Calibration
+        from mnistlab.models.calibration import Calibration
 
         return Calibration.load(self.calibration_path)
 
@@ -187,8 +195,8 @@ def load_keras_model(path: Path):
     except ValueError as exc:
         if "safe_mode" in str(exc) or "lambda" in str(exc).lower():
             raise MnistlabError(
-                f"{path} contains code (e.g. a Lambda layer) and is refused: loading it could run "
-                "arbitrary Python") from None
+                f"{path} contains code (e.g. a Lambda layer) and is refused: loading it could run arbitrary Python"
+            ) from None
         raise MnistlabError(f"{path} is not a Keras model mnistlab can load: {_first_line(exc)}") from None
     except Exception as exc:
         raise MnistlabError(f"{path} is not a Keras model mnistlab can load: {_first_line(exc)}") from None
@@ -232,8 +240,9 @@ def open_run(arg: str | os.PathLike, need_complete: bool = True) -> RunDir:
     if not run.config_path.exists():
         raise MnistlabError(f"{path} is not a run directory (it has no config.json)")
     if need_complete and not run.is_complete:
-        raise MnistlabError(f"{path} is an unfinished run ({run.status()}); "
-                            f"finish it with `mnistlab train --resume {path}`")
+        raise MnistlabError(
+            f"{path} is an unfinished run ({run.status()}); finish it with `mnistlab train --resume {path}`"
+        )
     if need_complete:
         run.check()
     return run
@@ -243,6 +252,5 @@ def list_runs(root: Path = RUNS_ROOT) -> list[RunDir]:
     """Every run directory under `root`, newest first."""
     if not root.is_dir():
         return []
-    runs = [RunDir(p) for p in root.iterdir()
-            if p.is_dir() and not p.is_symlink() and (p / "config.json").exists()]
+    runs = [RunDir(p) for p in root.iterdir() if p.is_dir() and not p.is_symlink() and (p / "config.json").exists()]
     return sorted(runs, key=lambda r: r.config_path.stat().st_mtime, reverse=True)

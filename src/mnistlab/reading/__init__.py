@@ -8,6 +8,6 @@
 `read_gray(gray, judge)` is the one public entry point (`Predictor.read` calls it).
 """
 
-from .read import digits_only, read_gray, scale_boxes
+from mnistlab.reading.read import digits_only, read_gray, scale_boxes
 
 __all__ = ["digits_only", "read_gray", "scale_boxes"]

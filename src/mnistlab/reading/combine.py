@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from . import fields, marks
+from mnistlab.reading import fields, marks
 
 # Both readers read a line alike: sure when the line model is at least AGREE_CONFIDENCE sure or every
 # digit is read at AGREE_MARKS or more. The readers differ and the line model's reading is kept: sure
@@ -33,9 +33,18 @@ SEGMENTER_SURE = 0.8
 # the marks' right, the 2 at 0.93 and under the line model's (one of them a 1 cut in two).
 MARKS_KEEP = 0.99
 
-SOURCES = ("segmenter", "line", "agree", "agree, with the line model's slashes", "not a digit",
-           "line misses digits", "segmenter over an unsure line model", "line leaves out a mark",
-           "marks read a time or date", "line, with the marks' colon")
+SOURCES = (
+    "segmenter",
+    "line",
+    "agree",
+    "agree, with the line model's slashes",
+    "not a digit",
+    "line misses digits",
+    "segmenter over an unsure line model",
+    "line leaves out a mark",
+    "marks read a time or date",
+    "line, with the marks' colon",
+)
 
 
 def choose(seg_text: str, seg_least: float, lm, mode: str, cut=frozenset()) -> str:
@@ -98,8 +107,12 @@ def choose(seg_text: str, seg_least: float, lm, mode: str, cut=frozenset()) -> s
         return "line"  # a point against a comma: the line model tells them apart better (8 of 8 seen)
     if _point_added(seg_text, lm.text):
         return "line"  # a price's point or comma, too small a mark for the marks to keep
-    if "?" not in seg_text and any(ch.isdigit() for ch in seg_text) and \
-            lm.confidence < LINE_UNSURE and seg_least >= SEGMENTER_SURE:
+    if (
+        "?" not in seg_text
+        and any(ch.isdigit() for ch in seg_text)
+        and lm.confidence < LINE_UNSURE
+        and seg_least >= SEGMENTER_SURE
+    ):
         return "segmenter over an unsure line model"
     if "?" not in seg_text and seg_least >= MARKS_KEEP and _one_left_out(seg_text, lm.text, cut):
         return "line leaves out a mark"
@@ -124,8 +137,9 @@ def line_bar(threshold: float, mode: str, marks_read: bool) -> float:
 def _a_date(text: str) -> bool:
     """Whether `text` is day/month/year: groups of digits sized as `marks.DATE_GROUPS` says."""
     parts = text.split("/")
-    return len(parts) == len(marks.DATE_GROUPS) and \
-        all(p.isdigit() and len(p) in sizes for p, sizes in zip(parts, marks.DATE_GROUPS, strict=True))
+    return len(parts) == len(marks.DATE_GROUPS) and all(
+        p.isdigit() and len(p) in sizes for p, sizes in zip(parts, marks.DATE_GROUPS, strict=True)
+    )
 
 
 PRICE = re.compile(r"^-?\d+[.,]\d\d$")
@@ -144,8 +158,11 @@ def _point_added(seg_text: str, lm_text: str) -> bool:
 def _apart_only_in(seg_text: str, lm_text: str, pair: set[str]) -> bool:
     """The two readings differ, and only where one has one character of `pair` and the other the
     other."""
-    return len(seg_text) == len(lm_text) and seg_text != lm_text and \
-        all(a == b or {a, b} == pair for a, b in zip(seg_text, lm_text))
+    return (
+        len(seg_text) == len(lm_text)
+        and seg_text != lm_text
+        and all(a == b or {a, b} == pair for a, b in zip(seg_text, lm_text))
+    )
 
 
 def colon_back(seg_text: str, lm_text: str) -> str:
@@ -165,5 +182,6 @@ def _colon_left_out(seg_text: str, lm_text: str) -> bool:
 
 def _one_left_out(seg_text: str, lm_text: str, cut=frozenset()) -> bool:
     """Whether `lm_text` is `seg_text` with exactly one character left out, one not at a place in `cut`."""
-    return len(seg_text) == len(lm_text) + 1 and \
-        any(seg_text[:k] + seg_text[k + 1:] == lm_text for k in range(len(seg_text)) if k not in cut)
+    return len(seg_text) == len(lm_text) + 1 and any(
+        seg_text[:k] + seg_text[k + 1 :] == lm_text for k in range(len(seg_text)) if k not in cut
+    )

@@ -11,21 +11,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..images import to_mnist_array
-from . import morph
-from .marks import Piece
+from mnistlab import morph
+from mnistlab.images import to_mnist_array
+from mnistlab.reading.marks import Piece
 
 MAX_DIGITS_PER_PIECE = 6
-CUT_PENALTY = 0.25           # log-confidence a cut must buy, so clean single digits stay whole
-SPLIT_CONFIDENCE = 0.9       # every piece of a cut must be read at least this confidently
-MAX_STROKES_CUT = 2.0        # touching digits meet at a joint: a cut may cross at most two strokes
+CUT_PENALTY = 0.25  # log-confidence a cut must buy, so clean single digits stay whole
+SPLIT_CONFIDENCE = 0.9  # every piece of a cut must be read at least this confidently
+MAX_STROKES_CUT = 2.0  # touching digits meet at a joint: a cut may cross at most two strokes
 
 
 def prepare(ink: np.ndarray, p: Piece, x0: int | None = None, x1: int | None = None) -> np.ndarray:
     """One piece (optionally only columns x0..x1 of it) prepared like a single digit."""
-    sub = ink[p.y0:p.y1, p.x0:p.x1] * p.labels_mask
+    sub = ink[p.y0 : p.y1, p.x0 : p.x1] * p.labels_mask
     if x0 is not None:
-        sub = sub[:, x0 - p.x0: x1 - p.x0]
+        sub = sub[:, x0 - p.x0 : x1 - p.x0]
     return as_digit(sub)
 
 
@@ -39,7 +39,7 @@ def split_candidates(p: Piece, ink: np.ndarray) -> list[tuple[Piece, np.ndarray]
     h = p.height
     if p.width < 0.9 * h:
         return []
-    own = ink[p.y0:p.y1, p.x0:p.x1] * p.labels_mask
+    own = ink[p.y0 : p.y1, p.x0 : p.x1] * p.labels_mask
     cols = own.sum(axis=0)
     k = max(1, h // 12)
     smooth = np.convolve(cols, np.ones(k) / k, mode="same")
@@ -65,7 +65,7 @@ def split_candidates(p: Piece, ink: np.ndarray) -> list[tuple[Piece, np.ndarray]
             a, b = points[i], points[j]
             if (i, j) == (0, len(points) - 1) or b - a < 0.12 * h or b - a > 1.3 * h:
                 continue
-            sub = p.labels_mask[:, a:b] & (ink[p.y0:p.y1, p.x0 + a:p.x0 + b] > 0)
+            sub = p.labels_mask[:, a:b] & (ink[p.y0 : p.y1, p.x0 + a : p.x0 + b] > 0)
             rows = np.flatnonzero(sub.any(axis=1))
             if len(rows) == 0 or sub.sum() < 3:
                 continue
@@ -95,8 +95,11 @@ def choose(candidates, conf: np.ndarray, accepted: np.ndarray, whole_conf: float
         edges.setdefault(j, []).append((i, float(np.log(max(c, 1e-6))) - CUT_PENALTY, k))
     best = {0: (0.0, [], 0)}
     for j in range(1, n_points):
-        options = [(best[i][0] + s, best[i][1] + [k], best[i][2] + 1)
-                   for i, s, k in edges.get(j, []) if i in best and best[i][2] < MAX_DIGITS_PER_PIECE]
+        options = [
+            (best[i][0] + s, best[i][1] + [k], best[i][2] + 1)
+            for i, s, k in edges.get(j, [])
+            if i in best and best[i][2] < MAX_DIGITS_PER_PIECE
+        ]
         if options:
             best[j] = max(options, key=lambda o: o[0])
     end = best.get(n_points - 1)

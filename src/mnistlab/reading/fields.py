@@ -17,10 +17,10 @@ import re
 
 import numpy as np
 
-from .strip import Char
+from mnistlab.data.strip import Char
 
-CHOICES = 3         # runner-up digits tried per character,
-RUNNER_UP = 0.001   # ... each at least this likely (a digit the model all but ruled out is no reading)
+CHOICES = 3  # runner-up digits tried per character,
+RUNNER_UP = 0.001  # ... each at least this likely (a digit the model all but ruled out is no reading)
 
 # (pattern over the text, the fields that must be in range: (group, lowest, highest))
 # A year written with four digits lies in YEARS (a 1 read as a 4 makes 1954 "4954").
@@ -79,8 +79,11 @@ def separator_lost(text: str) -> tuple[int, str] | None:
     if len(seps) != 1 or seps[0] not in "./-":
         return None
     sep = seps[0]
-    places = [k for k in range(1, len(text)) if text[k - 1].isdigit() and text[k].isdigit() and
-              _a_long_date(text[:k] + sep + text[k:], sep)]
+    places = [
+        k
+        for k in range(1, len(text))
+        if text[k - 1].isdigit() and text[k].isdigit() and _a_long_date(text[:k] + sep + text[k:], sep)
+    ]
     return (places[0], sep) if len(places) == 1 else None
 
 
@@ -100,8 +103,9 @@ def _layout(text: str) -> tuple[re.Match | None, tuple]:
 
 def _likeliest(span: list[Char], lo: int, hi: int) -> tuple[int, ...] | None:
     """The digits for `span` with the highest joint probability whose value lies in [lo, hi]."""
-    options = [[d for d in np.argsort(c.digits)[::-1][:CHOICES] if c.digits[d] >= RUNNER_UP or str(d) == c.char]
-               for c in span]
+    options = [
+        [d for d in np.argsort(c.digits)[::-1][:CHOICES] if c.digits[d] >= RUNNER_UP or str(d) == c.char] for c in span
+    ]
     best, best_p = None, 0.0
     for combo in itertools.product(*options):
         value = int("".join(str(int(d)) for d in combo))

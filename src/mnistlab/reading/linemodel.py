@@ -14,23 +14,23 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import MnistlabError
-from . import fields
-from . import strip as strip_mod
+from mnistlab.data import strip as strip_mod
+from mnistlab.errors import MnistlabError
+from mnistlab.reading import fields
 
 
 @dataclass
 class LineReading:
-    text: str                 # "?" for a mark that is neither a digit nor a separator
-    confidence: float         # the least sure character's
-    chars: list               # (char, confidence, (x0, y0, x1, y1) in page pixels)
+    text: str  # "?" for a mark that is neither a digit nor a separator
+    confidence: float  # the least sure character's
+    chars: list  # (char, confidence, (x0, y0, x1, y1) in page pixels)
 
 
 class LineModel:
     """A line run's ONNX model and its accept threshold."""
 
     def __init__(self, path: Path):
-        from ..inference import open_session
+        from mnistlab.inference.engine import open_session
 
         path = Path(path)
         try:
@@ -39,8 +39,12 @@ class LineModel:
             onnx_bytes = (path / "model.onnx").read_bytes()
         except (OSError, ValueError) as exc:
             raise MnistlabError(f"{path} is not a line run mnistlab can use ({exc})") from None
-        if not isinstance(info, dict) or info.get("vocab") != strip_mod.VOCAB or \
-                info.get("height") != strip_mod.HEIGHT or info.get("stride") != strip_mod.STRIDE:
+        if (
+            not isinstance(info, dict)
+            or info.get("vocab") != strip_mod.VOCAB
+            or info.get("height") != strip_mod.HEIGHT
+            or info.get("stride") != strip_mod.STRIDE
+        ):
             raise MnistlabError(f"{path}/line.json does not describe a line model this mnistlab reads")
         threshold = info.get("threshold")
         if not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
@@ -86,16 +90,21 @@ class LineModel:
             least = min((c.confidence for c in chars), default=0.0)
             # A character owns the columns from halfway after the one before it to halfway to the
             # next (CTC marks a character at one or two steps, not across its whole width).
-            edges = [strip_mod.MARGIN] + [(a.x1 + b.x0) / 2 for a, b in zip(chars, chars[1:])] + \
-                [strip_mod.MARGIN + ink.shape[1] * scale]
+            edges = (
+                [strip_mod.MARGIN]
+                + [(a.x1 + b.x0) / 2 for a, b in zip(chars, chars[1:])]
+                + [strip_mod.MARGIN + ink.shape[1] * scale]
+            )
             spans = []
             for left, right in zip(edges, edges[1:]):
                 a = int(np.clip(np.floor((left - strip_mod.MARGIN) / scale) + offset, 0, ink.shape[1] - 1))
                 b = int(np.clip(np.ceil((right - strip_mod.MARGIN) / scale) + offset, a + 1, ink.shape[1]))
                 spans.append((a, b))
             boxes = _boxes(ink, marks, spans)
-            boxed = [(c.char, c.confidence, (x0 + bx0, y0 + by0, x0 + bx1, y0 + by1))
-                     for c, (bx0, by0, bx1, by1) in zip(chars, boxes)]
+            boxed = [
+                (c.char, c.confidence, (x0 + bx0, y0 + by0, x0 + bx1, y0 + by1))
+                for c, (bx0, by0, bx1, by1) in zip(chars, boxes)
+            ]
             out.append(LineReading("".join(c.char for c in chars), least, boxed))
         return out
 

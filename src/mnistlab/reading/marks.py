@@ -15,15 +15,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-MAX_COMPONENTS = 20_000      # more raw ink fragments than this: noise, refused at once
-MAX_DIGITS = 20              # digits a line may hold
-MAX_PIECES = 60              # more candidate marks than this in a line: not a line of digits
+MAX_COMPONENTS = 20_000  # more raw ink fragments than this: noise, refused at once
+MAX_DIGITS = 20  # digits a line may hold
+MAX_PIECES = 60  # more candidate marks than this in a line: not a line of digits
 MAX_LINES = 8
 SEPARATORS = ".,/-:"
-UNEXPLAINED = 0.04           # a dropped mark this big (of a digit's ink) leaves the reading unsure
-FAINT = 0.4                  # marks whose mean ink is under this share of the strongest marks' are dropped
-HAIRLINE = 0.35              # marks (or a whole line of them) this much thinner than the writing's strokes,
-HAIRLINE_PX = 1.5            # ... and at most this thick: what is left of printed lines, not a pen's
+UNEXPLAINED = 0.04  # a dropped mark this big (of a digit's ink) leaves the reading unsure
+FAINT = 0.4  # marks whose mean ink is under this share of the strongest marks' are dropped
+HAIRLINE = 0.35  # marks (or a whole line of them) this much thinner than the writing's strokes,
+HAIRLINE_PX = 1.5  # ... and at most this thick: what is left of printed lines, not a pen's
 
 
 @dataclass
@@ -34,10 +34,10 @@ class Piece:
     y1: int
     labels: list[int] = field(default_factory=list)
     labels_mask: np.ndarray | None = None  # which pixels of the box belong to this piece
-    cut: tuple[int, int] | None = None      # for a split candidate: its cut points (from, to)
-    points: int = 0                          # for a split candidate: how many cut points its piece has
-    char: str | None = None                  # a separator's character; None for a digit candidate
-    slope: float = 0.0                       # for a thin diagonal stroke: columns leftwards per row
+    cut: tuple[int, int] | None = None  # for a split candidate: its cut points (from, to)
+    points: int = 0  # for a split candidate: how many cut points its piece has
+    char: str | None = None  # a separator's character; None for a digit candidate
+    slope: float = 0.0  # for a thin diagonal stroke: columns leftwards per row
 
     @property
     def width(self) -> int:
@@ -61,8 +61,8 @@ class Line:
     pieces: list[Piece]
     y0: int
     y1: int
-    unexplained: int = 0   # marks dropped that were too big to be specks: the reading is not sure
-    thin: bool = False     # written far thinner than another line (a grid's or a frame's rest?): not sure
+    unexplained: int = 0  # marks dropped that were too big to be specks: the reading is not sure
+    thin: bool = False  # written far thinner than another line (a grid's or a frame's rest?): not sure
 
 
 @dataclass
@@ -72,12 +72,12 @@ class Marks:
     note: tuple[str, dict] | None = None  # why the picture is refused: a `reasons` key and its numbers
     dropped: bool = False
     ambiguous: bool = False
-    hairlines: int = 0     # lines of hairline marks left out (printed lines under a shadow, a grid's rest)
+    hairlines: int = 0  # lines of hairline marks left out (printed lines under a shadow, a grid's rest)
 
 
 def find(ink: np.ndarray, stroke: float) -> Marks:
     """Ink (0..1) -> lines of pieces, or a note saying why the picture is refused."""
-    from . import morph
+    from mnistlab import morph
 
     labels, n, slices, areas = morph.label(ink > 0)
     if n == 0:
@@ -92,22 +92,19 @@ def find(ink: np.ndarray, stroke: float) -> Marks:
     dropped = len(keep) < n
     if len(keep) > 4 * MAX_PIECES * MAX_LINES:
         return Marks([], None, note=("too_many_marks", {"count": len(keep)}), dropped=dropped)
-    comps = [Piece(slices[i][1].start, slices[i][0].start, slices[i][1].stop, slices[i][0].stop, [i + 1])
-             for i in keep]
+    comps = [Piece(slices[i][1].start, slices[i][0].start, slices[i][1].stop, slices[i][0].stop, [i + 1]) for i in keep]
     if not comps:
         return Marks([], None, dropped=dropped)
     lines, ambiguous = group_lines(comps)
     dropped |= sum(len(members) for members in lines) < len(comps)
     if len(lines) > MAX_LINES:
-        return Marks([], None, note=("too_many_lines", {"count": len(lines), "most": MAX_LINES}),
-                     dropped=dropped)
+        return Marks([], None, note=("too_many_lines", {"count": len(lines), "most": MAX_LINES}), dropped=dropped)
     out = []
     for members in lines:
         pieces, line_dropped, unexplained = _line_pieces(members, labels, stroke, areas)
         dropped |= line_dropped
         if len(pieces) > MAX_PIECES:
-            return Marks([], None, note=("line_too_long", {"count": len(pieces), "most": MAX_DIGITS}),
-                         dropped=dropped)
+            return Marks([], None, note=("line_too_long", {"count": len(pieces), "most": MAX_DIGITS}), dropped=dropped)
         if pieces:
             out.append(Line(pieces, min(p.y0 for p in pieces), max(p.y1 for p in pieces), unexplained))
     out, hairlines = _without_hairlines(out)
@@ -118,7 +115,7 @@ def _without_hairlines(lines: list[Line]) -> tuple[list[Line], int]:
     """The lines without those whose marks are all hairlines beside a line written with a pen (what
     a grid or ruled lines leave where a shadow darkened them), and each line without its hairline
     marks (counted as unexplained); and how many lines went."""
-    from . import morph
+    from mnistlab import morph
 
     def thickness(p: Piece) -> float:
         m = p.labels_mask
@@ -130,8 +127,9 @@ def _without_hairlines(lines: list[Line]) -> tuple[list[Line], int]:
     if not lines:
         return lines, 0
     widths = [[thickness(p) if p.char is None else None for p in line.pieces] for line in lines]
-    per_line = [float(np.median([t for t in ts if t is not None])) if any(t is not None for t in ts) else 0.0
-                for ts in widths]
+    per_line = [
+        float(np.median([t for t in ts if t is not None])) if any(t is not None for t in ts) else 0.0 for ts in widths
+    ]
     thickest = max(per_line)
     kept = []
     for line, ts, t in zip(lines, widths, per_line, strict=True):
@@ -169,6 +167,7 @@ def group_lines(comps: list[Piece]) -> tuple[list[list[Piece]], bool]:
     groups: dict[int, list[Piece]] = {}
     for i, c in enumerate(big):
         groups.setdefault(root(i), []).append(c)
+
     # Groups side by side (no shared columns) and near in height are one wandering line: a second line
     # of writing lies under the first, not beside it.
     def side_by_side(a: list[Piece], b: list[Piece]) -> bool:
@@ -194,7 +193,7 @@ def group_lines(comps: list[Piece]) -> tuple[list[list[Piece]], bool]:
     for band in bands:
         members = [c for c in band[2] if c.height >= 0.5 * tall]
         for i, a in enumerate(members):
-            for b in members[i + 1:]:
+            for b in members[i + 1 :]:
                 x_overlap = min(a.x1, b.x1) - max(a.x0, b.x0)
                 y_overlap = min(a.y1, b.y1) - max(a.y0, b.y0)
                 if x_overlap > 0.5 * min(a.width, b.width) and y_overlap < 0.25 * min(a.height, b.height):
@@ -202,8 +201,9 @@ def group_lines(comps: list[Piece]) -> tuple[list[list[Piece]], bool]:
     return [b[2] for b in bands], ambiguous
 
 
-def _line_pieces(comps: list[Piece], labels: np.ndarray, stroke: float,
-                 areas: np.ndarray) -> tuple[list[Piece], bool, int]:
+def _line_pieces(
+    comps: list[Piece], labels: np.ndarray, stroke: float, areas: np.ndarray
+) -> tuple[list[Piece], bool, int]:
     """One line's components -> (cleaned, merged pieces left to right with separators marked,
     whether anything was dropped, how many dropped marks were too big to be specks)."""
     dropped = False
@@ -219,9 +219,15 @@ def _line_pieces(comps: list[Piece], labels: np.ndarray, stroke: float,
     comps = sorted(comps, key=lambda c: c.y0)
     colons: list[Piece] = []
     for i, a in enumerate(comps):
-        for b in comps[i + 1:]:
-            if a.labels and b.labels and _dot(a, line_h) and _dot(b, line_h) and \
-                    0 < b.y0 - a.y1 < 0.7 * line_h and abs((a.x0 + a.x1) - (b.x0 + b.x1)) / 2 < 0.35 * line_h:
+        for b in comps[i + 1 :]:
+            if (
+                a.labels
+                and b.labels
+                and _dot(a, line_h)
+                and _dot(b, line_h)
+                and 0 < b.y0 - a.y1 < 0.7 * line_h
+                and abs((a.x0 + a.x1) - (b.x0 + b.x1)) / 2 < 0.35 * line_h
+            ):
                 a.x0, a.y0, a.x1, a.y1 = min(a.x0, b.x0), min(a.y0, b.y0), max(a.x1, b.x1), max(a.y1, b.y1)
                 a.labels, b.labels = a.labels + b.labels, []
                 colons.append(a)
@@ -242,14 +248,20 @@ def _line_pieces(comps: list[Piece], labels: np.ndarray, stroke: float,
             # Two dots one above the other stay a colon: as tall as they are together they are no
             # dot beside a digit by size, and an italic digit's box (even its ink) leans over them.
             return False
-        return shared or (small and gap <= max(1, 0.04 * line_h) and not _is_mark_beside(a, b, line_h) and
-                          abs((a.y0 + a.y1) - (b.y0 + b.y1)) < line_h)
+        return shared or (
+            small
+            and gap <= max(1, 0.04 * line_h)
+            and not _is_mark_beside(a, b, line_h)
+            and abs((a.y0 + a.y1) - (b.y0 + b.y1)) < line_h
+        )
 
-    comps = _merge_while(sorted(comps, key=lambda c: c.x0), belong_together,
-                         lambda a, b: Piece(min(a.x0, b.x0), min(a.y0, b.y0), max(a.x1, b.x1), max(a.y1, b.y1),
-                                            a.labels + b.labels))
+    comps = _merge_while(
+        sorted(comps, key=lambda c: c.x0),
+        belong_together,
+        lambda a, b: Piece(min(a.x0, b.x0), min(a.y0, b.y0), max(a.x1, b.x1), max(a.y1, b.y1), a.labels + b.labels),
+    )
     for c in comps:
-        c.labels_mask = np.isin(labels[c.y0:c.y1, c.x0:c.x1], c.labels)
+        c.labels_mask = np.isin(labels[c.y0 : c.y1, c.x0 : c.x1], c.labels)
     digits_like = [c for c in comps if c.height >= 0.6 * line_h]
     if not digits_like:
         return [], True, 0
@@ -274,14 +286,19 @@ def _line_pieces(comps: list[Piece], labels: np.ndarray, stroke: float,
             c.char = "drop"  # a dash after the last digit, or over a digit, is a stroke, not a minus sign
         if c.char is None and c.height < 0.3 * height and c.width < 0.5 * height:
             c.char = "drop"  # a dot that is no separator
-        if c.char is None and c.height < 0.15 * height and c.width > 4 * c.height and \
-                not top + 0.2 * height < c.cy < base - 0.15 * height:
+        if (
+            c.char is None
+            and c.height < 0.15 * height
+            and c.width > 4 * c.height
+            and not top + 0.2 * height < c.cy < base - 0.15 * height
+        ):
             c.char = "rule"  # a sliver of a line or a frame above or below the writing
     _slashes(comps)
     pieces = [c for c in comps if c.char not in ("drop", "rule")]
     digit_area = float(np.median([sum(areas[k - 1] for k in d.labels) for d in digits_like]))
-    unexplained = sum(1 for c in comps if c.char == "drop" and
-                      sum(areas[k - 1] for k in c.labels) >= UNEXPLAINED * digit_area)
+    unexplained = sum(
+        1 for c in comps if c.char == "drop" and sum(areas[k - 1] for k in c.labels) >= UNEXPLAINED * digit_area
+    )
     return pieces, dropped or len(pieces) < len(comps), unexplained
 
 
@@ -348,8 +365,12 @@ def _merge_while(items: list, joins, join) -> list:
 def _tilt(digits: list[Piece]) -> float:
     """How many rows the digits' boxes drop per column along the line (the median of the slopes
     between pairs of them, so that a digit written high or low does not tilt the line)."""
-    slopes = [(b.cy - a.cy) / (b.cx - a.cx)
-              for i, a in enumerate(digits) for b in digits[i + 1:] if abs(b.cx - a.cx) >= 0.5 * a.height]
+    slopes = [
+        (b.cy - a.cy) / (b.cx - a.cx)
+        for i, a in enumerate(digits)
+        for b in digits[i + 1 :]
+        if abs(b.cx - a.cx) >= 0.5 * a.height
+    ]
     return float(np.median(slopes)) if slopes else 0.0
 
 
@@ -363,9 +384,9 @@ def _ink_above_or_below(c: Piece, d: Piece, height: float) -> bool:
     x0, x1 = max(c.x0, d.x0), min(c.x1, d.x1)
     if x1 - x0 < max(1, c.width / 3):
         return False
-    cols = d.labels_mask[:, x0 - d.x0: x1 - d.x0]
-    above = cols[max(0, int(c.y0 - 0.3 * height) - d.y0): max(0, c.y0 - d.y0)]
-    below = cols[max(0, c.y1 - d.y0): max(0, int(c.y1 + 0.1 * height) - d.y0)]
+    cols = d.labels_mask[:, x0 - d.x0 : x1 - d.x0]
+    above = cols[max(0, int(c.y0 - 0.3 * height) - d.y0) : max(0, c.y0 - d.y0)]
+    below = cols[max(0, c.y1 - d.y0) : max(0, int(c.y1 + 0.1 * height) - d.y0)]
     return bool(above.any() or below.any())
 
 
@@ -382,13 +403,17 @@ def separator(p: Piece, height: float, top: float, base: float, stroke: float) -
     dotlike = max(p.height, p.width) >= 0.5 * stroke and max(h, w) < 0.3
     if w < 0.4 and 0.25 <= h <= 0.8 and 0.2 < mid < 0.9 and _two_dots(p):
         return ":"
-    if dotlike and p.y1 >= base - 0.2 * height and mid > 0.7 and solid >= 0.45 and \
-            0.4 <= p.width / max(1, p.height) <= 2.5:
+    if (
+        dotlike
+        and p.y1 >= base - 0.2 * height
+        and mid > 0.7
+        and solid >= 0.45
+        and 0.4 <= p.width / max(1, p.height) <= 2.5
+    ):
         return "."
     # A comma: small, at least as tall as wide, in the line's lower half, ending near the baseline
     # (a printed hand's comma hangs from a fifth of the height above it: Humor Sans).
-    if h < 0.55 and w < 0.35 and p.height >= p.width and p.y0 > top + 0.45 * height and \
-            p.y1 >= base - 0.2 * height:
+    if h < 0.55 and w < 0.35 and p.height >= p.width and p.y0 > top + 0.45 * height and p.y1 >= base - 0.2 * height:
         return ","
     if h < 0.3 and 0.2 <= w <= 1.4 and p.width >= 1.3 * p.height and 0.2 < mid < 0.8:
         return "-"
@@ -405,10 +430,10 @@ def _two_dots(p: Piece) -> bool:
     rows = np.flatnonzero(widths)
     if len(rows) < 5:
         return False
-    widths = widths[rows[0]:rows[-1] + 1]
+    widths = widths[rows[0] : rows[-1] + 1]
     n = len(widths)
-    middle = widths[int(0.3 * n): max(int(0.3 * n) + 1, int(0.7 * n))]
-    ends = max(widths[: n // 3].max(), widths[-(n // 3 or 1):].max())
+    middle = widths[int(0.3 * n) : max(int(0.3 * n) + 1, int(0.7 * n))]
+    ends = max(widths[: n // 3].max(), widths[-(n // 3 or 1) :].max())
     return bool(middle.min() <= 0.35 * ends)
 
 

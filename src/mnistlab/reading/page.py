@@ -20,27 +20,27 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..images import WORK_PIXELS, ink_map
-from . import morph
+from mnistlab import morph
+from mnistlab.images import WORK_PIXELS, ink_map
 
-MAX_SIDE = 4000              # ... and at most this long on either side
-PHOTO_INK = 0.45             # on an evened-out photo, ink under this share of the darkest is dropped
-STRONG_PIXELS = 500          # ... the darkest: the darkness this many pixels reach
-PAPER_STROKES = 3.0          # the paper estimate looks this many pen widths around each pixel
-SHEET_PHOTO = 200            # a sheet is looked for in pictures at least this big on both sides
-SHEET_MIN, SHEET_MAX = 0.04, 0.8    # a sheet covers this share of the photo (else: no table around it)
-SHEET_SOLID = 0.8            # ... fills this share of its convex hull (strokes drawn light on dark do not)
-SHEET_CONTRAST = 30.0        # the sheet is at least this much brighter than what surrounds it
-SHEET_EDGE = 0.15            # the sheet's edge: a step of this much in log brightness (about 16%)
-SHEET_INSET = 0.035          # what is cut from each side of a found sheet (its edge, its shadow)
-LINE_SPAN = 0.15             # ruled lines: straight runs of ink this long (of the page's width) or more,
+MAX_SIDE = 4000  # ... and at most this long on either side
+PHOTO_INK = 0.45  # on an evened-out photo, ink under this share of the darkest is dropped
+STRONG_PIXELS = 500  # ... the darkest: the darkness this many pixels reach
+PAPER_STROKES = 3.0  # the paper estimate looks this many pen widths around each pixel
+SHEET_PHOTO = 200  # a sheet is looked for in pictures at least this big on both sides
+SHEET_MIN, SHEET_MAX = 0.04, 0.8  # a sheet covers this share of the photo (else: no table around it)
+SHEET_SOLID = 0.8  # ... fills this share of its convex hull (strokes drawn light on dark do not)
+SHEET_CONTRAST = 30.0  # the sheet is at least this much brighter than what surrounds it
+SHEET_EDGE = 0.15  # the sheet's edge: a step of this much in log brightness (about 16%)
+SHEET_INSET = 0.035  # what is cut from each side of a found sheet (its edge, its shadow)
+LINE_SPAN = 0.15  # ruled lines: straight runs of ink this long (of the page's width) or more,
 LINE_SLOPES = np.linspace(-0.25, 0.25, 11)  # ... at any of these slopes (up to 14 degrees),
-LINE_FAMILY = 3              # ... at least this many of them,
-LINE_MARKS = 3.0             # ... each this many times as long as the other marks are tall,
-LINE_APART = 0.015           # ... and this far apart (of the page's height) at least
-FRAME_SIDE = 20              # a form box is at least this many pixels high and wide
-FRAME_HOLLOW = 0.35          # a form box's outline encloses at least this share of its area empty
-FRAME_TALLER = 1.25          # ... and is this much taller than the marks outside it (their median)
+LINE_FAMILY = 3  # ... at least this many of them,
+LINE_MARKS = 3.0  # ... each this many times as long as the other marks are tall,
+LINE_APART = 0.015  # ... and this far apart (of the page's height) at least
+FRAME_SIDE = 20  # a form box is at least this many pixels high and wide
+FRAME_HOLLOW = 0.35  # a form box's outline encloses at least this share of its area empty
+FRAME_TALLER = 1.25  # ... and is this much taller than the marks outside it (their median)
 
 
 @dataclass
@@ -48,10 +48,10 @@ class Page:
     """The working picture: `ink` (0..1, zero paper) and how to map its boxes back to the picture."""
 
     ink: np.ndarray
-    scale: float              # working pixel -> picture pixel
-    shape: tuple[int, int]    # the picture's (height, width)
-    cleaned: bool = False     # lines, frames, a table or uneven light were removed
-    lost: int = 0             # digit-like marks removed along the sheet's edge: the reading is unsure
+    scale: float  # working pixel -> picture pixel
+    shape: tuple[int, int]  # the picture's (height, width)
+    cleaned: bool = False  # lines, frames, a table or uneven light were removed
+    lost: int = 0  # digit-like marks removed along the sheet's edge: the reading is unsure
 
     def box_to_picture(self, x0: float, y0: float, x1: float, y1: float) -> list[int]:
         """A box on the page -> [x0, y0, x1, y1] in the picture's own pixels."""
@@ -88,8 +88,9 @@ def prepare(gray: np.ndarray) -> Page:
     lost = 0
     if sheet is not None:
         ink, lost = _clear_rim(ink, inner)
-    return Page(ink=ink, scale=scale, shape=gray.shape,
-                cleaned=sheet is not None or uneven or lines or edges, lost=lost)
+    return Page(
+        ink=ink, scale=scale, shape=gray.shape, cleaned=sheet is not None or uneven or lines or edges, lost=lost
+    )
 
 
 def _kth_largest(x: np.ndarray, k: int) -> float:
@@ -132,8 +133,9 @@ def _clear_rim(ink: np.ndarray, inner: np.ndarray) -> tuple[np.ndarray, int]:
             bh = boxes[k - 1][0].stop - boxes[k - 1][0].start
             bw = boxes[k - 1][1].stop - boxes[k - 1][1].start
             dark = float(ink[labels == k].mean()) >= 0.6  # a pen's ink, not a shadow's grey rim
-            lost += bool(dark and 0.5 * height <= bh <= 1.5 * height and bw <= 1.5 * height and
-                         areas[k - 1] >= 0.3 * area)
+            lost += bool(
+                dark and 0.5 * height <= bh <= 1.5 * height and bw <= 1.5 * height and areas[k - 1] >= 0.3 * area
+            )
     return np.where(np.isin(labels, edge), 0.0, ink), lost
 
 
@@ -144,13 +146,14 @@ def clear_edges(flat: np.ndarray) -> tuple[np.ndarray, bool]:
     if min(h, w) < 40:
         return flat, False
     t = min(_otsu(flat), float(np.median(flat)) - 30)
-    labels, n, boxes, _ = morph.label(flat < t)
+    labels, _n, boxes, _ = morph.label(flat < t)
     erase = []
     for i, (ys, xs) in enumerate(boxes):
         bh, bw = ys.stop - ys.start, xs.stop - xs.start
         top, bottom, left, right = ys.start == 0, ys.stop == h, xs.start == 0, xs.stop == w
-        band = ((top or bottom) and bw >= 0.4 * w and bh <= 0.3 * h) or \
-               ((left or right) and bh >= 0.4 * h and bw <= 0.3 * w)
+        band = ((top or bottom) and bw >= 0.4 * w and bh <= 0.3 * h) or (
+            (left or right) and bh >= 0.4 * h and bw <= 0.3 * w
+        )
         if band:
             erase.append(i + 1)
     if not erase:
@@ -193,8 +196,12 @@ def flatten(gray: np.ndarray, paper: np.ndarray | None = None) -> tuple[np.ndarr
     if min(h, w) < 16:
         return g, False
     f = max(1, int(min(h, w) / 160))
-    small = np.asarray(Image.fromarray(np.clip(g, 0, 255).astype(np.uint8)).resize(
-        (max(1, w // f), max(1, h // f)), Image.Resampling.BOX), np.float64)
+    small = np.asarray(
+        Image.fromarray(np.clip(g, 0, 255).astype(np.uint8)).resize(
+            (max(1, w // f), max(1, h // f)), Image.Resampling.BOX
+        ),
+        np.float64,
+    )
     sh, sw = small.shape
     where = None
     if paper is not None:
@@ -207,8 +214,9 @@ def flatten(gray: np.ndarray, paper: np.ndarray | None = None) -> tuple[np.ndarr
     if min(sh, sw) < 4 * k:
         return g, False  # a picture a few strokes wide: nothing to learn about its light
     grid = morph.box_mean(morph.closing(small, k, k), (k // 4) | 1)
-    paper = np.asarray(Image.fromarray(grid.astype(np.float32), mode="F").resize((w, h), Image.Resampling.BILINEAR),
-                       np.float64)
+    paper = np.asarray(
+        Image.fromarray(grid.astype(np.float32), mode="F").resize((w, h), Image.Resampling.BILINEAR), np.float64
+    )
     paper = np.maximum(paper, 1.0)
     lo, hi = np.percentile(paper, [2, 98])
     uneven = hi - lo > 25 or hi < 200
@@ -320,8 +328,14 @@ def _hull_area(region: np.ndarray) -> float:
     def half(points):
         chain: list[tuple[int, int]] = []
         for px, py in points:
-            while len(chain) >= 2 and ((chain[-1][0] - chain[-2][0]) * (py - chain[-2][1]) -
-                                       (chain[-1][1] - chain[-2][1]) * (px - chain[-2][0])) <= 0:
+            while (
+                len(chain) >= 2
+                and (
+                    (chain[-1][0] - chain[-2][0]) * (py - chain[-2][1])
+                    - (chain[-1][1] - chain[-2][1]) * (px - chain[-2][0])
+                )
+                <= 0
+            ):
                 chain.pop()
             chain.append((px, py))
         return chain[:-1]
@@ -335,8 +349,12 @@ def _quadrilateral(region: np.ndarray) -> bool:
     nearly its area (an oval's or a ragged region's has not)."""
     ys, xs = np.nonzero(region)
     pts = np.stack([xs, ys], axis=1).astype(np.float64)
-    tl, tr, br, bl = (pts[np.argmin(pts[:, 0] + pts[:, 1])], pts[np.argmax(pts[:, 0] - pts[:, 1])],
-                      pts[np.argmax(pts[:, 0] + pts[:, 1])], pts[np.argmax(pts[:, 1] - pts[:, 0])])
+    tl, tr, br, bl = (
+        pts[np.argmin(pts[:, 0] + pts[:, 1])],
+        pts[np.argmax(pts[:, 0] - pts[:, 1])],
+        pts[np.argmax(pts[:, 0] + pts[:, 1])],
+        pts[np.argmax(pts[:, 1] - pts[:, 0])],
+    )
     quad = 0.5 * abs(_cross(tr - tl, bl - tl)) + 0.5 * abs(_cross(tr - br, bl - br))
     return 0.9 <= quad / region.sum() <= 1.1
 
@@ -383,8 +401,9 @@ def remove_lines(ink: np.ndarray) -> tuple[np.ndarray, bool]:
     keep = on & ~gone
     # A stroke that crossed a line continues on both sides of it: close the gap the line leaves.
     span = 2 * _thickness(gone) + 3
-    bridged = (morph.closing(keep, span, 1) & _near(gone, horizontal)) | \
-              (morph.closing(keep, 1, span) & _near(gone, vertical))
+    bridged = (morph.closing(keep, span, 1) & _near(gone, horizontal)) | (
+        morph.closing(keep, 1, span) & _near(gone, vertical)
+    )
     out = np.where(keep | (bridged & on), ink, 0.0)
     return out, True
 
@@ -416,8 +435,11 @@ def _ruled(on: np.ndarray) -> np.ndarray:
     # one) nor as big as the page, nor a grid joining everything (see _grids).
     on_labels, m, boxes, areas = morph.label(on)
     crossed = _grids(on_labels, m, runs, labels, slices, extent)
-    marks = [(b[0].stop - b[0].start, b[1].stop - b[1].start) for k, (b, a) in enumerate(zip(boxes, areas, strict=True))
-             if a >= 0.05 * areas.max() and not crossed[k + 1]]
+    marks = [
+        (b[0].stop - b[0].start, b[1].stop - b[1].start)
+        for k, (b, a) in enumerate(zip(boxes, areas, strict=True))
+        if a >= 0.05 * areas.max() and not crossed[k + 1]
+    ]
     marks = [(bh, bw) for bh, bw in marks if max(bh, bw) <= 4 * min(bh, bw) and not (bh > 0.5 * h and bw > 0.5 * w)]
     typical = float(np.median([bh for bh, _ in marks])) if marks else 0.0
     keep = [i for i in range(n) if extent[i] >= LINE_MARKS * typical]
@@ -507,8 +529,13 @@ def _frames(on: np.ndarray) -> np.ndarray:
 def _beside(slices, heights: np.ndarray, i: int) -> float:
     """The median height of the marks at least FRAME_SIDE high outside mark i's box (0 for none)."""
     sy, sx = slices[i]
-    out = [k for k, (ty, tx) in enumerate(slices) if k != i and heights[k] >= FRAME_SIDE and
-           not (ty.start >= sy.start and ty.stop <= sy.stop and tx.start >= sx.start and tx.stop <= sx.stop)]
+    out = [
+        k
+        for k, (ty, tx) in enumerate(slices)
+        if k != i
+        and heights[k] >= FRAME_SIDE
+        and not (ty.start >= sy.start and ty.stop <= sy.stop and tx.start >= sx.start and tx.stop <= sx.stop)
+    ]
     return float(np.median(heights[out])) if out else 0.0
 
 
@@ -525,7 +552,7 @@ def _closed_frame(comp: np.ndarray, others: np.ndarray) -> np.ndarray | None:
     if not _quadrilateral(filled):
         return None  # an oval, or no closed outline
     # The sides' thickness: the first run of ink across the left and right sides, middle rows.
-    middle = comp[hh // 4: hh - hh // 4]
+    middle = comp[hh // 4 : hh - hh // 4]
     widths = []
     for row in middle:
         on = np.flatnonzero(row)
@@ -571,5 +598,5 @@ def _inside(rows: np.ndarray, cols: np.ndarray, dy: int, dx: int) -> np.ndarray:
     left = c[c < len(cols) / 2]
     right = c[c >= len(cols) / 2]
     if len(top) and len(bottom) and len(left) and len(right):
-        inside[top.max() + dy + 1: bottom.min() - dy, left.max() + dx + 1: right.min() - dx] = True
+        inside[top.max() + dy + 1 : bottom.min() - dy, left.max() + dx + 1 : right.min() - dx] = True
     return inside

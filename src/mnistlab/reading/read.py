@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..images import ImageError, to_mnist_array
-from . import combine, cuts, fields, marks, page, reasons
+from mnistlab.images import ImageError, to_mnist_array
+from mnistlab.reading import combine, cuts, fields, marks, page, reasons
 
 MAX_DIGITS = marks.MAX_DIGITS  # per line
 # A reading of several marks is accepted only when each digit is read at least this confidently
@@ -21,7 +21,7 @@ MAX_DIGITS = marks.MAX_DIGITS  # per line
 # fewer readings accepted); a single digit keeps the run's own threshold, as `predict` does.
 READ_CONFIDENCE = 0.9
 HEIGHT_SPREAD = (0.55, 1.35)  # a digit outside this share of its line's median height: not sure
-OVERREACH = 0.12             # ... and one this much taller reaching this far below the line
+OVERREACH = 0.12  # ... and one this much taller reaching this far below the line
 
 
 MODES = ("combined", "line", "segmenter")
@@ -87,8 +87,11 @@ def read_gray(gray: np.ndarray, judge, line_model=None, mode: str = "combined") 
         plan.append(entries)
     if arrays:
         probs, conf, acc = judge(np.stack(arrays))
-    whole = _read_lines(found.lines, pg.ink, line_model) if line_model is not None and mode != "segmenter" \
+    whole = (
+        _read_lines(found.lines, pg.ink, line_model)
+        if line_model is not None and mode != "segmenter"
         else [None] * len(found.lines)
+    )
     lines_out, inputs = [], []
     weak = False  # a digit the segmenter alone vouches for is read under READ_CONFIDENCE
     for entries, lm in zip(plan, whole):
@@ -119,8 +122,12 @@ def read_gray(gray: np.ndarray, judge, line_model=None, mode: str = "combined") 
                 continue
             if kind == "cut":
                 cut.add(len(text))
-            d = {"digit": int(np.argmax(probs[ref])), "confidence": round(float(conf[ref]), 4),
-                 "accepted": bool(acc[ref]), "box": where}
+            d = {
+                "digit": int(np.argmax(probs[ref])),
+                "confidence": round(float(conf[ref]), 4),
+                "accepted": bool(acc[ref]),
+                "box": where,
+            }
             digits.append(d)
             line_inputs.append(np.asarray(arrays[ref], np.float32))
             text.append(str(d["digit"]) if d["accepted"] else "?")
@@ -169,15 +176,21 @@ def read_gray(gray: np.ndarray, judge, line_model=None, mode: str = "combined") 
             seps = sorted(seps + [put_back], key=lambda sp: sp["box"][0])
             text.insert(place, char)
             unsure.append("separator_added")
-        if source != "line" and not source.startswith("agree") and digits and \
-                min(d["confidence"] for d in digits) < READ_CONFIDENCE:
+        if (
+            source != "line"
+            and not source.startswith("agree")
+            and digits
+            and min(d["confidence"] for d in digits) < READ_CONFIDENCE
+        ):
             weak = True
         inputs.extend(line_inputs)
         if not digits:
             continue  # separators alone are no line of digits
         heights = np.array([d["box"][3] - d["box"][1] for d in digits], np.float64)
-        if len(heights) > 1 and ((heights > HEIGHT_SPREAD[1] * np.median(heights)).any() or
-                                 (heights < HEIGHT_SPREAD[0] * np.median(heights)).any()):
+        if len(heights) > 1 and (
+            (heights > HEIGHT_SPREAD[1] * np.median(heights)).any()
+            or (heights < HEIGHT_SPREAD[0] * np.median(heights)).any()
+        ):
             unsure.append("sizes_differ")
         # A mark that starts at the line's top and reaches well below its digits is no digit ($, §);
         # a digit written lower than the others (handwriting wanders) starts lower too.
@@ -188,9 +201,14 @@ def read_gray(gray: np.ndarray, judge, line_model=None, mode: str = "combined") 
         if len(digits) > 2 and overreach.any():
             unsure.append("below_line")
         boxes = np.array([d["box"] for d in digits] + [s["box"] for s in seps])
-        lines_out.append({"text": "".join(text), "box": [int(boxes[:, 0].min()), int(boxes[:, 1].min()),
-                                                         int(boxes[:, 2].max()), int(boxes[:, 3].max())],
-                          "digits": digits, "separators": seps})
+        lines_out.append(
+            {
+                "text": "".join(text),
+                "box": [int(boxes[:, 0].min()), int(boxes[:, 1].min()), int(boxes[:, 2].max()), int(boxes[:, 3].max())],
+                "digits": digits,
+                "separators": seps,
+            }
+        )
     if not lines_out:
         return _empty("too_small")
     all_digits = [d for line in lines_out for d in line["digits"]]
@@ -206,12 +224,14 @@ def read_gray(gray: np.ndarray, judge, line_model=None, mode: str = "combined") 
         unsure.insert(0 if marks_read == 1 else len(unsure), why)  # a lone mark: that is the whole story
     if marks_read > 1 and _at_edge(lines_out, gray.shape):
         unsure.insert(0, "cut_off")
-    out = {"text": "\n".join(line["text"] for line in lines_out),
-           "accepted": all(d["accepted"] for d in all_digits) and not unsure,
-           "digits": all_digits,
-           "separators": [s for line in lines_out for s in line["separators"]],
-           "lines": lines_out,
-           "inputs": inputs}
+    out = {
+        "text": "\n".join(line["text"] for line in lines_out),
+        "accepted": all(d["accepted"] for d in all_digits) and not unsure,
+        "digits": all_digits,
+        "separators": [s for line in lines_out for s in line["separators"]],
+        "lines": lines_out,
+        "inputs": inputs,
+    }
     if unsure:
         out["reason"], out["note"] = unsure[0], reasons.say(unsure[0])
     return out
@@ -230,8 +250,11 @@ def _why_not_a_digit(digits: list, marks_read: int, shape) -> str:
 def _at_edge(lines: list, shape) -> bool:
     """Whether a digit's box touches the picture's border, where part of it may be cut off."""
     h, w = shape
-    return any(d["box"][0] <= 0 or d["box"][1] <= 0 or d["box"][2] >= w or d["box"][3] >= h
-               for line in lines for d in line["digits"])
+    return any(
+        d["box"][0] <= 0 or d["box"][1] <= 0 or d["box"][2] >= w or d["box"][3] >= h
+        for line in lines
+        for d in line["digits"]
+    )
 
 
 def _gap(text: list, digits: list, seps: list, place: int) -> list:
@@ -257,10 +280,10 @@ def _read_lines(lines, ink: np.ndarray, line_model) -> list:
         crop = np.zeros((y1 - y0, x1 - x0), np.float32)
         which = np.zeros((y1 - y0, x1 - x0), np.int32)  # each pixel's mark (1-based), for the boxes
         for k, p in enumerate(line.pieces, 1):
-            own = ink[p.y0:p.y1, p.x0:p.x1] * (p.labels_mask if p.labels_mask is not None else 1.0)
-            view = crop[p.y0 - y0:p.y1 - y0, p.x0 - x0:p.x1 - x0]
+            own = ink[p.y0 : p.y1, p.x0 : p.x1] * (p.labels_mask if p.labels_mask is not None else 1.0)
+            view = crop[p.y0 - y0 : p.y1 - y0, p.x0 - x0 : p.x1 - x0]
             np.maximum(view, own, out=view)
-            where = which[p.y0 - y0:p.y1 - y0, p.x0 - x0:p.x1 - x0]
+            where = which[p.y0 - y0 : p.y1 - y0, p.x0 - x0 : p.x1 - x0]
             where[(own > 0.05) & (where == 0)] = k
         crops.append((crop, x0, y0, which))
     return line_model.read(crops)
@@ -309,5 +332,13 @@ def digits_only(result: dict) -> dict:
 
 
 def _empty(reason: str, **values) -> dict:
-    return {"text": "", "accepted": False, "digits": [], "separators": [], "lines": [], "inputs": [],
-            "reason": reason, "note": reasons.say(reason, **values)}
+    return {
+        "text": "",
+        "accepted": False,
+        "digits": [],
+        "separators": [],
+        "lines": [],
+        "inputs": [],
+        "reason": reason,
+        "note": reasons.say(reason, **values),
+    }

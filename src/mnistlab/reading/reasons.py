@@ -11,7 +11,7 @@ from __future__ import annotations
 REASONS: dict[str, str] = {
     # Nothing read at all.
     "no_ink": "nothing written was found (the picture is blank or has almost no contrast): "
-              "take the picture in better light, closer to the number",
+    "take the picture in better light, closer to the number",
     "texture": "this looks like texture or noise, not writing: photograph the number on plain paper",
     "too_many_marks": "{count:,} separate marks, too many for a number: crop the picture to the number",
     "too_many_lines": "{count} lines of marks; mnistlab reads at most {most}: crop the picture to the lines you want",
@@ -23,18 +23,18 @@ REASONS: dict[str, str] = {
     "cut_off": "a digit at the picture's edge may be cut off: include the whole number, with paper around it",
     "sheet_edge": "a mark at the sheet's edge was left out: check that the whole number is on the sheet",
     "faint_lines": "faint lines near the writing were left out (ruled or squared paper?): "
-                   "check that no digit is missing",
+    "check that no digit is missing",
     "unclear_digit": "a digit is hard to make out: check the reading, or write or photograph it more clearly",
     "stray_mark": "a mark on the line is not a digit (a letter, a symbol, a smudge?): "
-                  "crop it out, or check the reading",
+    "crop it out, or check the reading",
     "missing_mark": "a mark may have been left out of the reading: check that every digit is there",
     "readers_differ": "the writing can be read two ways: check the reading, or take a sharper, closer picture",
     "separator_added": "a separator was filled in where the digits leave the only place for it: check it",
     "thin_line": "one line is written much thinner than the others (a grid or a frame?): "
-                 "crop the picture to the number",
+    "crop the picture to the number",
     "sizes_differ": "the digits differ a lot in size: check that everything on the line belongs to the number",
     "below_line": "a mark taller than the digits reaches below the line (a $ or a letter?): "
-                  "crop the picture to the number",
+    "crop the picture to the number",
     "lines_overlap": "the lines overlap: leave more space between them, or read one line at a time",
 }
 

@@ -1,0 +1,181 @@
+"""Predict classes for test images by index or for the user's own image files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from mnistlab.errors import MnistlabError
+from mnistlab.runs import RunDir
+
+
+def parse_index_range(text: str, n: int) -> list[int]:
+    """'0:5', '7', '3,9,12' or '10:20:2' -> indices into a set of `n` images."""
+    indices: list[int] = []
+    try:
+        for part in text.split(","):
+            part = part.strip()
+            if ":" in part:
+                bits = [int(b) if b.strip() else None for b in part.split(":")]
+                if len(bits) > 3:
+                    raise ValueError
+                sl = slice(*bits)
+                if (sl.start or 0) < 0 or (sl.stop is not None and sl.stop > n) or (sl.step or 1) <= 0:
+                    raise IndexError
+                indices.extend(range(*sl.indices(n)))
+            else:
+                i = int(part)
+                if not 0 <= i < n:
+                    raise IndexError
+                indices.append(i)
+    except ValueError:
+        raise MnistlabError(f"--test-index {text!r} is not an index or range like 0:5 or 3,7,9") from None
+    except IndexError:
+        raise MnistlabError(f"--test-index {text!r} is outside the test set (0..{n - 1})") from None
+    if not indices:
+        raise MnistlabError(f"--test-index {text!r} selects no images")
+    return indices
+
+
+def line_model_for(run: RunDir, lines: str | Path | None):
+    """The line model `read` uses beside a run's classifier: "auto" is the run's own `line/` folder
+    or else the bundled one (for a run that reads the digits 0-9), "off" or None is none, and a path
+    is a line run."""
+    from mnistlab.reading.linemodel import LineModel
+
+    if lines is None or lines == "off":
+        return None
+    if lines != "auto":
+        if not RunDir(Path(lines)).is_line:
+            raise MnistlabError(f"{lines} is not a line run (train one with `mnistlab train --preset line`)")
+        return LineModel(Path(lines))
+    if list(run.class_names) != [str(d) for d in range(10)]:
+        return None
+    own = run.path / "line"
+    if (own / "line.json").is_file():
+        return LineModel(own)
+    from mnistlab.runs import BUNDLED
+
+    bundled = BUNDLED / "line"
+    return LineModel(bundled) if (bundled / "line.json").is_file() else None
+
+
+class Predictor:
+    """A run's model with its calibration: prepared 28x28 images -> calibrated answers.
+
+    Loaded once and shared by `predict`, `read` and the server, so every consumer gives the same
+    confidence and the same accept / reject decision. `tta` > 1 averages shifted views (data/views.py) and
+    every answer then says how many it averaged. `engine` is "onnx" (onnxruntime, no TensorFlow) or
+    "keras" (the Keras model itself, for checking; needs the `train` extra).
+    """
+
+    def __init__(
+        self, run: RunDir, tta: int = 1, engine: str = "onnx", lines: str | Path | None = "auto", mode: str = "combined"
+    ):
+        from mnistlab.data.views import check
+        from mnistlab.inference import engine as inference
+        from mnistlab.reading.read import MODES
+
+        if mode not in MODES:
+            raise MnistlabError(f"the reading mode must be one of {', '.join(MODES)}, not {mode!r}")
+        self.tta = check(tta)
+        self.run = run
+        if run.is_line:
+            raise MnistlabError(
+                f"{run.path} is a line model: it reads beside a digit classifier, as in "
+                f"`mnistlab read --lines {run.path} PICTURE`"
+            )
+        self.calibration = run.calibration
+        self.class_names = list(run.class_names)
+        self.engine = inference.check_engine(engine)
+        self.model = inference.load(run, engine)
+        outputs = self.model.classes
+        if outputs is not None and outputs != len(self.class_names):
+            raise MnistlabError(
+                f"{run.config_path} lists {len(self.class_names)} classes but the model answers "
+                f"{outputs}: the run's files do not belong together"
+            )
+        self.lines = line_model_for(run, lines)
+        self.mode = mode
+
+    def judge(self, arrays: np.ndarray, tta: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(N, 28, 28) pixels 0..255 -> (calibrated probabilities, confidence, accepted)."""
+        views = self.tta if tta is None else tta
+        return self.calibration.judge(self.model.predict_proba(np.asarray(arrays, np.float32), tta=views))
+
+    def entries(self, arrays: np.ndarray, tta: int | None = None) -> list[dict]:
+        views = self.tta if tta is None else tta
+        probs, conf, accepted = self.judge(arrays, views)
+        return [self.entry(p, c, a, views) for p, c, a in zip(probs, conf, accepted, strict=True)]
+
+    def read(self, gray: np.ndarray, tta: int | None = None, scale: float = 1.0) -> dict:
+        """The number in a grayscale picture (`reading.read_gray`), judged by this model, its boxes
+        multiplied by `scale` (for a picture decoded smaller than its file); like every answer, it
+        says how many views it averaged when more than one."""
+        from mnistlab.reading import read_gray, scale_boxes
+
+        views = self.tta if tta is None else tta
+        result = scale_boxes(read_gray(gray, lambda arrays: self.judge(arrays, views), self.lines, self.mode), scale)
+        if views > 1:
+            result["tta"] = views
+        return result
+
+    def entry(self, probs: np.ndarray, confidence: float, accepted: bool, tta: int = 1) -> dict:
+        k = int(probs.argmax())
+        out = {
+            "digit": k,
+            "label": self.class_names[k],
+            "confidence": round(float(confidence), 4),
+            "accepted": bool(accepted),
+            "probabilities": [round(float(p), 6) for p in probs],
+        }
+        if not accepted:
+            out["note"] = self.doubt
+        if tta > 1:
+            out["tta"] = tta
+        return out
+
+    @property
+    def doubt(self) -> str:
+        """What a prediction that is not accepted says to a user."""
+        from mnistlab.reading.reasons import say
+
+        if list(self.class_names) == [str(d) for d in range(10)]:
+            return say("not_a_digit")
+        return "this does not look like any of the model's classes: check the picture"
+
+
+def predict_test(
+    run: RunDir, index_text: str, dataset: str | None = None, tta: int = 1, engine: str = "onnx"
+) -> list[dict]:
+    """Predictions for test images by index, from the run's own dataset unless another is named."""
+    from mnistlab.data.datasets import load_dataset
+
+    ds = load_dataset(dataset or run.config["dataset"]["spec"])
+    indices = parse_index_range(index_text, len(ds.y_test))
+    return [
+        {"index": i, "true": int(ds.y_test[i]), **e}
+        for i, e in zip(indices, Predictor(run, tta, engine).entries(ds.x_test[indices]), strict=True)
+    ]
+
+
+def predict_files(run: RunDir, patterns: list[str], tta: int = 1, engine: str = "onnx") -> list[dict]:
+    """One entry per file (folders and globs give their pictures): the prediction, or an `error`
+    sentence (not naming the file again) for a file that is not a usable image."""
+    from mnistlab.files import pictures
+    from mnistlab.images import ImageError, image_bytes_to_array, picture_bytes
+
+    arrays, results = [], []
+    for f in pictures(patterns).files:
+        try:
+            arrays.append(image_bytes_to_array(picture_bytes(f)))
+            results.append({"file": str(f)})
+        except ImageError as exc:
+            results.append({"file": str(f), "error": str(exc)})
+    if arrays:
+        good = iter(Predictor(run, tta, engine).entries(np.stack(arrays)))
+        for r in results:
+            if "error" not in r:
+                r.update(next(good))
+    return results
