@@ -290,6 +290,79 @@ def score_photos(photos, readers: dict) -> dict:
     return out
 
 
+def score_field(photos: list, readers: dict) -> dict:
+    """Each reader on the field photos: overall, and by every condition a photo has (`field.conditions`)."""
+    import tempfile
+
+    from field import conditions
+
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = []
+        for k, (jpeg, _, _) in enumerate(photos):
+            path = Path(tmp) / f"field{k:04d}.jpg"
+            path.write_bytes(jpeg)
+            paths.append(str(path))
+        for name, read in readers.items():
+            rows = []
+            for path, (_, truth, meta) in zip(paths, photos, strict=True):
+                t0 = time.perf_counter()
+                text, accepted = read(path)
+                rows.append(
+                    {
+                        "seconds": time.perf_counter() - t0,
+                        "exact": text == truth,
+                        "accepted": accepted,
+                        "text": text,
+                        "truth": truth,
+                        "conditions": conditions(meta),
+                    }
+                )
+            n = len(rows)
+            by = {}
+            for c in sorted({c for r in rows for c in r["conditions"]}):
+                chosen = [r for r in rows if c in r["conditions"]]
+                by[c] = {"photos": len(chosen), "exact": round(sum(r["exact"] for r in chosen) / len(chosen), 4)}
+            out[name] = {
+                "photos": n,
+                "exact": round(sum(r["exact"] for r in rows) / n, 4),
+                "accepted": round(sum(bool(r["accepted"]) for r in rows) / n, 4),
+                "accepted_but_wrong": round(sum(bool(r["accepted"]) and not r["exact"] for r in rows) / n, 4),
+                "median_seconds": round(float(np.median([r["seconds"] for r in rows])), 3),
+                "by_condition": by,
+                "misses": [
+                    {"truth": r["truth"], "read": r["text"], "accepted": bool(r["accepted"])}
+                    for r in rows
+                    if not r["exact"]
+                ][:60],
+            }
+            print(
+                f"field / {name}: exact {out[name]['exact']:.3f}, accepted-but-wrong "
+                f"{out[name]['accepted_but_wrong']:.3f}, median {out[name]['median_seconds']:.3f} s",
+                file=sys.stderr,
+            )
+    return out
+
+
+def field_table(results: dict) -> str:
+    names = list(results)
+    conds = sorted({c for r in results.values() for c in r["by_condition"]})
+    first = results[names[0]]["by_condition"]
+    rows = ["| field photos | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    rows.append("| **all** | " + " | ".join(f"**{100 * results[n]['exact']:.1f}%**" for n in names) + " |")
+    rows.append(
+        "| accepted but wrong | " + " | ".join(f"{100 * results[n]['accepted_but_wrong']:.1f}%" for n in names) + " |"
+    )
+    rows.append("| s / photo (median) | " + " | ".join(f"{results[n]['median_seconds']:.2f}" for n in names) + " |")
+    for c in conds:
+        rows.append(
+            f"| {c} ({first[c]['photos']}) | "
+            + " | ".join(f"{100 * results[n]['by_condition'][c]['exact']:.0f}%" for n in names)
+            + " |"
+        )
+    return "\n".join(rows)
+
+
 def photo_readers(runs: list[str], psm: int, engines_too: bool = True) -> dict:
     """mnistlab (each run, or the bundled reader) and whichever engines are installed."""
     import engines
@@ -584,6 +657,14 @@ def main() -> int:
         help="read this many photos (mnistlab and the engines) instead of the other sets",
     )
     parser.add_argument(
+        "--field",
+        type=int,
+        default=0,
+        metavar="N",
+        help="read the first N field photos (field.py: hands, inks, papers and conditions never tuned on) "
+        "with mnistlab and the engines, by condition",
+    )
+    parser.add_argument(
         "--clean-pages",
         action="store_true",
         help="with --photos: read the same photos' writing on clean white pages instead",
@@ -647,6 +728,26 @@ def main() -> int:
         print(json.dumps(report, indent=2))
         print()
         print(line_table(report["sets"]))
+    elif args.field:
+        import engines
+        from field import FIELD_SEED, field_fonts, field_set
+
+        photos = field_set(args.field)
+        report = {
+            "date": dt.date.today().isoformat(),
+            "seed": FIELD_SEED,
+            "photos": len(photos),
+            "fonts": [p.name for p in field_fonts()],
+            "engines": {
+                "tesseract": engines.tesseract_version() if engines.tesseract_available() else None,
+                "rapidocr": engines.rapidocr_version() if engines.rapidocr_available() else None,
+            },
+            "readers": score_field(photos, photo_readers(args.runs, args.psm, not args.no_engines)),
+        }
+        report["seconds"] = round(time.perf_counter() - start, 1)
+        print(json.dumps({k: v for k, v in report.items() if k != "readers"}, indent=2))
+        print()
+        print(field_table(report["readers"]))
     elif args.photos:
         import engines
 

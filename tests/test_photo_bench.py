@@ -26,3 +26,22 @@ def test_clean_pages_hold_the_photos_writing_and_leave_the_set_unchanged():
         # one band of ink per line written, line under line
         bands = 1 + int(np.sum(np.diff(rows) > 1))
         assert bands >= text.count("\n") + 1
+
+
+def test_the_field_set_is_frozen_and_covers_its_conditions():
+    """Photo k of the field set comes from (seed, k) alone: a longer set extends a shorter one, and
+    the same seed draws the same bytes. Every photo is a JPEG with its EXIF orientation, its text
+    made of digits and separators, and its conditions tagged."""
+    from field import conditions, field_set, make_field_photo
+
+    few = field_set(3)
+    assert field_set(2) == few[:2]
+    seen = set()
+    for jpeg, text, meta in few + [make_field_photo(np.random.default_rng([1, k]), []) for k in range(6)]:
+        img = Image.open(io.BytesIO(jpeg))
+        assert img.format == "JPEG" and img.getexif().get(0x0112) in (1, 3, 6, 8)
+        assert text and set(text) <= set("0123456789./:,-\n")
+        assert text.count("\n") + 1 == meta["lines"] or meta["kind"] == "side by side"
+        assert meta["hand"] == "pen" or meta["hand"] == "font"
+        seen.update(conditions(meta))
+    assert {c.split(":")[0] for c in seen} >= {"hand", "ink", "paper", "kind", "size", "light", "blur", "perspective"}
