@@ -38,13 +38,17 @@ def tesseract_version() -> str:
     return out.splitlines()[0] if out else "?"
 
 
-def tesseract(path: str, psm: int = 6) -> tuple[str, bool]:
-    res = subprocess.run(
-        ["tesseract", path, "stdout", "--psm", str(psm), "-c", f"tessedit_char_whitelist={WHITELIST}"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+def tesseract(path: str, psm: int = 6, timeout: float = 30.0) -> tuple[str, bool]:
+    """Tesseract's reading; a picture it has not read in `timeout` seconds counts as not read."""
+    try:
+        res = subprocess.run(
+            ["tesseract", path, "stdout", "--psm", str(psm), "-c", f"tessedit_char_whitelist={WHITELIST}"],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        return "", False
     text = normalize(res.stdout)
     return text, bool(text)
 

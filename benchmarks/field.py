@@ -419,7 +419,7 @@ def make_field_photo(rng, fonts: list[Path]) -> tuple[bytes, str, dict]:
     elif light == "glare":
         yy, xx = np.mgrid[0:h, 0:w]
         cy, cx, r = rng.uniform(0.3, 0.7) * h, rng.uniform(0.3, 0.7) * w, rng.uniform(0.08, 0.2) * min(h, w)
-        rgb = rgb + 190 * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * r * r))[..., None]
+        rgb = rgb + 150 * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * r * r))[..., None]
     blur = ["none", "motion", "defocus"][int(rng.choice(3, p=[0.5, 0.25, 0.25]))]
     tags["blur"] = blur
     if blur == "defocus":
@@ -440,14 +440,12 @@ def make_field_photo(rng, fonts: list[Path]) -> tuple[bytes, str, dict]:
     if light == "low":
         rgb = 255 * (np.clip(rgb, 0, 255) / 255) ** 1.15
 
-    # The picture's size: 500 px to 12 Mpixels wide (the digits 20 to 120 px tall, about).
-    size = ["small", "medium", "large"][int(rng.choice(3, p=[0.3, 0.45, 0.25]))]
-    target_w = {"small": rng.uniform(500, 900), "medium": rng.uniform(1000, 2400), "large": rng.uniform(3000, 4000)}[
-        size
-    ]
-    tags["size"] = size
+    # The picture's size: the digits 20 to 120 pixels tall (evenly in log), the picture 500 to 4000
+    # pixels wide (up to 12 Mpixels).
     img = Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8))
-    scale = target_w / img.width
+    digit_px = float(np.exp(rng.uniform(math.log(20), math.log(120))))
+    scale = float(np.clip(digit_px / height, 500 / img.width, 4000 / img.width))
+    tags["size"] = "small" if img.width * scale < 1000 else "large" if img.width * scale >= 3000 else "medium"
     img = img.resize((int(img.width * scale), int(img.height * scale)), Image.Resampling.LANCZOS)
     tags["digit_height_px"] = int(round(height * scale))
     tags["pixels"] = img.width * img.height
