@@ -4,7 +4,7 @@
 # As root with apt-get, missing ones are installed; otherwise this says exactly what to install.
 set -euo pipefail
 PY=${1:-python3}
-fonts=$("$PY" -c 'from mnistlab.fonts import FONT_PACKAGES; print(" ".join(FONT_PACKAGES["train"] + FONT_PACKAGES["eval"]))')
+fonts=$("$PY" -c 'from mnistlab.data.fonts import FONT_PACKAGES; print(" ".join(FONT_PACKAGES["train"] + FONT_PACKAGES["eval"]))')
 missing=()
 for pkg in chromium dataset-fashion-mnist $fonts; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
