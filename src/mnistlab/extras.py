@@ -47,9 +47,6 @@ def import_tensorflow(debug: bool | None = None):
     on. Settings a user made in the environment are kept. Raises MissingExtra (one sentence: what to
     install) where TensorFlow is not installed.
     """
-    import os
-    import sys
-
     if debug is None:
         debug = bool(os.environ.get("MNISTLAB_DEBUG"))
     if debug or "tensorflow" in sys.modules:
@@ -57,15 +54,8 @@ def import_tensorflow(debug: bool | None = None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
     os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    try:
-        sys.stderr.flush()
-        os.dup2(devnull, 2)
+    with quiet_native_stderr():
         tf = require("tensorflow", "train")
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
     import logging
 
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
