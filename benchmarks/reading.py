@@ -233,114 +233,112 @@ def _digits(text: str) -> str:
     return "".join(ch for ch in text if ch.isdigit() or ch == "\n")
 
 
-def score_photos(photos, readers: dict) -> dict:
-    """Each reader on every photo file: exact text, digits-only match, accepted-but-wrong, seconds."""
+def _readings(photos, readers: dict):
+    """Each reader on every photo, handed over as a file as a user would: yields (reader name,
+    [(text, accepted, seconds)] in the photos' order), one reader at a time."""
     import tempfile
 
-    out = {}
     with tempfile.TemporaryDirectory() as tmp:
         paths = []
-        for k, (jpeg, _, _) in enumerate(photos):
-            path = Path(tmp) / f"photo{k:04d}{_suffix(jpeg)}"
-            path.write_bytes(jpeg)
+        for k, (data, _, _) in enumerate(photos):
+            path = Path(tmp) / f"photo{k:04d}{_suffix(data)}"
+            path.write_bytes(data)
             paths.append(str(path))
         for name, read in readers.items():
-            rows = []
-            for path, (_, truth, meta) in zip(paths, photos, strict=True):
+            got = []
+            for path in paths:
                 t0 = time.perf_counter()
                 text, accepted = read(path)
-                rows.append(
-                    {
-                        "seconds": time.perf_counter() - t0,
-                        "exact": text == truth,
-                        "digits": _digits(text) == _digits(truth),
-                        "accepted": accepted,
-                        "kind": meta["kind"],
-                        "paper": meta["paper"],
-                        "writer": _writer(meta),
-                    }
-                )
-            n = len(rows)
+                got.append((text, accepted, time.perf_counter() - t0))
+            yield name, got
 
-            def share(key, sel=lambda r: True, rows=rows):
-                chosen = [r for r in rows if sel(r)]
-                return round(sum(r[key] for r in chosen) / len(chosen), 4) if chosen else None
 
-            out[name] = {
-                "photos": n,
-                "exact": share("exact"),
-                "digits_only": share("digits"),
-                "accepted": share("accepted"),
-                "accepted_but_wrong": round(sum(r["accepted"] and not r["exact"] for r in rows) / n, 4),
-                "median_seconds": round(float(np.median([r["seconds"] for r in rows])), 3),
-                "p90_seconds": round(float(np.percentile([r["seconds"] for r in rows], 90)), 3),
-                "exact_by_kind": {
-                    k: share("exact", lambda r, k=k: r["kind"] == k) for k in sorted({r["kind"] for r in rows})
-                },
-                "exact_by_paper": {
-                    k: share("exact", lambda r, k=k: r["paper"] == k) for k in sorted({r["paper"] for r in rows})
-                },
-                "exact_by_writer": {k: share("exact", lambda r, k=k: r["writer"] == k) for k in ("fonts", "uci")},
+def score_photos(photos, readers: dict) -> dict:
+    """Each reader on every photo file: exact text, digits-only match, accepted-but-wrong, seconds."""
+    out = {}
+    for name, got in _readings(photos, readers):
+        rows = [
+            {
+                "seconds": seconds,
+                "exact": text == truth,
+                "digits": _digits(text) == _digits(truth),
+                "accepted": accepted,
+                "kind": meta["kind"],
+                "paper": meta["paper"],
+                "writer": _writer(meta),
             }
-            print(
-                f"{name}: exact {out[name]['exact']:.3f}, accepted-but-wrong {out[name]['accepted_but_wrong']:.3f}, "
-                f"median {out[name]['median_seconds']:.3f} s",
-                file=sys.stderr,
-            )
+            for (text, accepted, seconds), (_, truth, meta) in zip(got, photos, strict=True)
+        ]
+        n = len(rows)
+
+        def share(key, sel=lambda r: True, rows=rows):
+            chosen = [r for r in rows if sel(r)]
+            return round(sum(r[key] for r in chosen) / len(chosen), 4) if chosen else None
+
+        out[name] = {
+            "photos": n,
+            "exact": share("exact"),
+            "digits_only": share("digits"),
+            "accepted": share("accepted"),
+            "accepted_but_wrong": round(sum(r["accepted"] and not r["exact"] for r in rows) / n, 4),
+            "median_seconds": round(float(np.median([r["seconds"] for r in rows])), 3),
+            "p90_seconds": round(float(np.percentile([r["seconds"] for r in rows], 90)), 3),
+            "exact_by_kind": {
+                k: share("exact", lambda r, k=k: r["kind"] == k) for k in sorted({r["kind"] for r in rows})
+            },
+            "exact_by_paper": {
+                k: share("exact", lambda r, k=k: r["paper"] == k) for k in sorted({r["paper"] for r in rows})
+            },
+            "exact_by_writer": {k: share("exact", lambda r, k=k: r["writer"] == k) for k in ("fonts", "uci")},
+        }
+        print(
+            f"{name}: exact {out[name]['exact']:.3f}, accepted-but-wrong {out[name]['accepted_but_wrong']:.3f}, "
+            f"median {out[name]['median_seconds']:.3f} s",
+            file=sys.stderr,
+        )
     return out
 
 
 def score_field(photos: list, readers: dict) -> dict:
     """Each reader on the field photos: overall, and by every condition a photo has (`field.conditions`)."""
-    import tempfile
-
     from field import conditions
 
     out = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = []
-        for k, (jpeg, _, _) in enumerate(photos):
-            path = Path(tmp) / f"field{k:04d}.jpg"
-            path.write_bytes(jpeg)
-            paths.append(str(path))
-        for name, read in readers.items():
-            rows = []
-            for path, (_, truth, meta) in zip(paths, photos, strict=True):
-                t0 = time.perf_counter()
-                text, accepted = read(path)
-                rows.append(
-                    {
-                        "seconds": time.perf_counter() - t0,
-                        "exact": text == truth,
-                        "accepted": accepted,
-                        "text": text,
-                        "truth": truth,
-                        "conditions": conditions(meta),
-                    }
-                )
-            n = len(rows)
-            by = {}
-            for c in sorted({c for r in rows for c in r["conditions"]}):
-                chosen = [r for r in rows if c in r["conditions"]]
-                by[c] = {"photos": len(chosen), "exact": round(sum(r["exact"] for r in chosen) / len(chosen), 4)}
-            out[name] = {
-                "photos": n,
-                "exact": round(sum(r["exact"] for r in rows) / n, 4),
-                "accepted": round(sum(bool(r["accepted"]) for r in rows) / n, 4),
-                "accepted_but_wrong": round(sum(bool(r["accepted"]) and not r["exact"] for r in rows) / n, 4),
-                "median_seconds": round(float(np.median([r["seconds"] for r in rows])), 3),
-                "by_condition": by,
-                "misses": [
-                    {"truth": r["truth"], "read": r["text"], "accepted": bool(r["accepted"])}
-                    for r in rows
-                    if not r["exact"]
-                ][:60],
+    for name, got in _readings(photos, readers):
+        rows = [
+            {
+                "seconds": seconds,
+                "exact": text == truth,
+                "accepted": accepted,
+                "text": text,
+                "truth": truth,
+                "conditions": conditions(meta),
             }
-            print(
-                f"field / {name}: exact {out[name]['exact']:.3f}, accepted-but-wrong "
-                f"{out[name]['accepted_but_wrong']:.3f}, median {out[name]['median_seconds']:.3f} s",
-                file=sys.stderr,
-            )
+            for (text, accepted, seconds), (_, truth, meta) in zip(got, photos, strict=True)
+        ]
+        n = len(rows)
+        by = {}
+        for c in sorted({c for r in rows for c in r["conditions"]}):
+            chosen = [r for r in rows if c in r["conditions"]]
+            by[c] = {"photos": len(chosen), "exact": round(sum(r["exact"] for r in chosen) / len(chosen), 4)}
+        out[name] = {
+            "photos": n,
+            "exact": round(sum(r["exact"] for r in rows) / n, 4),
+            "accepted": round(sum(bool(r["accepted"]) for r in rows) / n, 4),
+            "accepted_but_wrong": round(sum(bool(r["accepted"]) and not r["exact"] for r in rows) / n, 4),
+            "median_seconds": round(float(np.median([r["seconds"] for r in rows])), 3),
+            "by_condition": by,
+            "misses": [
+                {"truth": r["truth"], "read": r["text"], "accepted": bool(r["accepted"])}
+                for r in rows
+                if not r["exact"]
+            ][:60],
+        }
+        print(
+            f"field / {name}: exact {out[name]['exact']:.3f}, accepted-but-wrong "
+            f"{out[name]['accepted_but_wrong']:.3f}, median {out[name]['median_seconds']:.3f} s",
+            file=sys.stderr,
+        )
     return out
 
 
