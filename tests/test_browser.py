@@ -6,9 +6,7 @@ import shutil
 import pytest
 
 from conftest import ARTIFACTS
-from serving import running_server
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+from serving import CHROMIUM, launch_chromium, running_server
 
 
 @pytest.mark.skipif(not shutil.which("chromium"), reason="Debian's chromium is not installed (.ci/run installs it)")
@@ -17,19 +15,7 @@ def test_draw_a_digit_in_chromium(real_run):
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with running_server(real_run.path) as url, sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
+        browser = launch_chromium(pw)
         page = browser.new_page(bypass_csp=True, viewport={"width": 900, "height": 700})
         page.goto(url)
         page.wait_for_function("document.getElementById('modelinfo').textContent.startsWith('Model')")
@@ -57,22 +43,6 @@ def test_draw_a_digit_in_chromium(real_run):
     print(f"screenshot: {ARTIFACTS / 'serve-draw.png'} (predicted {digit})")
 
 
-def _launch(pw):
-    return pw.chromium.launch(
-        executable_path=CHROMIUM,
-        args=[
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-        ],
-    )
-
-
 def _stroke(page, canvas_box, points, scale):
     """Draw one mouse stroke through `points` given in the canvas's own pixel coordinates."""
     x0, y0 = canvas_box["x"], canvas_box["y"]
@@ -97,7 +67,7 @@ def test_write_a_number_and_a_star_in_chromium(reader_run):
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with running_server(reader_run.path) as url, sync_playwright() as pw:
-        browser = _launch(pw)
+        browser = launch_chromium(pw)
         page = browser.new_page(bypass_csp=True, viewport={"width": 1000, "height": 1400})
         page.goto(url)
         page.wait_for_function("document.getElementById('modelinfo').textContent.startsWith('Model')")
@@ -186,7 +156,7 @@ def test_upload_a_photo_and_see_what_was_read_on_it(tmp_path):
     photo.write_bytes(jpeg(on_table(sheet(["26/11/2026", "12.50"])), orientation=6))  # stored sideways
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with running_server(ml.bundled_path()) as url, sync_playwright() as pw:
-        browser = _launch(pw)
+        browser = launch_chromium(pw)
         page = browser.new_page(bypass_csp=True, viewport={"width": 1000, "height": 1400})
         page.goto(url)
         assert page.locator("h1").text_content() == "Read a number"

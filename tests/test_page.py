@@ -15,9 +15,8 @@ import pytest
 from PIL import Image
 
 from conftest import ARTIFACTS, REPO
-from serving import running_server
+from serving import launch_chromium, running_server
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(
     not shutil.which("chromium"), reason="Debian's chromium is not installed (.ci/run installs it)"
 )
@@ -51,22 +50,6 @@ def server():
 
     with running_server(ml.bundled_path()) as url:
         yield url
-
-
-def _browser(pw):
-    return pw.chromium.launch(
-        executable_path=CHROMIUM,
-        args=[
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-        ],
-    )
 
 
 def _shot(page, name: str) -> None:
@@ -114,7 +97,7 @@ def test_on_a_laptop_a_sure_and_a_not_sure_reading_look_different_and_are_in_vie
     from mnistlab.reading.reasons import REASONS
 
     with sync_playwright() as pw:
-        browser = _browser(pw)
+        browser = launch_chromium(pw)
         page = browser.new_page(viewport={"width": 1280, "height": 800}, bypass_csp=True)
         page.goto(server)
         page.wait_for_function("document.getElementById('modelinfo').textContent.startsWith('Model')")
@@ -172,7 +155,7 @@ def test_on_a_phone_the_pad_and_camera_button_are_large_and_the_answer_in_view(s
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = _browser(pw)
+        browser = launch_chromium(pw)
         phone = {k: v for k, v in pw.devices["iPhone 13"].items() if k != "default_browser_type"}
         phone["device_scale_factor"] = 2  # screenshots of a sensible size
         page = browser.new_page(**phone, bypass_csp=True)
