@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup system-deps run test bench bench-quick bench-reading bench-start bench-batch bench-hostile bundled-model bundled-line-model serve screenshots docs clean
+.PHONY: setup system-deps run test bench bench-quick bench-reading bench-start bench-batch bench-hostile bundled-model bundled-line-model bundled-detector serve screenshots docs clean
 
 setup: $(STAMP)
 
@@ -88,6 +88,13 @@ bundled-line-model: setup system-deps
 	rm -rf runs/bundled-line
 	$(BIN)/mnistlab train --preset line --seed 0 --out runs/bundled-line --no-latest
 	$(BIN)/python tools/bundle_line_model.py runs/bundled-line
+
+# The bundled text detector (src/mnistlab/bundled/detector/): about 15 minutes on 2 CPU cores.
+bundled-detector: setup system-deps
+	$(BIN)/mnistlab data fetch
+	rm -rf runs/bundled-detector
+	$(BIN)/mnistlab train --preset detector --seed 0 --out runs/bundled-detector --no-latest
+	$(BIN)/python tools/bundle_detector.py runs/bundled-detector
 
 # The docs site (MkDocs + Material, API reference from the docstrings, CLI reference from the parser)
 # into site/; it opens from the files, offline. `make test` builds it strictly too.

@@ -379,6 +379,14 @@ def photo_readers(runs: list[str], psm: int, engines_too: bool = True) -> dict:
             return r["text"], r["accepted"]
 
         readers[f"mnistlab ({Path(run).name if run else 'bundled'})"] = read
+    if not runs:  # the bundled reader without its detector too: what finding the writing first adds
+        plain = Predictor(open_run(bundled_path()), detector="off")
+
+        def read_plain(path, pred=plain):
+            r = pred.read(load_gray_file(path))
+            return r["text"], r["accepted"]
+
+        readers["mnistlab (bundled, --detector off)"] = read_plain
     if not engines_too:
         return readers
     if engines.tesseract_available():
@@ -642,6 +650,16 @@ def table(report: dict) -> str:
     return "\n".join(rows)
 
 
+def keep_engines(report: dict, args) -> None:
+    """With --no-engines: the engines read the same files as before (same seeds), so their earlier
+    results in --out are kept, marked with the date they were measured."""
+    if args.no_engines and args.out and Path(args.out).exists():
+        old = json.loads(Path(args.out).read_text())
+        for name, r in old.get("readers", {}).items():
+            if not name.startswith("mnistlab"):
+                report["readers"][name] = {**r, "measured": r.get("measured", old.get("date"))}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="*")
@@ -742,6 +760,7 @@ def main() -> int:
             },
             "readers": score_field(photos, photo_readers(args.runs, args.psm, not args.no_engines)),
         }
+        keep_engines(report, args)
         report["seconds"] = round(time.perf_counter() - start, 1)
         print(json.dumps({k: v for k, v in report.items() if k != "readers"}, indent=2))
         print()
@@ -762,11 +781,7 @@ def main() -> int:
             },
             "readers": score_photos(photos, photo_readers(args.runs, args.psm, not args.no_engines)),
         }
-        if args.no_engines and args.out and Path(args.out).exists():
-            old = json.loads(Path(args.out).read_text())
-            for name, r in old.get("readers", {}).items():
-                if not name.startswith("mnistlab"):
-                    report["readers"][name] = {**r, "measured": old.get("date")}
+        keep_engines(report, args)
         report["seconds"] = round(time.perf_counter() - start, 1)
         print(json.dumps(report, indent=2))
         print()

@@ -121,3 +121,47 @@ def on_bright_table(page: np.ndarray) -> tuple[np.ndarray, tuple[slice, slice]]:
     shade = Image.fromarray((np.mgrid[0:H, 0:W][0] > y0 + 0.6 * h).astype(np.uint8) * 255)
     soft = np.asarray(shade.filter(ImageFilter.GaussianBlur(8)), np.float64) / 255.0
     return table * (1 - 0.55 * soft), (slice(y0, y0 + h), slice(x0, x0 + w))
+
+
+def field_note(
+    lines: list[str],
+    turn: float = 0.0,
+    seed: int = 0,
+    ink: int = 25,
+    size: int = 64,
+    photo: tuple[int, int] = (1280, 960),
+    grain: float = 0.0,
+    faint: tuple[int, int] | None = None,
+) -> tuple[np.ndarray, str]:
+    """A note photographed as people do: `lines` in print on a sheet turned `turn` degrees on a dark
+    table, the picture `photo` pixels (width, height) with the writing scaled to it; `ink` is the
+    print's grey and `grain` (0..1) makes it a pencil's, broken and uneven; `faint` (line, character)
+    leaves that character barely darker than the paper, as a pen running dry does. Returns (grey
+    picture, the text it holds)."""
+    rng = np.random.default_rng(seed)
+    page = sheet(lines, size=size, pad=size)
+    if faint is not None:
+        row, k = faint
+        font = ImageFont.truetype(FONT, size)
+        x0, x1 = size + int(font.getlength(lines[row][:k])), size + int(font.getlength(lines[row][: k + 1]))
+        y0 = size + row * int(size * 1.8)
+        part = page[y0 : y0 + int(size * 1.4), x0:x1]
+        part[part < 128] = 232.0
+    if grain:
+        dark = page < 128
+        speckle = rng.uniform(0, 1, page.shape) < grain * 0.5
+        page = np.where(dark, np.where(speckle, 235.0, 245.0 - (245.0 - ink) * rng.uniform(0.6, 1.0, page.shape)), page)
+    else:
+        page = np.where(page < 128, float(ink), page)
+    img = Image.fromarray(page.astype(np.uint8)).rotate(
+        turn, resample=Image.Resampling.BILINEAR, expand=True, fillcolor=0
+    )
+    mask = Image.new("L", (page.shape[1], page.shape[0]), 255).rotate(turn, expand=True, fillcolor=0)
+    w, h = img.size
+    tw = int(max(w, h * photo[0] / photo[1]) * 1.5)  # the photo's own proportions: no angle is skewed
+    th = tw * photo[1] // photo[0]
+    table = Image.fromarray((60 + rng.normal(0, 6, (th, tw))).clip(0, 255).astype(np.uint8))
+    table.paste(img, ((table.width - w) // 2, (table.height - h) // 2), mask)
+    table = table.resize(photo, Image.Resampling.BILINEAR).filter(ImageFilter.GaussianBlur(0.6))
+    gray = np.asarray(table, np.float64) + rng.normal(0, 3, (photo[1], photo[0]))
+    return gray.clip(0, 255), "\n".join(lines)

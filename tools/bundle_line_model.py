@@ -33,18 +33,29 @@ def main() -> int:
     run = open_run(args.run)
     if not run.is_line:
         raise SystemExit(f"{run.path} is not a line run")
-    dest = Path(args.dest)
-    staging = Path(tempfile.mkdtemp(prefix=".line.", dir=dest.parent))
-    try:
-        for name in ("config.json", "metrics.json", "history.json", "line.json", "model.onnx", "model.onnx.json"):
-            shutil.copy2(run.path / name, staging / name)
-        run.load_model().save(staging / "model.keras")  # loaded with compile=False: no optimizer state
+
+    def same(staging: Path) -> bool:
         rng = np.random.default_rng(0)
         strip = (rng.random((32, 96)) * 255).astype(np.float32)
         a, b = LineModel(run.path).probabilities([strip]), LineModel(staging).probabilities([strip])
-        if not np.array_equal(a[0], b[0]):
-            raise SystemExit("the copied line model does not read like the run's")
-        (staging / "MODEL_CARD.md").write_text(card(run))
+        return np.array_equal(a[0], b[0])
+
+    install(run, Path(args.dest), "line.json", same, card(run))
+    print(f"bundled line model {run.path} into {args.dest}")
+    return 0
+
+
+def install(run, dest: Path, info: str, same, model_card: str) -> None:
+    """Copy a run's reading files and description into `dest` (staged beside it, checked with
+    `same(staging)`, swapped in whole); the Keras model is saved without its optimizer state."""
+    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    try:
+        for name in ("config.json", "metrics.json", "history.json", info, "model.onnx", "model.onnx.json"):
+            shutil.copy2(run.path / name, staging / name)
+        run.load_model().save(staging / "model.keras")  # loaded with compile=False: no optimizer state
+        if not same(staging):
+            raise SystemExit(f"the copy in {staging} does not answer like {run.path}")
+        (staging / "MODEL_CARD.md").write_text(model_card)
         for f in staging.iterdir():
             f.chmod(0o644)
         staging.chmod(0o755)
@@ -53,8 +64,6 @@ def main() -> int:
         staging.rename(dest)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    print(f"bundled line model {run.path} into {dest}")
-    return 0
 
 
 def card(run) -> str:

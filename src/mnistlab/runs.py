@@ -147,6 +147,16 @@ class RunDir:
         except (KeyError, TypeError, MnistlabError):
             return False
 
+    @property
+    def is_detector(self) -> bool:
+        """A text detector (`--preset detector`): finds the lines of writing before they are read."""
+        from mnistlab.models.presets import DETECTOR_ARCHITECTURES
+
+        try:
+            return self.config["recipe"]["architecture"] in DETECTOR_ARCHITECTURES
+        except (KeyError, TypeError, MnistlabError):
+            return False
+
     def status(self) -> str:
         if self.is_complete:
             return "complete"

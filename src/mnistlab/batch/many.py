@@ -36,6 +36,7 @@ class ReadOptions:
     engine: str = "onnx"
     lines: str | None = "auto"  # the line model: auto, off, or a line run
     mode: str = "combined"  # combined, line or segmenter
+    detector: str | None = "auto"  # the text detector: auto, off, or a detector run
     digits_only: bool = False
     annotate: str | None = None  # a folder for annotated copies, or None
 
@@ -52,7 +53,12 @@ class Reader:
         if predictor is None:
             set_session_threads(threads)
             predictor = Predictor(
-                open_run(options.run), options.tta, options.engine, lines=options.lines, mode=options.mode
+                open_run(options.run),
+                options.tta,
+                options.engine,
+                lines=options.lines,
+                mode=options.mode,
+                detector=options.detector,
             )
         self.predictor = predictor  # one already loaded with these options (`ml.Run.read`), or its own
 

@@ -78,6 +78,14 @@ def _lines_option(p):
         "(the run's own, else the bundled one), off, or a run trained with --preset line",
     )
     p.add_argument(
+        "--detector",
+        default="auto",
+        metavar="auto|off|DETECTOR_RUN",
+        help="the text detector that finds the writing and turns it level before it is read: auto "
+        "(the run's own, else the bundled one), off (read the picture as it is), or a run trained "
+        "with --preset detector",
+    )
+    p.add_argument(
         "--mode",
         default="combined",
         choices=("combined", "line", "segmenter"),

@@ -70,6 +70,7 @@ def cmd_read(args) -> None:
         engine=args.engine,
         lines=args.lines,
         mode=args.mode,
+        detector=args.detector,
         digits_only=args.digits_only,
         annotate=args.annotate,
     )

@@ -81,7 +81,12 @@ def _print_run_summary(run) -> None:
         return
     m = run.metrics
     print()
-    if run.is_line:
+    if run.is_detector:
+        print(
+            f"test pages with every line found {m['test_pages_exact']:.4f}   lines found {m['test_line_recall']:.4f}   "
+            f"fit {m['train_seconds']:.1f} s   {m['params']:,} params"
+        )
+    elif run.is_line:
         print(
             f"test lines read right {m['test_exact']:.4f}   character error rate {m['test_cer']:.4f}   "
             f"fit {m['train_seconds']:.1f} s   {m['params']:,} params"
@@ -94,9 +99,12 @@ def _print_run_summary(run) -> None:
     print(f"run           {run.path}")
     print(f"  model       {run.model_path} (answers come from model.onnx beside it)")
     print(f"  metrics     {run.metrics_path}")
-    print(f"  plots       {run.plots_dir}/{'' if run.is_line else 'samples.png, '}curves.png")
+    special = run.is_line or run.is_detector
+    print(f"  plots       {run.plots_dir}/{'' if special else 'samples.png, '}curves.png")
     if run.is_line:
         print(f"  read with   mnistlab read --lines {run.path} PICTURE")
+    if run.is_detector:
+        print(f"  read with   mnistlab read --detector {run.path} PICTURE")
     print(f"  tensorboard tensorboard --logdir {run.path}")
 
 
@@ -106,6 +114,20 @@ def cmd_evaluate(args) -> None:
     from mnistlab.training.evaluate import evaluate_run
 
     run = open_run(args.run)
+    if run.is_detector:
+        m = run.metrics
+        keys = ("val_pages_exact", "val_line_recall", "test_pages", "test_iou", "test_line_recall")
+        keys += ("test_line_precision", "test_pages_exact", "threshold")
+        if args.json:
+            print_json({k: m.get(k) for k in keys}, args)
+            return
+        print(f"a text detector; measured when it was trained, on {m.get('test_pages')} synthetic test pages:")
+        print(
+            f"Pages with every line found once: {m.get('test_pages_exact', 0):.4f}; lines found "
+            f"{m.get('test_line_recall', 0):.4f}, of the found, real lines {m.get('test_line_precision', 0):.4f}"
+        )
+        print("On photos: python benchmarks/reading.py --photos 500 --field 150")
+        return
     if run.is_line:
         m = run.metrics
         if args.json:

@@ -91,7 +91,7 @@ def make_lines(n: int, seed: int, sources: Sources) -> tuple[list[np.ndarray], l
     strips, texts = [], []
     while len(strips) < n:
         text = content(rng)
-        canvas = _handwritten(text, rng, sources) if rng.random() < 0.6 else _printed(text, rng, sources)
+        canvas = handwritten_line(text, rng, sources) if rng.random() < 0.6 else printed_line(text, rng, sources)
         if canvas is None:
             continue
         strip = _as_reader_sees(canvas, rng)
@@ -203,7 +203,7 @@ def _coarse(g: np.ndarray, height: int, rng, cut: float) -> np.ndarray | None:
     return _trim(np.clip((up - cut) / 60.0, 0, 1) * 255.0)
 
 
-def _handwritten(text: str, rng, sources: Sources) -> np.ndarray | None:
+def handwritten_line(text: str, rng, sources: Sources) -> np.ndarray | None:
     height = int(rng.integers(28, 64))
     pen = max(2, int(round(height * rng.uniform(0.07, 0.14))))
     # One line in COARSE is written as coarse scans (8x8 cells) show digits: blocky and wide.
@@ -253,7 +253,7 @@ def _place(glyphs, spacing: float, height: int, rng, chars) -> np.ndarray:
 # --- print ------------------------------------------------------------------------------------------
 
 
-def _printed(text: str, rng, sources: Sources) -> np.ndarray | None:
+def printed_line(text: str, rng, sources: Sources) -> np.ndarray | None:
     from PIL import Image, ImageDraw
 
     from mnistlab.data.fonts import glyph_supported, load_font

@@ -126,6 +126,8 @@ def export_run(run: RunDir, fmt: str, out: str | None = None, quantize: str | No
         )
     if run.is_line:
         return _export_line_run(run, fmt, out)
+    if run.is_detector:
+        return _export_detector_run(run, fmt, out)
     write, execute, suffix = WRITERS[fmt]
     name = fmt + (f"-{quantize}" if quantize else "") + suffix
     dest = Path(out) if out else run.path / "export" / name
@@ -183,21 +185,67 @@ def export_run(run: RunDir, fmt: str, out: str | None = None, quantize: str | No
     return {"format": fmt, "quantize": quantize, "path": str(dest), "metadata": str(sidecar), **result}
 
 
-def _export_line_run(run: RunDir, fmt: str, out: str | None) -> dict:
-    """A line model's export: its verified ONNX model and a sidecar saying how to feed and decode it."""
+def _export_detector_run(run: RunDir, fmt: str, out: str | None) -> dict:
+    """A detector's export: its verified ONNX model and a sidecar saying how to feed it and read its map."""
     import json
 
-    from mnistlab.training.onnx import ensure_line_onnx, onnx_path, record_path
-
     if fmt != "onnx":
-        raise MnistlabError("a line model exports to onnx only (--format onnx)")
-    dest = Path(out) if out else run.path / "export" / "line.onnx"
+        raise MnistlabError("a detector exports to onnx only (--format onnx)")
+    dest, sidecar, record = _onnx_copy(run, out, "detector.onnx", "a detector run")
+    info = json.loads((run.path / "detector.json").read_text())
+    meta = {
+        "format": "onnx",
+        "run": run.name,
+        "kind": "detector",
+        "input": "float32 (N, H, W, 1) grey photos (H, W multiples of 16, longer side about 768), each "
+        "standardized: minus its mean, divided by its standard deviation (at least 4) "
+        "(mnistlab.data.pages.standardize)",
+        "output": f"(N, H/{info['stride']}, W/{info['stride']}, 1) logits that a cell is a line's core (the "
+        "middle half of its height); a connected core above the threshold is one line",
+        "threshold": info["threshold"],
+        "check": record,
+    }
+    return _write_onnx_copy(run, dest, sidecar, meta, record)
+
+
+def _onnx_copy(run: RunDir, out: str | None, name: str, what: str) -> tuple[Path, Path, dict]:
+    import json
+
+    from mnistlab.training.onnx import onnx_path, record_path
+
+    dest = Path(out) if out else run.path / "export" / name
     sidecar = dest.with_name(dest.name + ".json")
     if dest.exists() or sidecar.exists():
         raise MnistlabError(f"{dest if dest.exists() else sidecar} already exists; remove it or choose another --out")
     if not (onnx_path(run).is_file() and record_path(run).is_file()):
-        ensure_line_onnx(run, run.load_model(), [])
-    record = json.loads(record_path(run).read_text())
+        raise MnistlabError(f"{run.path} has no verified model.onnx: {what} writes one when it finishes training")
+    return dest, sidecar, json.loads(record_path(run).read_text())
+
+
+def _write_onnx_copy(run: RunDir, dest: Path, sidecar: Path, meta: dict, record: dict) -> dict:
+    from mnistlab.training.onnx import onnx_path
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    atomic.write_bytes(dest, onnx_path(run).read_bytes())
+    atomic.write_json(sidecar, meta)
+    return {
+        "format": "onnx",
+        "quantize": None,
+        "path": str(dest),
+        "metadata": str(sidecar),
+        "checked": record.get("checked", 0),
+        "argmax_agreement": record.get("argmax_agreement", 1.0),
+        "max_abs_diff": record.get("max_abs_diff", 0.0),
+    }
+
+
+def _export_line_run(run: RunDir, fmt: str, out: str | None) -> dict:
+    """A line model's export: its verified ONNX model and a sidecar saying how to feed and decode it."""
+    import json
+
+    if fmt != "onnx":
+        raise MnistlabError("a line model exports to onnx only (--format onnx)")
+    dest, sidecar, record = _onnx_copy(run, out, "line.onnx", "a line run")
     info = json.loads((run.path / "line.json").read_text())
     meta = {
         "format": "onnx",
@@ -212,18 +260,7 @@ def _export_line_run(run: RunDir, fmt: str, out: str | None) -> dict:
         "accept_threshold": info["threshold"],
         "check": record,
     }
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    atomic.write_bytes(dest, onnx_path(run).read_bytes())
-    atomic.write_json(sidecar, meta)
-    return {
-        "format": "onnx",
-        "quantize": None,
-        "path": str(dest),
-        "metadata": str(sidecar),
-        "checked": record.get("checked", 0),
-        "argmax_agreement": record.get("argmax_agreement", 1.0),
-        "max_abs_diff": record.get("max_abs_diff", 0.0),
-    }
+    return _write_onnx_copy(run, dest, sidecar, meta, record)
 
 
 def _judge_quantized(model, path: Path, staging: Path, ds) -> dict:

@@ -109,8 +109,40 @@ def crnn_small(keras, num_classes: int):
     return keras.Model(inputs, outputs, name="crnn_small")
 
 
+def unet_detector(keras, num_classes: int = 1):
+    """The text detector: (N, H, W, 1) standardized grey photos -> (N, H/4, W/4, 1) logits that a
+    cell is a line's core (`data.pages`); H and W are any multiples of 16.
+
+    An encoder of strided 3x3 convolutions down to a sixteenth (16-24-32-48 filters, the deepest
+    stages dilated so a cell sees about 200 pixels: a tall line's whole height), and a decoder that
+    brings the coarse context back to a quarter, adding the encoder's finer features on the way.
+    """
+    inputs = keras.Input(shape=(None, None, 1), name="photo")
+    x = _conv_bn(keras, inputs, 16, strides=2)  # 1/2
+    x = _conv_bn(keras, x, 24, strides=2)  # 1/4
+    q = _conv_bn(keras, x, 24)
+    x = _conv_bn(keras, q, 32, strides=2)  # 1/8
+    e = _conv_bn(keras, x, 32)
+    x = _conv_bn(keras, e, 48, strides=2)  # 1/16
+    x = _dilated(keras, x, 48, 2)
+    x = _dilated(keras, x, 48, 4)
+    x = keras.layers.UpSampling2D(2)(x)  # 1/8 (nearest: any picture size exports to ONNX)
+    x = _conv_bn(keras, keras.layers.Concatenate()([x, e]), 32)
+    x = keras.layers.UpSampling2D(2)(x)  # 1/4
+    x = _conv_bn(keras, keras.layers.Concatenate()([x, q]), 24)
+    outputs = keras.layers.Conv2D(num_classes, 1, name="core_logits")(x)
+    return keras.Model(inputs, outputs, name="unet_detector")
+
+
+def _dilated(keras, x, filters, rate):
+    x = keras.layers.Conv2D(filters, 3, dilation_rate=rate, padding="same", use_bias=False)(x)
+    x = keras.layers.BatchNormalization()(x)
+    return keras.layers.Activation("relu")(x)
+
+
 ARCHITECTURES = {
-    f.__name__: f for f in (dense_128_64, convnet_small, convnet_fast, convnet_fast_wide, convnet_wide, crnn_small)
+    f.__name__: f
+    for f in (dense_128_64, convnet_small, convnet_fast, convnet_fast_wide, convnet_wide, crnn_small, unet_detector)
 }
 
 

@@ -37,6 +37,8 @@ class Recipe:
     rendered_digits: int = 0
     # A line model (architecture `crnn_*`) trains on this many synthetic lines (`linesynth`) instead.
     lines: int = 0
+    # A text detector (architecture `unet_detector`) trains on this many synthetic pages (`data.pages`).
+    pages: int = 0
     steps_per_execution: int = 1
     jit_compile: bool = True
 
@@ -145,14 +147,39 @@ PRESETS: dict[str, Preset] = {
             ),
             params=170_337,
         ),
+        Preset(
+            name="detector",
+            summary="a text detector: a small U-Net that marks where each line of writing lies in a "
+            "photo, trained on 8,000 synthetic photos of pages (any paper, ink, light and tilt to 30 degrees)",
+            expected_accuracy="~78% pages",
+            expected_seconds="~16 min",
+            recipe=Recipe(
+                preset="detector",
+                architecture="unet_detector",
+                epochs=5,
+                batch_size=16,
+                learning_rate=3e-3,
+                schedule="one_cycle",
+                warmup_epochs=0.25,
+                validation_split=5000 / 60000,
+                pages=8000,
+                jit_compile=False,
+            ),
+            params=116_681,
+        ),
     ]
 }
 
 LINE_ARCHITECTURES = ("crnn_small",)
+DETECTOR_ARCHITECTURES = ("unet_detector",)
 
 
 def is_line_recipe(recipe: Recipe) -> bool:
     return recipe.architecture in LINE_ARCHITECTURES
+
+
+def is_detector_recipe(recipe: Recipe) -> bool:
+    return recipe.architecture in DETECTOR_ARCHITECTURES
 
 
 def get_preset(name: str) -> Preset:

@@ -61,6 +61,28 @@ def line_model_for(run: RunDir, lines: str | Path | None):
     return LineModel(bundled) if (bundled / "line.json").is_file() else None
 
 
+def detector_for(run: RunDir, detector: str | Path | None):
+    """The text detector `read` finds the writing with: "auto" is the run's own `detector/` folder or
+    else the bundled one (for a run that reads the digits 0-9), "off" or None is none (the whole
+    picture is read as it is), and a path is a detector run."""
+    from mnistlab.reading.detect import Detector
+
+    if detector is None or detector == "off":
+        return None
+    if detector != "auto":
+        if not RunDir(Path(detector)).is_detector:
+            raise MnistlabError(f"{detector} is not a detector run (train one with `mnistlab train --preset detector`)")
+        return Detector(Path(detector))
+    if list(run.class_names) != [str(d) for d in range(10)]:
+        return None
+    from mnistlab.runs import BUNDLED
+
+    for folder in (run.path / "detector", BUNDLED / "detector"):
+        if (folder / "detector.json").is_file():
+            return Detector(folder)
+    return None
+
+
 class Predictor:
     """A run's model with its calibration: prepared 28x28 images -> calibrated answers.
 
@@ -71,7 +93,13 @@ class Predictor:
     """
 
     def __init__(
-        self, run: RunDir, tta: int = 1, engine: str = "onnx", lines: str | Path | None = "auto", mode: str = "combined"
+        self,
+        run: RunDir,
+        tta: int = 1,
+        engine: str = "onnx",
+        lines: str | Path | None = "auto",
+        mode: str = "combined",
+        detector: str | Path | None = "auto",
     ):
         from mnistlab.data.views import check
         from mnistlab.inference import engine as inference
@@ -97,6 +125,7 @@ class Predictor:
                 f"{outputs}: the run's files do not belong together"
             )
         self.lines = line_model_for(run, lines)
+        self.detector = detector_for(run, detector)
         self.mode = mode
 
     def judge(self, arrays: np.ndarray, tta: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -116,7 +145,9 @@ class Predictor:
         from mnistlab.reading import read_gray, scale_boxes
 
         views = self.tta if tta is None else tta
-        result = scale_boxes(read_gray(gray, lambda arrays: self.judge(arrays, views), self.lines, self.mode), scale)
+        result = scale_boxes(
+            read_gray(gray, lambda arrays: self.judge(arrays, views), self.lines, self.mode, self.detector), scale
+        )
         if views > 1:
             result["tta"] = views
         return result

@@ -27,6 +27,12 @@ REASONS: dict[str, str] = {
     "unclear_digit": "a digit is hard to make out: check the reading, or write or photograph it more clearly",
     "stray_mark": "a mark on the line is not a digit (a letter, a symbol, a smudge?): "
     "crop it out, or check the reading",
+    "missing_line": "writing was found that the reading leaves out ({count} of its lines): "
+    "check that every line is there, or crop the picture to the number",
+    "lines_merged": "two lines of writing, one above the other, were read as one: "
+    "leave more space between them, or read one line at a time",
+    "not_writing": "something read as a line does not look like writing (a ring, a pen, a stain?): "
+    "crop the picture to the number",
     "missing_mark": "a mark may have been left out of the reading: check that every digit is there",
     "readers_differ": "the writing can be read two ways: check the reading, or take a sharper, closer picture",
     "separator_added": "a separator was filled in where the digits leave the only place for it: check it",

@@ -234,7 +234,7 @@ def _config(recipe: Recipe, opts: TrainOptions, ds: Dataset, strategy) -> dict:
 def _check_fonts(recipe: Recipe, recorded: dict | None, resuming: bool) -> list[dict] | None:
     """The training fonts this run draws from (None when it draws none); resuming on other fonts is
     refused, re-training a recorded recipe on other fonts is said on stderr."""
-    if not (recipe.negatives or recipe.rendered_digits):
+    if not (recipe.negatives or recipe.rendered_digits or recipe.lines or recipe.pages):
         return None
     from mnistlab.data.fonts import FONT_PACKAGES, fingerprint, fingerprint_changes
 

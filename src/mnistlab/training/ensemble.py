@@ -13,6 +13,7 @@ import numpy as np
 
 from mnistlab import runs as runs_mod
 from mnistlab.data.datasets import load_dataset
+from mnistlab.errors import MnistlabError
 from mnistlab.runs import RunDir
 from mnistlab.training.evaluate import evaluate_model
 
@@ -32,7 +33,12 @@ def average_models(models: list):
 
 
 def train_ensemble(opts, n: int, link_latest: bool = False) -> RunDir:
+    from mnistlab.models.presets import get_preset, is_detector_recipe, is_line_recipe
     from mnistlab.training.train import train
+
+    recipe = get_preset(opts.preset).recipe
+    if is_line_recipe(recipe) or is_detector_recipe(recipe):
+        raise MnistlabError(f"--ensemble averages digit classifiers; preset {opts.preset} is not one")
 
     root = RunDir(Path(opts.out) if opts.out else runs_mod.new_run_path(f"{opts.preset}-x{n}"))
     members = []

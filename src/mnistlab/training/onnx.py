@@ -140,38 +140,59 @@ def line_onnx_path(run: RunDir) -> Path:
 def ensure_line_onnx(run: RunDir, keras_model, strips: list[np.ndarray]) -> dict:
     """A line run's `model.onnx` (input (N, 32, W) strips), kept only if it reads the check strips
     exactly as Keras does: the same best class at every step, logits within LINE_TOLERANCE."""
+    import tensorflow as tf
+
+    from mnistlab.data.strip import HEIGHT
+
+    spec = [tf.TensorSpec([None, HEIGHT, None], tf.float32, name="strip")]
+    checks = [s[None].astype(np.float32) for s in strips]
+    return _ensure_map_onnx(run, keras_model, spec, checks, lambda out: out.argmax(-1), "read")
+
+
+def ensure_detector_onnx(run: RunDir, keras_model, photos: np.ndarray) -> dict:
+    """A detector run's `model.onnx` (input (N, H, W, 1) standardized photos), kept only if it maps
+    the check photos as Keras does: the same side of 0 at every cell, logits within LINE_TOLERANCE."""
+    import tensorflow as tf
+
+    from mnistlab.data.pages import standardize
+
+    spec = [tf.TensorSpec([None, None, None, 1], tf.float32, name="photo")]
+    checks = [standardize(p)[None, :, :, None] for p in photos]
+    return _ensure_map_onnx(run, keras_model, spec, checks, lambda out: out > 0, "map")
+
+
+def _ensure_map_onnx(run: RunDir, keras_model, spec, checks: list[np.ndarray], decide, verb: str) -> dict:
+    """`model.onnx` for a model whose output is a map (per step or per cell): written with tf2onnx and
+    kept only if, on every check input, `decide` gives the same at every place and no output
+    differs from Keras's by more than LINE_TOLERANCE."""
     require("tf2onnx", "train")
     import tensorflow as tf
     import tf2onnx
 
-    from mnistlab.data.strip import HEIGHT
-
     digest = keras_digest(run)
-    spec = [tf.TensorSpec([None, HEIGHT, None], tf.float32, name="strip")]
-    fn = tf.function(lambda strip: keras_model(strip, training=False))
-    worst, agree, steps = 0.0, 0, 0
+    fn = tf.function(lambda x: keras_model(x, training=False))
+    worst, agree, places = 0.0, 0, 0
     with atomic.atomic_path(onnx_path(run), suffix=".onnx") as tmp:
         with quiet_native_stderr():
             tf2onnx.convert.from_function(fn, input_signature=spec, opset=17, output_path=str(tmp))
         sess = _session(Path(tmp))
-        for s in strips:
-            x = s[None].astype(np.float32)
+        for x in checks:
             got = sess.run(None, {sess.get_inputs()[0].name: x})[0]
             want = np.asarray(keras_model(x, training=False))
             worst = max(worst, float(np.abs(got - want).max()))
-            agree += int((got.argmax(-1) == want.argmax(-1)).sum())
-            steps += got.shape[1]
+            agree += int((decide(got) == decide(want)).sum())
+            places += int(decide(got).size)
         record = {
             "keras_sha256": digest,
             "onnx_sha256": hashlib.sha256(Path(tmp).read_bytes()).hexdigest(),
-            "checked": len(strips),
-            "argmax_agreement": agree / max(1, steps),
+            "checked": len(checks),
+            "argmax_agreement": agree / max(1, places),
             "max_abs_diff": worst,
         }
-        if agree != steps or worst > LINE_TOLERANCE:
+        if agree != places or worst > LINE_TOLERANCE:
             raise MnistlabError(
-                f"the ONNX copy of {run.model_path} does not read like it (step agreement "
-                f"{agree}/{steps}, max logit difference {worst:.2e})"
+                f"the ONNX copy of {run.model_path} does not {verb} like it (agreement "
+                f"{agree}/{places}, max logit difference {worst:.2e})"
             )
     atomic.write_text(record_path(run), json.dumps(record, indent=2) + "\n")
     return record

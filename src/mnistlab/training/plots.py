@@ -88,6 +88,23 @@ def plot_line_curves(path: Path | None, history: list[dict], test_exact: float |
     return _save(fig, path)
 
 
+def plot_detector_curves(path: Path | None, history: list[dict], test_exact: float | None, title: str = "") -> Path:
+    """A detector per epoch: its loss, and validation pages whose lines were each found once."""
+    epochs = [h["epoch"] for h in history]
+    fig = _figure((11, 4))
+    (ax_acc, ax_loss) = fig.subplots(1, 2)
+    ax_acc.plot(epochs, [h.get("val_pages_exact") for h in history], "s-", label="validation pages, every line found")
+    ax_acc.plot(epochs, [h.get("val_line_recall") for h in history], "o-", label="validation lines found")
+    if test_exact is not None:
+        ax_acc.axhline(test_exact, linestyle="--", color="tab:red", label=f"final test pages: {test_exact:.4f}")
+    ax_loss.plot(epochs, [h["loss"] for h in history], "o-", label="train loss (cross-entropy + Dice)")
+    for ax, name in ((ax_acc, "Pages and lines found"), (ax_loss, "Loss")):
+        _per_epoch(ax, epochs, name)
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
 def plot_confusion(path: Path | None, cm: np.ndarray, class_names) -> Path:
     """Counts in every cell; colour is the row-normalised rate, so small classes read as clearly."""
     rates = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from mnistlab.models.presets import Recipe, is_line_recipe
+from mnistlab.models.presets import Recipe, is_detector_recipe, is_line_recipe
 from mnistlab.runs import RunDir
 from mnistlab.training.core import TrainOptions, fit_run, resolve
+from mnistlab.training.detector import DetectorTask
 from mnistlab.training.digits import DigitTask
 from mnistlab.training.lines import LineTask
 
 
 def task_for(recipe: Recipe):
     """The task that trains a recipe's kind of model."""
+    if is_detector_recipe(recipe):
+        return DetectorTask()
     return LineTask() if is_line_recipe(recipe) else DigitTask()
 
 
