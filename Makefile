@@ -56,7 +56,7 @@ bench-reading: setup system-deps
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check rapidocr==3.10.0
 	@apt-get install -y -qq fonts-kaushanscript fonts-leckerli-one fonts-klee fonts-kiloji >/dev/null 2>&1 || echo "the field fonts are not installed: the field photos use pen hands only"
 	$(BIN)/python benchmarks/reading.py --photos 500 --out benchmarks/results/reading-photos-$$(date +%F).json
-	$(BIN)/python benchmarks/reading.py --field 200 --out benchmarks/results/reading-field-$$(date +%F).json
+	$(BIN)/python benchmarks/reading.py --field 150 --out benchmarks/results/reading-field-$$(date +%F).json
 	$(BIN)/python benchmarks/reading.py --line-readers --numbers 300 --photos 200 --out benchmarks/results/reading-lines-$$(date +%F).json
 	$(BIN)/python benchmarks/reading.py --speed-pairs 5 --numbers 300 --out benchmarks/results/line-speed-pairs-$$(date +%F).json
 	$(BIN)/python benchmarks/reading.py --photos 500 --clean-pages --out benchmarks/results/reading-clean-pages-$$(date +%F).json

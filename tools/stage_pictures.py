@@ -2,7 +2,8 @@
 
     python tools/stage_pictures.py [PICTURE] [--out docs/images]
 
-Writes stage-1-photo.png (the picture upright, EXIF applied), stage-2-page.png (the ink `page.py`
+Writes stage-1-photo.png (the picture upright, EXIF applied), stage-1-detector.png (`detect.py`: the
+lines the learned detector finds, their cores shaded), stage-2-page.png (the ink `page.py`
 keeps: the sheet found, light evened, ruled lines gone), stage-3-marks.png (`marks.py`: lines of
 marks, separators told apart) and stage-4-read.png (the reading, boxes and digits).
 """
@@ -33,12 +34,23 @@ def main() -> int:
 
     import mnistlab as ml
     from mnistlab.images import load_gray_file
-    from mnistlab.reading import cuts, marks, page
+    from mnistlab.api import bundled_path
+    from mnistlab.reading import cuts, detect, marks, page
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     gray = load_gray_file(args.picture)
     _fit(Image.fromarray(gray.astype(np.uint8)).convert("RGB")).save(out / "stage-1-photo.png")
+
+    detector = detect.Detector(bundled_path() / "detector")
+    prob, scale = detector.core_map(gray)
+    photo = Image.fromarray(gray.astype(np.uint8)).convert("RGB")
+    core = Image.fromarray((255 * (prob > detector.threshold)).astype(np.uint8)).resize(photo.size)
+    shaded = Image.composite(Image.new("RGB", photo.size, (47, 111, 237)), photo, core.point(lambda v: v // 3))
+    d = ImageDraw.Draw(shaded)
+    for line in detector.find(gray):
+        d.polygon([tuple(c) for c in line.corners()], outline=(217, 48, 37), width=4)
+    _fit(shaded).save(out / "stage-1-detector.png")
 
     pg = page.prepare(gray)
     ink = Image.fromarray((255 - 255 * np.clip(pg.ink, 0, 1)).astype(np.uint8)).convert("RGB")

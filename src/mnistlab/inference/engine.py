@@ -37,6 +37,25 @@ def check_engine(engine: str) -> str:
     return engine
 
 
+def open_checked(folder: Path, info_name: str, what: str) -> tuple[dict, object]:
+    """A model folder's description `info_name` (a JSON object) and a session of its `model.onnx`,
+    which must match the digest its record (`model.onnx.json`) holds; one clear error otherwise."""
+    import hashlib
+    import json
+
+    try:
+        info = json.loads((folder / info_name).read_text())
+        record = json.loads((folder / "model.onnx.json").read_text())
+        onnx_bytes = (folder / "model.onnx").read_bytes()
+    except (OSError, ValueError) as exc:
+        raise MnistlabError(f"{folder} is not a {what} run mnistlab can use ({exc})") from None
+    if not isinstance(info, dict):
+        raise MnistlabError(f"{folder}/{info_name} does not describe a {what} model this mnistlab reads")
+    if not isinstance(record, dict) or record.get("onnx_sha256") != hashlib.sha256(onnx_bytes).hexdigest():
+        raise MnistlabError(f"{folder}/model.onnx does not match its record (model.onnx.json): damaged or replaced")
+    return info, open_session(folder / "model.onnx", onnx_bytes)
+
+
 def open_session(path: Path, model: bytes | None = None):
     """An onnxruntime session on the CPU for `path` (or for `model`, its bytes already read and
     checked), quiet, or one clear error for a damaged file."""

@@ -20,8 +20,6 @@ own), never on the field photos (`benchmarks/field.py`).
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,23 +86,15 @@ class Detector:
     """A detector run's ONNX model and its map threshold."""
 
     def __init__(self, path: Path):
-        from mnistlab.inference.engine import open_session
+        from mnistlab.inference.engine import open_checked
 
         path = Path(path)
-        try:
-            info = json.loads((path / "detector.json").read_text())
-            record = json.loads((path / "model.onnx.json").read_text())
-            onnx_bytes = (path / "model.onnx").read_bytes()
-        except (OSError, ValueError) as exc:
-            raise MnistlabError(f"{path} is not a detector run mnistlab can use ({exc})") from None
-        threshold = info.get("threshold") if isinstance(info, dict) else None
+        info, self.session = open_checked(path, "detector.json", "detector")
+        threshold = info.get("threshold")
         if not isinstance(threshold, (int, float)) or not 0.0 < threshold < 1.0:
             raise MnistlabError(f"{path}/detector.json: threshold must be a number between 0 and 1, not {threshold!r}")
         if info.get("stride") != OUT_STRIDE:
             raise MnistlabError(f"{path}/detector.json does not describe a detector this mnistlab reads")
-        if not isinstance(record, dict) or record.get("onnx_sha256") != hashlib.sha256(onnx_bytes).hexdigest():
-            raise MnistlabError(f"{path}/model.onnx does not match its record (model.onnx.json): damaged or replaced")
-        self.session = open_session(path / "model.onnx", onnx_bytes)
         self.input = self.session.get_inputs()[0].name
         self.threshold = float(threshold)
         self.path = path

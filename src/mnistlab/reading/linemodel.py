@@ -7,8 +7,6 @@ validation lines). This module needs onnxruntime and numpy only.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,18 +28,12 @@ class LineModel:
     """A line run's ONNX model and its accept threshold."""
 
     def __init__(self, path: Path):
-        from mnistlab.inference.engine import open_session
+        from mnistlab.inference.engine import open_checked
 
         path = Path(path)
-        try:
-            info = json.loads((path / "line.json").read_text())
-            record = json.loads((path / "model.onnx.json").read_text())
-            onnx_bytes = (path / "model.onnx").read_bytes()
-        except (OSError, ValueError) as exc:
-            raise MnistlabError(f"{path} is not a line run mnistlab can use ({exc})") from None
+        info, self.session = open_checked(path, "line.json", "line")
         if (
-            not isinstance(info, dict)
-            or info.get("vocab") != strip_mod.VOCAB
+            info.get("vocab") != strip_mod.VOCAB
             or info.get("height") != strip_mod.HEIGHT
             or info.get("stride") != strip_mod.STRIDE
         ):
@@ -49,9 +41,6 @@ class LineModel:
         threshold = info.get("threshold")
         if not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
             raise MnistlabError(f"{path}/line.json: threshold must be a number from 0 to 1, not {threshold!r}")
-        if not isinstance(record, dict) or record.get("onnx_sha256") != hashlib.sha256(onnx_bytes).hexdigest():
-            raise MnistlabError(f"{path}/model.onnx does not match its record (model.onnx.json): damaged or replaced")
-        self.session = open_session(path / "model.onnx", onnx_bytes)
         self.input = self.session.get_inputs()[0].name
         self.threshold = float(threshold)
         self.path = path

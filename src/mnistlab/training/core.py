@@ -286,6 +286,47 @@ class Fit:
     train_examples: int = 0
 
 
+def draw_in_chunks(make_chunk, n: int, seed: int, chunk: int, args: tuple, workers: int = 2) -> list:
+    """`make_chunk((count, seed_k, *args))` for `n` examples in chunks of `chunk`, chunk k seeded from
+    (seed, k), on `workers` spawned processes: the results in order, never depending on the workers."""
+    tasks = [
+        (min(chunk, n - start), int(np.random.SeedSequence([seed, k]).generate_state(1)[0]), *args)
+        for k, start in enumerate(range(0, n, chunk))
+    ]
+    if workers > 1 and len(tasks) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            return list(pool.map(make_chunk, tasks))
+    return [make_chunk(t) for t in tasks]
+
+
+def synthetic_path(folder: str, kind: str, key: tuple, x: np.ndarray, y: np.ndarray) -> Path:
+    """Where synthetic data drawn from digits (x, y) and keyed by `key` is kept:
+    $MNISTLAB_HOME/<folder>/<kind>-<digest>.npz."""
+    import hashlib
+
+    from mnistlab.data.datasets import mnistlab_home
+
+    full = repr((*key, kind, hashlib.sha256(x.tobytes() + y.tobytes()).hexdigest()))
+    return mnistlab_home() / folder / f"{kind}-{hashlib.sha256(full.encode()).hexdigest()[:16]}.npz"
+
+
+def run_summary(run: RunDir, model, kind: str, wall_start: float) -> dict:
+    """The fields every run's metrics.json opens with."""
+    cfg, history = run.config, run.history
+    return {
+        "preset": cfg["recipe"]["preset"],
+        "dataset": cfg["dataset"]["spec"],
+        "epochs": cfg["recipe"]["epochs"],
+        "kind": kind,
+        "train_seconds": history[-1]["fit_seconds"],
+        "wall_seconds": round(time.perf_counter() - wall_start, 1),
+        "params": int(model.count_params()),
+    }
+
+
 class Task(Protocol):
     """One kind of model, as the core trains it."""
 

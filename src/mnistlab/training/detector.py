@@ -13,17 +13,22 @@ from (seed, epoch), so a resumed run sees what an uninterrupted one would.
 
 from __future__ import annotations
 
-import hashlib
-import time
-from concurrent.futures import ProcessPoolExecutor
-
 import keras
 import numpy as np
 
 from mnistlab import atomic
 from mnistlab.data.pages import OUT_STRIDE, SIZE, standardize
 from mnistlab.errors import MnistlabError
-from mnistlab.training.core import Fit, TrainOptions, backed_up_epochs, make_optimizer, split_train
+from mnistlab.training.core import (
+    Fit,
+    TrainOptions,
+    backed_up_epochs,
+    draw_in_chunks,
+    make_optimizer,
+    run_summary,
+    split_train,
+    synthetic_path,
+)
 
 PAGES_SEED = 611953  # training pages; +1 validation pages; +2 test pages
 CHECK_PAGES = 400  # validation pages, and as many test pages (fewer for a small --pages)
@@ -36,35 +41,13 @@ def compose_pages(n: int, seed: int, x, y, fonts, workers: int = 2) -> tuple[np.
     """`n` pages in chunks of CHUNK (chunk k drawn with seed (seed, k)), on `workers` processes."""
     from mnistlab.data.pages import make_chunk
 
-    tasks = [
-        (min(CHUNK, n - start), int(np.random.SeedSequence([seed, k]).generate_state(1)[0]), x, y, fonts, None)
-        for k, start in enumerate(range(0, n, CHUNK))
-    ]
-    if workers > 1 and len(tasks) > 1:
-        import multiprocessing
-
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            results = list(pool.map(make_chunk, tasks))
-    else:
-        results = [make_chunk(t) for t in tasks]
+    results = draw_in_chunks(make_chunk, n, seed, CHUNK, (x, y, fonts, None), workers)
     return np.concatenate([r[0] for r in results]), np.concatenate([r[1] for r in results])
 
 
 def cached_pages(kind: str, n: int, seed: int, x, y, fonts, say) -> tuple[np.ndarray, np.ndarray]:
     """`compose_pages`, kept under $MNISTLAB_HOME/pages/ keyed by everything it depends on."""
-    from mnistlab.data.datasets import mnistlab_home
-
-    key = repr(
-        (
-            GENERATOR_VERSION,
-            kind,
-            n,
-            seed,
-            hashlib.sha256(x.tobytes() + y.tobytes()).hexdigest(),
-            [f.name for f in fonts],
-        )
-    )
-    path = mnistlab_home() / "pages" / f"{kind}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz"
+    path = synthetic_path("pages", kind, (GENERATOR_VERSION, n, seed, [f.name for f in fonts]), x, y)
     if path.exists():
         try:
             with np.load(path, allow_pickle=False) as z:
@@ -277,13 +260,7 @@ def finish(run, model, say, n_train: int, wall_start: float) -> dict:
     ensure_detector_onnx(run, model, val_photos[:16])
     history = run.history
     metrics = {
-        "preset": recipe.preset,
-        "dataset": cfg["dataset"]["spec"],
-        "epochs": recipe.epochs,
-        "kind": "detector",
-        "train_seconds": history[-1]["fit_seconds"],
-        "wall_seconds": round(time.perf_counter() - wall_start, 1),
-        "params": int(model.count_params()),
+        **run_summary(run, model, "detector", wall_start),
         "train_pages": n_train,
         "threshold": threshold,
         "val_pages_exact": round(val["pages_exact"], 4),

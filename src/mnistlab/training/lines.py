@@ -10,8 +10,6 @@ validation lines. Lines come from `linesynth`: training lines from MNIST's train
 from __future__ import annotations
 
 import hashlib
-import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import keras
@@ -20,7 +18,16 @@ import numpy as np
 from mnistlab import atomic
 from mnistlab.data.strip import HEIGHT, STRIDE, VOCAB, decode, edit_distance, softmax
 from mnistlab.errors import MnistlabError
-from mnistlab.training.core import Fit, TrainOptions, backed_up_epochs, make_optimizer, split_train
+from mnistlab.training.core import (
+    Fit,
+    TrainOptions,
+    backed_up_epochs,
+    draw_in_chunks,
+    make_optimizer,
+    run_summary,
+    split_train,
+    synthetic_path,
+)
 
 LINES_SEED = 104729  # training lines; +1 validation lines; +2 test lines; +3 non-digit images
 VAL_LINES = 3000  # validation lines, and as many test lines (fewer for a small --lines)
@@ -35,21 +42,10 @@ def compose_lines(
     n: int, seed: int, x: np.ndarray, y: np.ndarray, fonts: list[Path], nondigits, workers: int = 2
 ) -> tuple[list[np.ndarray], list[str]]:
     """`n` lines in chunks of CHUNK (chunk k drawn with seed (seed, k)), on `workers` processes."""
-    tasks = [
-        (min(CHUNK, n - start), int(np.random.SeedSequence([seed, k]).generate_state(1)[0]), x, y, fonts, nondigits)
-        for k, start in enumerate(range(0, n, CHUNK))
-    ]
     from mnistlab.data.lines import make_chunk
 
     strips, texts = [], []
-    if workers > 1 and len(tasks) > 1:
-        import multiprocessing
-
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            results = list(pool.map(make_chunk, tasks))
-    else:
-        results = [make_chunk(t) for t in tasks]
-    for s, t in results:
+    for s, t in draw_in_chunks(make_chunk, n, seed, CHUNK, (x, y, fonts, nondigits), workers):
         strips.extend(s)
         texts.extend(t)
     return strips, texts
@@ -57,20 +53,8 @@ def compose_lines(
 
 def cached_lines(kind: str, n: int, seed: int, x, y, fonts, nondigits, say) -> tuple[list[np.ndarray], list[str]]:
     """`compose_lines`, kept under $MNISTLAB_HOME/lines/ keyed by everything it depends on."""
-    from mnistlab.data.datasets import mnistlab_home
-
-    key = repr(
-        (
-            GENERATOR_VERSION,
-            kind,
-            n,
-            seed,
-            hashlib.sha256(x.tobytes() + y.tobytes()).hexdigest(),
-            [f.name for f in fonts],
-            None if nondigits is None else hashlib.sha256(nondigits.tobytes()).hexdigest(),
-        )
-    )
-    path = mnistlab_home() / "lines" / f"{kind}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz"
+    negatives = None if nondigits is None else hashlib.sha256(nondigits.tobytes()).hexdigest()
+    path = synthetic_path("lines", kind, (GENERATOR_VERSION, n, seed, [f.name for f in fonts], negatives), x, y)
     if path.exists():
         try:
             with np.load(path, allow_pickle=False) as z:
@@ -328,13 +312,7 @@ def finish(run, model, say, n_train: int, wall_start: float, nondigits: np.ndarr
     ensure_line_onnx(run, model, val_strips[:300])
     history = run.history
     metrics = {
-        "preset": recipe.preset,
-        "dataset": cfg["dataset"]["spec"],
-        "epochs": recipe.epochs,
-        "kind": "line",
-        "train_seconds": history[-1]["fit_seconds"],
-        "wall_seconds": round(time.perf_counter() - wall_start, 1),
-        "params": int(model.count_params()),
+        **run_summary(run, model, "line", wall_start),
         "train_lines": n_train,
         "val_exact": round(val["exact"], 4),
         "val_cer": round(val["cer"], 4),
