@@ -243,7 +243,7 @@ def test_a_reading_the_detector_disagrees_with_is_never_sure(reader):
         def find(self, picture):
             found = real.find(picture)
             first = found[0]
-            extra = detect.Line(first.cx, first.cy + 3 * first.height, first.angle, first.length, first.height)
+            extra = detect.Line(first.cx, first.cy + 1.8 * first.height, first.angle, first.length, first.height)
             return [*found, extra]
 
     def judge(arrays):
@@ -260,7 +260,7 @@ def test_a_reading_the_detector_disagrees_with_is_never_sure(reader):
     class SeesElsewhere:  # writing found only far from what is read
         def find(self, picture):
             (ln,) = real.find(picture)
-            return [detect.Line(ln.cx, ln.cy + 4 * ln.height, ln.angle, ln.length, ln.height)]
+            return [detect.Line(ln.cx, ln.cy + 1.8 * ln.height, ln.angle, ln.length, ln.height)]
 
     sure = read_gray(gray, judge, reader.lines, detector=real)
     assert sure["text"] == text and sure["accepted"]

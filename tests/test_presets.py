@@ -71,8 +71,9 @@ def test_ensemble_is_a_normal_run(tmp_path, synthetic_npz):
 def test_each_presets_recorded_params_are_its_built_models():
     """`mnistlab presets` prints the recorded counts without building anything: they must stay true."""
     from mnistlab.data.strip import VOCAB
-    from mnistlab.models.presets import is_line_recipe
+    from mnistlab.models.presets import is_detector_recipe, is_line_recipe
 
     for p in PRESETS.values():
         classes = len(VOCAB) + 1 if is_line_recipe(p.recipe) else 10  # CTC's blank + the line alphabet
+        classes = 1 if is_detector_recipe(p.recipe) else classes  # a detector's one map
         assert build_model(p.recipe.architecture, classes).count_params() == p.params, p.name

@@ -33,8 +33,8 @@ def main() -> int:
     args = parser.parse_args()
 
     import mnistlab as ml
-    from mnistlab.images import load_gray_file
     from mnistlab.api import bundled_path
+    from mnistlab.images import load_gray_file
     from mnistlab.reading import cuts, detect, marks, page
 
     out = Path(args.out)
@@ -43,7 +43,7 @@ def main() -> int:
     _fit(Image.fromarray(gray.astype(np.uint8)).convert("RGB")).save(out / "stage-1-photo.png")
 
     detector = detect.Detector(bundled_path() / "detector")
-    prob, scale = detector.core_map(gray)
+    prob, _ = detector.core_map(gray)
     photo = Image.fromarray(gray.astype(np.uint8)).convert("RGB")
     core = Image.fromarray((255 * (prob > detector.threshold)).astype(np.uint8)).resize(photo.size)
     shaded = Image.composite(Image.new("RGB", photo.size, (47, 111, 237)), photo, core.point(lambda v: v // 3))

@@ -32,7 +32,7 @@ WORK_SIDE = 768  # the detector looks at the picture shrunk to at most this long
 MIN_CELLS = 3  # a core smaller than this many map cells is noise
 MAX_TURN = 40.0  # degrees: a picture is never turned more than this
 MIN_TURN = 4.0  # degrees: lines leaning less are read as they lie (turning resamples the picture)
-LINE_HEIGHT = 96.0  # a picture whose found lines are shorter than this is enlarged to it (never shrunk)
+LINE_HEIGHT = 48.0  # a picture whose found lines are shorter than this is enlarged to it (never shrunk)
 LEVEL = 2.5  # a core this many times as long as high shows the lines' direction (shorter: a digit)
 
 

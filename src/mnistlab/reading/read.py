@@ -99,6 +99,8 @@ def _back_to_picture(result: dict, norm, shape) -> dict:
             continue
         for k in on:
             holds[k].append((y, ln.height * np.hypot(*inv[:2, 0])))
+        if sum(len(result["lines"][k]["digits"]) + len(result["lines"][k]["separators"]) for k in on) < 2:
+            continue  # a lone mark (a digit in a form box: the detector takes in the box) has no ends to miss
         ends = [inv @ np.array([*end, 1.0]) for end in ln.ends()]
         slack = END_SLACK * ln.height * np.hypot(*inv[:2, 0])  # in the normalised picture's pixels
         left, right = min(e[0] for e in ends), max(e[0] for e in ends)
@@ -106,8 +108,8 @@ def _back_to_picture(result: dict, norm, shape) -> dict:
             doubts.append("missing_mark")
     for box, inside in zip(read_boxes, holds):
         ys = sorted(y for y, _ in inside)
-        tall = min((h for _, h in inside), default=0.0)
-        if len(ys) > 1 and ys[-1] - ys[0] > tall / 2:
+        tall = max((h for _, h in inside), default=0.0)
+        if len(ys) > 1 and ys[-1] - ys[0] > tall / 2:  # centres further apart than half the tallest
             doubts.append("lines_merged")
         if not any(sx0 < box[2] and box[0] < sx1 and sy0 < box[3] and box[1] < sy1 for sx0, sy0, sx1, sy1 in spans):
             doubts.append("not_writing")
@@ -115,9 +117,17 @@ def _back_to_picture(result: dict, norm, shape) -> dict:
         line["box"] = norm.box_to_picture(line["box"], shape)
         for item in line["digits"] + line["separators"]:  # the same dicts as the top-level lists
             item["box"] = norm.box_to_picture(item["box"], shape)
+    marks_read = len(result["digits"]) + len(result["separators"])
+    h, w = shape
+    runs_off = any(  # writing the detector follows to the picture's border: more of it lies beyond
+        not (1 <= x <= w - 1 and 1 <= y <= h - 1) for ln in norm.lines for x, y in ln.ends()
+    )
+    if marks_read > 1 and (runs_off or _at_edge(result["lines"], shape)) and result.get("reason") != "cut_off":
+        result.pop("reason", None)  # a digit at the picture's own edge (the enlarged one has none)
+        doubts.insert(0, "cut_off")
     if doubts and result["text"]:
         result["accepted"] = False
-        if "reason" not in result:
+        if "reason" not in result or doubts[0] == "cut_off":
             key = doubts[0]
             result["reason"], result["note"] = key, reasons.say(key, count=doubts.count("missing_line"))
     return result
