@@ -82,10 +82,11 @@ def _back_to_picture(result: dict, norm, shape) -> dict:
     the lines the detector found. It is not sure when the two disagree on the lines: a found line
     holds nothing that was read (`missing_line`); two found lines, one above the other, were read as
     one (`lines_merged`); a line was read where the detector sees no writing (`not_writing`: a
-    ring, a pen, a stain); or a found line reaches well past both ends of what was read on it
-    (`missing_mark`: a digit too faint or too broken to be read)."""
+    ring, a pen, a stain); or a found line reaches well past what was read on it (`missing_mark`: a
+    digit too faint or too broken to be read; `cut_off` where it reaches the picture's border)."""
     inv = np.linalg.inv(np.vstack([norm.to_picture, [0, 0, 1]]))
     read_boxes = [line["box"] for line in result["lines"]]
+    h, w = shape
     doubts = []
     holds = [[] for _ in read_boxes]  # the found lines each read line holds
     spans = []  # each found line's box in the normalised picture
@@ -101,14 +102,16 @@ def _back_to_picture(result: dict, norm, shape) -> dict:
             holds[k].append((y, ln.height * np.hypot(*inv[:2, 0])))
         if sum(len(result["lines"][k]["digits"]) + len(result["lines"][k]["separators"]) for k in on) < 2:
             continue  # a lone mark (a digit in a form box: the detector takes in the box) has no ends to miss
-        ends = [inv @ np.array([*end, 1.0]) for end in ln.ends()]
         slack = END_SLACK * ln.height * np.hypot(*inv[:2, 0])  # in the normalised picture's pixels
-        left, right = min(e[0] for e in ends), max(e[0] for e in ends)
-        if left < min(read_boxes[k][0] for k in on) - slack or right > max(read_boxes[k][2] for k in on) + slack:
-            doubts.append("missing_mark")
+        first, last = min(read_boxes[k][0] for k in on) - slack, max(read_boxes[k][2] for k in on) + slack
+        beyond = [end for end in ln.ends() if not first <= (inv @ np.array([*end, 1.0]))[0] <= last]
+        if beyond:  # writing past what was read: at the picture's border it runs off the picture
+            margin = ln.height / 4
+            off = any(not (margin <= ex <= w - margin and margin <= ey <= h - margin) for ex, ey in beyond)
+            doubts.append("cut_off" if off else "missing_mark")
     for box, inside in zip(read_boxes, holds):
         ys = sorted(y for y, _ in inside)
-        tall = max((h for _, h in inside), default=0.0)
+        tall = max((height for _, height in inside), default=0.0)
         if len(ys) > 1 and ys[-1] - ys[0] > tall / 2:  # centres further apart than half the tallest
             doubts.append("lines_merged")
         if not any(sx0 < box[2] and box[0] < sx1 and sy0 < box[3] and box[1] < sy1 for sx0, sy0, sx1, sy1 in spans):
@@ -118,12 +121,9 @@ def _back_to_picture(result: dict, norm, shape) -> dict:
         for item in line["digits"] + line["separators"]:  # the same dicts as the top-level lists
             item["box"] = norm.box_to_picture(item["box"], shape)
     marks_read = len(result["digits"]) + len(result["separators"])
-    h, w = shape
-    runs_off = any(  # writing the detector follows to the picture's border: more of it lies beyond
-        not (1 <= x <= w - 1 and 1 <= y <= h - 1) for ln in norm.lines for x, y in ln.ends()
-    )
-    if marks_read > 1 and (runs_off or _at_edge(result["lines"], shape)) and result.get("reason") != "cut_off":
-        result.pop("reason", None)  # a digit at the picture's own edge (the enlarged one has none)
+    if marks_read > 1 and _at_edge(result["lines"], shape):
+        doubts.append("cut_off")  # a digit at the picture's own edge (the enlarged picture has none)
+    if "cut_off" in doubts:
         doubts.insert(0, "cut_off")
     if doubts and result["text"]:
         result["accepted"] = False
