@@ -327,6 +327,26 @@ def run_summary(run: RunDir, model, kind: str, wall_start: float) -> dict:
     }
 
 
+class DrawnTask:
+    """What the tasks whose examples are drawn from MNIST's digits share (a line model, a detector):
+    digits to draw from, a validation split to choose a threshold on, one device."""
+
+    what = "this model"  # the kind, in words
+
+    def check(self, ds: Dataset, recipe: Recipe, x_val) -> None:
+        if not ds.is_digits or ds.num_classes != 10:
+            raise MnistlabError(f"{self.what} is drawn from handwritten digits: train it on mnist")
+        if x_val is None:
+            raise MnistlabError(f"{self.what} needs a validation split to choose its threshold")
+
+    def add_data(self, ds: Dataset, recipe: Recipe, x_train, y_train, say) -> tuple[np.ndarray, np.ndarray]:
+        return x_train, y_train  # its examples are drawn from these digits once the seeds are set
+
+    def one_device(self, strategy) -> None:
+        if strategy.num_replicas_in_sync != 1:
+            raise MnistlabError(f"{self.what} trains on one device; use --strategy default")
+
+
 class Task(Protocol):
     """One kind of model, as the core trains it."""
 

@@ -20,6 +20,7 @@ from mnistlab import atomic
 from mnistlab.data.pages import OUT_STRIDE, SIZE, standardize
 from mnistlab.errors import MnistlabError
 from mnistlab.training.core import (
+    DrawnTask,
     Fit,
     TrainOptions,
     backed_up_epochs,
@@ -156,30 +157,24 @@ def choose_threshold(prob: np.ndarray, cores: np.ndarray) -> float:
     return float(best)
 
 
-class DetectorTask:
+class DetectorTask(DrawnTask):
     """A text detector (`unet_detector`) trained on synthetic pages; the core does the rest."""
 
     kind = "detector"
+    what = "a detector"
 
     def check(self, ds, recipe, x_val) -> None:
-        if not ds.is_digits or ds.num_classes != 10:
-            raise MnistlabError("a detector finds written digits: train it on mnist")
-        if x_val is None:
-            raise MnistlabError("a detector needs a validation split to choose its threshold")
+        super().check(ds, recipe, x_val)
         if recipe.pages < recipe.batch_size:
             raise MnistlabError(
                 f"a detector needs at least one batch of pages ({recipe.batch_size}), not {recipe.pages}"
             )
 
-    def add_data(self, ds, recipe, x_train, y_train, say):
-        return x_train, y_train  # its pages are drawn from these digits once the seeds are set
-
     def build(self, run, recipe, opts, ds, data, strategy, say) -> Fit:
         from mnistlab.data.fonts import font_files
         from mnistlab.models.architectures import build_model
 
-        if strategy.num_replicas_in_sync != 1:
-            raise MnistlabError("a detector trains on one device; use --strategy default")
+        self.one_device(strategy)
         x_train, y_train, x_val, y_val = data
         fonts = font_files("train")
         photos, cores = cached_pages("train", recipe.pages, PAGES_SEED + opts.seed, x_train, y_train, fonts, say)

@@ -17,8 +17,8 @@ import numpy as np
 
 from mnistlab import atomic
 from mnistlab.data.strip import HEIGHT, STRIDE, VOCAB, decode, edit_distance, softmax
-from mnistlab.errors import MnistlabError
 from mnistlab.training.core import (
+    DrawnTask,
     Fit,
     TrainOptions,
     backed_up_epochs,
@@ -202,27 +202,18 @@ class StringAccuracy(keras.callbacks.Callback):
             logs["val_cer"] = s["cer"]
 
 
-class LineTask:
+class LineTask(DrawnTask):
     """A line model (a `crnn_*` recipe) trained with CTC on synthetic lines; the core does the rest."""
 
     kind = "line"
-
-    def check(self, ds, recipe, x_val) -> None:
-        if not ds.is_digits or ds.num_classes != 10:
-            raise MnistlabError("a line model reads digits: train it on mnist")
-        if x_val is None:
-            raise MnistlabError("a line model needs a validation split to choose its threshold")
-
-    def add_data(self, ds, recipe, x_train, y_train, say):
-        return x_train, y_train  # its lines are drawn from these digits once the seeds are set
+    what = "a line model"
 
     def build(self, run, recipe, opts, ds, data, strategy, say) -> Fit:
         from mnistlab.data.fonts import font_files
         from mnistlab.data.negatives import make_negatives
         from mnistlab.models.architectures import build_model
 
-        if strategy.num_replicas_in_sync != 1:
-            raise MnistlabError("a line model trains on one device; use --strategy default")
+        self.one_device(strategy)
         x_train, y_train, x_val, y_val = data
         fonts = font_files("train")
         self.nondigits = make_negatives(
