@@ -206,6 +206,15 @@ def split_train(ds: Dataset, recipe: Recipe, opts: TrainOptions):
     return x, y, x_val, y_val
 
 
+def held_out(run: RunDir) -> tuple[Recipe, Dataset, np.ndarray, np.ndarray]:
+    """A run's recipe, its dataset and the validation split it held out, from its config alone."""
+    cfg = run.config
+    recipe = Recipe.from_dict(cfg["recipe"])
+    ds = load_dataset(cfg["dataset"]["spec"])
+    _, _, x_val, y_val = split_train(ds, recipe, TrainOptions(limit=cfg.get("limit")))
+    return recipe, ds, x_val, y_val
+
+
 def _check_recipe(recipe: Recipe, opts: TrainOptions) -> None:
     if recipe.epochs < 1:
         raise MnistlabError("--epochs must be at least 1")

@@ -22,12 +22,11 @@ from mnistlab.errors import MnistlabError
 from mnistlab.training.core import (
     DrawnTask,
     Fit,
-    TrainOptions,
     backed_up_epochs,
     draw_in_chunks,
+    held_out,
     make_optimizer,
     run_summary,
-    split_train,
     synthetic_path,
 )
 
@@ -224,15 +223,10 @@ class PageScore(keras.callbacks.Callback):
 def finish(run, model, say, n_train: int, wall_start: float) -> dict:
     """After the fit: the map threshold chosen on validation pages, the test pages scored, the ONNX
     model written and checked, detector.json and metrics.json. Depends only on the run's config and model."""
-    from mnistlab.data.datasets import load_dataset
     from mnistlab.data.fonts import font_files
-    from mnistlab.models.presets import Recipe
     from mnistlab.training.onnx import ensure_detector_onnx
 
-    cfg = run.config
-    recipe = Recipe.from_dict(cfg["recipe"])
-    ds = load_dataset(cfg["dataset"]["spec"])
-    _, _, x_val, y_val = split_train(ds, recipe, TrainOptions(limit=cfg.get("limit")))
+    recipe, ds, x_val, y_val = held_out(run)
     fonts = font_files("train")
     n_check = min(CHECK_PAGES, max(32, recipe.pages // 20))
     say("  choosing the map threshold on validation pages; scoring the test pages")

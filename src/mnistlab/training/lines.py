@@ -20,12 +20,11 @@ from mnistlab.data.strip import HEIGHT, STRIDE, VOCAB, decode, edit_distance, so
 from mnistlab.training.core import (
     DrawnTask,
     Fit,
-    TrainOptions,
     backed_up_epochs,
     draw_in_chunks,
+    held_out,
     make_optimizer,
     run_summary,
-    split_train,
     synthetic_path,
 )
 
@@ -264,16 +263,11 @@ class LineTask(DrawnTask):
 def finish(run, model, say, n_train: int, wall_start: float, nondigits: np.ndarray | None = None) -> dict:
     """After the fit: the accept threshold chosen on validation lines, the test lines read, the ONNX
     model written and checked, line.json and metrics.json. Depends only on the run's config and model."""
-    from mnistlab.data.datasets import load_dataset
     from mnistlab.data.fonts import font_files
     from mnistlab.data.negatives import make_negatives
-    from mnistlab.models.presets import Recipe
     from mnistlab.training.onnx import ensure_line_onnx
 
-    cfg = run.config
-    recipe = Recipe.from_dict(cfg["recipe"])
-    ds = load_dataset(cfg["dataset"]["spec"])
-    _, _, x_val, y_val = split_train(ds, recipe, TrainOptions(limit=cfg.get("limit")))
+    recipe, ds, x_val, y_val = held_out(run)
     fonts = font_files("train")
     if nondigits is None:  # the same images the training drew (`make_negatives` is deterministic)
         nondigits = make_negatives(
