@@ -56,6 +56,15 @@ def mnist():
 
 
 @pytest.fixture(scope="session")
+def sources(mnist):
+    """What synthetic lines, pages and photographed lines draw from: MNIST training digits, `train` fonts."""
+    from mnistlab.data.fonts import font_files
+    from mnistlab.data.lines import Sources
+
+    return Sources(mnist.x_train[:3000], mnist.y_train[:3000], font_files("train"))
+
+
+@pytest.fixture(scope="session")
 def real_run(tmp_path_factory, mnist):
     """The `seed` preset trained briefly on a real MNIST subset (shared by the read-only tests)."""
     from mnistlab.training.core import TrainOptions

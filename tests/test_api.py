@@ -27,7 +27,10 @@ def test_the_package_root_is_small_and_documented():
     for name in ("evaluate", "predict", "read", "export", "plot_curves", "plot_samples", "plot_confusion"):
         assert getattr(ml.Run, name).__doc__
     rows = {p["name"]: p for p in ml.presets()}
-    assert set(rows) == {"seed", "fast", "best", "line", "detector"} and rows["seed"]["recipe"]["epochs"] == 5
+    assert (
+        set(rows) == {"seed", "fast", "best", "line", "photo-line", "detector"}
+        and rows["seed"]["recipe"]["epochs"] == 5
+    )
 
 
 def test_bundled_model_predicts_arrays_paths_and_pil_images(mnist, tmp_path):

@@ -13,9 +13,10 @@ def test_presets_command_lists_each_with_params():
     res = run_cli("presets", "--json")
     assert res.returncode == 0, res.stderr
     rows = {r["name"]: r for r in json.loads(res.stdout)}
-    assert set(rows) == {"seed", "fast", "best", "line", "detector"}
+    assert set(rows) == {"seed", "fast", "best", "line", "photo-line", "detector"}
     assert rows["seed"]["params"] == 109386  # the tutorial's 784-128-64-10 network
     assert rows["line"]["params"] == 170337  # the bundled line model's
+    assert rows["photo-line"]["params"] == 170337 and PRESETS["photo-line"].recipe.world == "photo"
     assert all(r["expected_accuracy"] and r["expected_time_2_cpu_cores"] for r in rows.values())
 
 

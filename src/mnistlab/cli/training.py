@@ -102,7 +102,8 @@ def _print_run_summary(run) -> None:
     special = run.is_line or run.is_detector
     print(f"  plots       {run.plots_dir}/{'' if special else 'samples.png, '}curves.png")
     if run.is_line:
-        print(f"  read with   mnistlab read --lines {run.path} PICTURE")
+        photo = run.config["recipe"].get("world", "ink") == "photo"
+        print(f"  read with   mnistlab read --{'photo-lines' if photo else 'lines'} {run.path} PICTURE")
     if run.is_detector:
         print(f"  read with   mnistlab read --detector {run.path} PICTURE")
     print(f"  tensorboard tensorboard --logdir {run.path}")

@@ -85,16 +85,19 @@ class Sources:
         self.nondigits = nondigits
 
 
-def make_lines(n: int, seed: int, sources: Sources) -> tuple[list[np.ndarray], list[str]]:
-    """`n` strips (HEIGHT, W) float32 0..255 with their texts."""
+def make_lines(n: int, seed: int, sources: Sources, finish=None) -> tuple[list[np.ndarray], list[str]]:
+    """`n` strips (HEIGHT, W) float32 0..255 with their texts. `finish(canvas, text, handwritten, rng,
+    sources)` turns a line's bright ink canvas into its strip (None: drawn again); by default, as
+    the reader's ink map shows it."""
     rng = np.random.default_rng(seed)
     strips, texts = [], []
     while len(strips) < n:
         text = content(rng)
-        canvas = handwritten_line(text, rng, sources) if rng.random() < 0.6 else printed_line(text, rng, sources)
+        hand = rng.random() < 0.6
+        canvas = handwritten_line(text, rng, sources) if hand else printed_line(text, rng, sources)
         if canvas is None:
             continue
-        strip = _as_reader_sees(canvas, rng)
+        strip = _as_reader_sees(canvas, rng) if finish is None else finish(canvas, text, hand, rng, sources)
         if strip is None:
             continue
         strips.append(strip)
@@ -278,6 +281,19 @@ def printed_line(text: str, rng, sources: Sources) -> np.ndarray | None:
 # --- the whole line ---------------------------------------------------------------------------------
 
 
+def slant(img, shear: float):
+    """A PIL picture slanted by `shear` (columns shifted by shear x row), widened to keep it whole."""
+    from PIL import Image
+
+    w, h = img.size
+    return img.transform(
+        (w + int(abs(shear) * h), h),
+        Image.Transform.AFFINE,
+        (1, shear, -abs(shear) * h if shear > 0 else 0, 0, 1, 0),
+        resample=Image.Resampling.BILINEAR,
+    )
+
+
 def _as_reader_sees(canvas: np.ndarray, rng) -> np.ndarray | None:
     """Slant, pen width, blur, a photograph of it, and the reader's ink map and strip."""
     from PIL import Image, ImageFilter
@@ -287,13 +303,7 @@ def _as_reader_sees(canvas: np.ndarray, rng) -> np.ndarray | None:
     img = Image.fromarray(np.clip(canvas, 0, 255).astype(np.uint8))
     shear = rng.uniform(-0.35, 0.35) if rng.random() < 0.7 else 0.0
     if shear:
-        w, h = img.size
-        img = img.transform(
-            (w + int(abs(shear) * h), h),
-            Image.Transform.AFFINE,
-            (1, shear, -abs(shear) * h if shear > 0 else 0, 0, 1, 0),
-            resample=Image.Resampling.BILINEAR,
-        )
+        img = slant(img, shear)
     if rng.random() < 0.3:
         img = img.rotate(float(rng.uniform(-4, 4)), resample=Image.Resampling.BILINEAR, expand=True)
     arr = np.asarray(img, np.float64)

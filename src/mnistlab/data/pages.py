@@ -61,8 +61,9 @@ def make_chunk(args) -> tuple[np.ndarray, np.ndarray]:
     return make_pages(n, seed, Sources(xd, yd, fonts, nondigits))
 
 
-def make_page(rng, sources: Sources) -> tuple[np.ndarray, np.ndarray]:
-    """One photo and its core map."""
+def make_page(rng, sources: Sources, written: list | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """One photo and its core map; `written` (a list), when given, gets the text of each line, top to
+    bottom, two numbers side by side as two lines ("?" marks a letter)."""
     from PIL import Image
 
     big = 2 * SIZE  # the sheet is drawn on a larger canvas, then seen through a camera
@@ -102,6 +103,8 @@ def make_page(rng, sources: Sources) -> tuple[np.ndarray, np.ndarray]:
             ink = np.asarray(Image.fromarray(ink.astype(np.uint8)).resize((w, h), Image.Resampling.BILINEAR)) / 255.0
             drawn.append(ink)
             widths.append(w)
+            if written is not None:
+                written.append(text)
         if not drawn:
             continue
         space = h_sheet * rng.uniform(1.5, 3.0)

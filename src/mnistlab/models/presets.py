@@ -37,6 +37,9 @@ class Recipe:
     rendered_digits: int = 0
     # A line model (architecture `crnn_*`) trains on this many synthetic lines (`linesynth`) instead.
     lines: int = 0
+    # What a line model's lines look like: "ink" (the reader's ink map of a line, `data.lines`) or
+    # "photo" (a photo's crop around a found line, `data.photolines`).
+    world: str = "ink"
     # A text detector (architecture `unet_detector`) trains on this many synthetic pages (`data.pages`).
     pages: int = 0
     steps_per_execution: int = 1
@@ -81,6 +84,20 @@ _FAST = Recipe(
     negatives=6000,
     rendered_digits=6000,
     steps_per_execution=270,
+    jit_compile=False,
+)
+
+_LINE = Recipe(
+    preset="line",
+    architecture="crnn_small",
+    epochs=8,
+    batch_size=128,
+    learning_rate=3e-3,
+    schedule="one_cycle",
+    warmup_epochs=0.5,
+    validation_split=5000 / 60000,
+    negatives=3000,
+    lines=80_000,
     jit_compile=False,
 )
 
@@ -132,19 +149,17 @@ PRESETS: dict[str, Preset] = {
             "training digits and training fonts",
             expected_accuracy="~90% lines",
             expected_seconds="~16 min",
-            recipe=Recipe(
-                preset="line",
-                architecture="crnn_small",
-                epochs=8,
-                batch_size=128,
-                learning_rate=3e-3,
-                schedule="one_cycle",
-                warmup_epochs=0.5,
-                validation_split=5000 / 60000,
-                negatives=3000,
-                lines=80_000,
-                jit_compile=False,
-            ),
+            recipe=_LINE,
+            params=170_337,
+        ),
+        Preset(
+            name="photo-line",
+            summary="the photo line reader: the line model's network trained on 100,000 photographed "
+            "lines (pen-drawn and printed digits on any paper, in any ink and light, blurred, small, "
+            "ruled, with the lines around them) to read a found line's crop of the photo itself",
+            expected_accuracy="~65% photographed lines",
+            expected_seconds="~25 min",
+            recipe=dataclasses.replace(_LINE, preset="photo-line", epochs=6, lines=100_000, world="photo"),
             params=170_337,
         ),
         Preset(

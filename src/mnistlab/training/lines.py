@@ -17,6 +17,7 @@ import numpy as np
 
 from mnistlab import atomic
 from mnistlab.data.strip import HEIGHT, STRIDE, VOCAB, decode, edit_distance, softmax
+from mnistlab.errors import MnistlabError
 from mnistlab.training.core import (
     DrawnTask,
     Fit,
@@ -35,13 +36,20 @@ WIDTH_STEP = 64  # batches are padded to a multiple of this many columns
 LABEL_WIDTH = 20  # labels are padded to this many characters (one shape for the loss)
 ACCEPT_WRONG = 0.005  # the accept threshold keeps validation lines accepted-but-wrong under this
 GENERATOR_VERSION = 4  # part of the line cache's key: bump it whenever linesynth draws differently
+PHOTO_VERSION = 2  # ... and this whenever data.photolines does
+
+
+WORLDS = ("ink", "photo")  # a recipe's `world`: data.lines or data.photolines
 
 
 def compose_lines(
-    n: int, seed: int, x: np.ndarray, y: np.ndarray, fonts: list[Path], nondigits, workers: int = 2
+    n: int, seed: int, x: np.ndarray, y: np.ndarray, fonts: list[Path], nondigits, workers: int = 2, world: str = "ink"
 ) -> tuple[list[np.ndarray], list[str]]:
     """`n` lines in chunks of CHUNK (chunk k drawn with seed (seed, k)), on `workers` processes."""
-    from mnistlab.data.lines import make_chunk
+    if world == "photo":
+        from mnistlab.data.photolines import make_chunk
+    else:
+        from mnistlab.data.lines import make_chunk
 
     strips, texts = [], []
     for s, t in draw_in_chunks(make_chunk, n, seed, CHUNK, (x, y, fonts, nondigits), workers):
@@ -50,10 +58,15 @@ def compose_lines(
     return strips, texts
 
 
-def cached_lines(kind: str, n: int, seed: int, x, y, fonts, nondigits, say) -> tuple[list[np.ndarray], list[str]]:
+def cached_lines(
+    kind: str, n: int, seed: int, x, y, fonts, nondigits, say, world: str = "ink"
+) -> tuple[list[np.ndarray], list[str]]:
     """`compose_lines`, kept under $MNISTLAB_HOME/lines/ keyed by everything it depends on."""
     negatives = None if nondigits is None else hashlib.sha256(nondigits.tobytes()).hexdigest()
-    path = synthetic_path("lines", kind, (GENERATOR_VERSION, n, seed, [f.name for f in fonts], negatives), x, y)
+    key = (GENERATOR_VERSION, n, seed, [f.name for f in fonts], negatives)
+    if world != "ink":
+        key = (*key, world, PHOTO_VERSION)
+    path = synthetic_path("lines", kind, key, x, y)
     if path.exists():
         try:
             with np.load(path, allow_pickle=False) as z:
@@ -61,8 +74,8 @@ def cached_lines(kind: str, n: int, seed: int, x, y, fonts, nondigits, say) -> t
             return list(np.split(columns.astype(np.float32), np.cumsum(widths)[:-1], axis=1)), texts
         except (OSError, ValueError, KeyError):
             pass  # remade below
-    say(f"  composing {n:,} {kind} lines")
-    strips, texts = compose_lines(n, seed, x, y, fonts, nondigits)
+    say(f"  composing {n:,} {kind} lines" + (" (photographed)" if world == "photo" else ""))
+    strips, texts = compose_lines(n, seed, x, y, fonts, nondigits, world=world)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic.atomic_path(path, suffix=".npz") as tmp:
         np.savez(
@@ -213,6 +226,8 @@ class LineTask(DrawnTask):
         from mnistlab.models.architectures import build_model
 
         self.one_device(strategy)
+        if recipe.world not in WORLDS:
+            raise MnistlabError(f"the recipe's world must be one of {', '.join(WORLDS)}, not {recipe.world!r}")
         x_train, y_train, x_val, y_val = data
         fonts = font_files("train")
         self.nondigits = make_negatives(
@@ -220,11 +235,21 @@ class LineTask(DrawnTask):
         )
         x_val8 = np.round(x_val).astype(np.uint8)
         strips, texts = usable(
-            *cached_lines("train", recipe.lines, LINES_SEED + opts.seed, x_train, y_train, fonts, self.nondigits, say)
+            *cached_lines(
+                "train",
+                recipe.lines,
+                LINES_SEED + opts.seed,
+                x_train,
+                y_train,
+                fonts,
+                self.nondigits,
+                say,
+                recipe.world,
+            )
         )
         n_check = min(VAL_LINES, max(200, recipe.lines // 20))  # validation and test lines
         val_strips, val_texts = cached_lines(
-            "validation", n_check, LINES_SEED + 1, x_val8, y_val, fonts, self.nondigits, say
+            "validation", n_check, LINES_SEED + 1, x_val8, y_val, fonts, self.nondigits, say, recipe.world
         )
         batches = LineBatches(strips, texts, recipe.batch_size, opts.seed)
         model = build_model(recipe.architecture, len(VOCAB) + 1)
@@ -276,11 +301,21 @@ def finish(run, model, say, n_train: int, wall_start: float, nondigits: np.ndarr
     n_check = min(VAL_LINES, max(200, recipe.lines // 20))
     say("  choosing the accept threshold on validation lines; reading the test lines")
     val_strips, val_texts = cached_lines(
-        "validation", n_check, LINES_SEED + 1, np.round(x_val).astype(np.uint8), y_val, fonts, nondigits, say
+        "validation",
+        n_check,
+        LINES_SEED + 1,
+        np.round(x_val).astype(np.uint8),
+        y_val,
+        fonts,
+        nondigits,
+        say,
+        recipe.world,
     )
     val = score(predict_lines(model, val_strips), val_texts)
     threshold = accept_threshold(val["confidence"], val["right"], readable=val["readable"])
-    test_strips, test_texts = cached_lines("test", n_check, LINES_SEED + 2, ds.x_test, ds.y_test, fonts, nondigits, say)
+    test_strips, test_texts = cached_lines(
+        "test", n_check, LINES_SEED + 2, ds.x_test, ds.y_test, fonts, nondigits, say, recipe.world
+    )
     test = score(predict_lines(model, test_strips), test_texts)
     test_acc = (test["confidence"] >= threshold) & test["readable"]
     atomic.write_json(
@@ -289,6 +324,7 @@ def finish(run, model, say, n_train: int, wall_start: float, nondigits: np.ndarr
             "vocab": VOCAB,
             "height": HEIGHT,
             "stride": STRIDE,
+            "input": recipe.world,  # "ink": the reader's ink map of a line; "photo": the photo's crop
             "threshold": threshold,
             "chosen_on": f"{len(val_texts)} validation lines: the lowest threshold with accepted-but-wrong at most "
             f"{ACCEPT_WRONG} of them",
