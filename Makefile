@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup system-deps run test bench bench-quick bench-reading bench-start bench-batch bench-hostile bundled-model bundled-line-model bundled-detector serve screenshots docs clean
+.PHONY: setup system-deps run test bench bench-quick bench-reading bench-start bench-batch bench-hostile bundled-model bundled-line-model bundled-photo-line-model bundled-detector serve screenshots docs clean
 
 setup: $(STAMP)
 
@@ -88,6 +88,14 @@ bundled-line-model: setup system-deps
 	rm -rf runs/bundled-line
 	$(BIN)/mnistlab train --preset line --seed 0 --out runs/bundled-line --no-latest
 	$(BIN)/python tools/bundle_line_model.py runs/bundled-line
+
+# The bundled photo line model (src/mnistlab/bundled/photoline/): about 25 minutes on 2 CPU cores.
+bundled-photo-line-model: setup system-deps
+	$(BIN)/mnistlab data fetch
+	rm -rf runs/bundled-photo-line
+	$(BIN)/mnistlab train --preset photo-line --seed 0 --out runs/bundled-photo-line --no-latest
+	$(BIN)/python tools/fit_verdict.py runs/bundled-photo-line
+	$(BIN)/python tools/bundle_line_model.py runs/bundled-photo-line
 
 # The bundled text detector (src/mnistlab/bundled/detector/): about 15 minutes on 2 CPU cores.
 bundled-detector: setup system-deps

@@ -379,14 +379,15 @@ def photo_readers(runs: list[str], psm: int, engines_too: bool = True) -> dict:
             return r["text"], r["accepted"]
 
         readers[f"mnistlab ({Path(run).name if run else 'bundled'})"] = read
-    if not runs:  # the bundled reader without its detector too: what finding the writing first adds
-        plain = Predictor(open_run(bundled_path()), detector="off")
+    if not runs:  # the bundled reader without its learned stages too: what each adds
+        for name, options in (("--photo-lines off", {"photo": "off"}), ("--detector off", {"detector": "off"})):
+            plain = Predictor(open_run(bundled_path()), **options)
 
-        def read_plain(path, pred=plain):
-            r = pred.read(load_gray_file(path))
-            return r["text"], r["accepted"]
+            def read_plain(path, pred=plain):
+                r = pred.read(load_gray_file(path))
+                return r["text"], r["accepted"]
 
-        readers["mnistlab (bundled, --detector off)"] = read_plain
+            readers[f"mnistlab (bundled, {name})"] = read_plain
     if not engines_too:
         return readers
     if engines.tesseract_available():

@@ -11,16 +11,8 @@ import numpy as np
 import pytest
 
 from mnistlab.data import pages
-from mnistlab.data.lines import Sources
 from mnistlab.errors import MnistlabError
 from mnistlab.reading import detect
-
-
-@pytest.fixture(scope="module")
-def sources(mnist):
-    from mnistlab.data.fonts import font_files
-
-    return Sources(mnist.x_train[:3000], mnist.y_train[:3000], font_files("train"))
 
 
 def test_pages_are_drawn_from_their_seed_alone_with_a_core_for_the_writing(sources):

@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run")
-    parser.add_argument("--dest", default=str(REPO / "src" / "mnistlab" / "bundled" / "line"))
+    parser.add_argument("--dest", help="default: bundled/line, or bundled/photoline for a photo line model")
     args = parser.parse_args()
 
     from mnistlab.reading.linemodel import LineModel
@@ -40,8 +40,12 @@ def main() -> int:
         a, b = LineModel(run.path).probabilities([strip]), LineModel(staging).probabilities([strip])
         return np.array_equal(a[0], b[0])
 
-    install(run, Path(args.dest), "line.json", same, card(run))
-    print(f"bundled line model {run.path} into {args.dest}")
+    photo = run.config["recipe"].get("world", "ink") == "photo"
+    if photo and not (run.path / "verdict.json").is_file():
+        raise SystemExit(f"{run.path} has no verdict.json: learn it first with tools/fit_verdict.py {run.path}")
+    dest = Path(args.dest or REPO / "src" / "mnistlab" / "bundled" / ("photoline" if photo else "line"))
+    install(run, dest, "line.json", same, photo_card(run) if photo else card(run))
+    print(f"bundled line model {run.path} into {dest}")
     return 0
 
 
@@ -52,6 +56,8 @@ def install(run, dest: Path, info: str, same, model_card: str) -> None:
     try:
         for name in ("config.json", "metrics.json", "history.json", info, "model.onnx", "model.onnx.json"):
             shutil.copy2(run.path / name, staging / name)
+        if (run.path / "verdict.json").is_file():  # a photo line model's learned verdict (tools/fit_verdict.py)
+            shutil.copy2(run.path / "verdict.json", staging / "verdict.json")
         run.load_model().save(staging / "model.keras")  # loaded with compile=False: no optimizer state
         if not same(staging):
             raise SystemExit(f"the copy in {staging} does not answer like {run.path}")
@@ -91,18 +97,59 @@ classifier, `../MODEL_CARD.md`) and whole, with this model, then combine the two
   ({cfg["machine"]["processor"]}). Re-train: `make bundled-line-model`.
 
 ## How well it reads (synthetic lines it never saw)
-| measure | value |
-|---|---|
-| validation lines read exactly (MNIST validation digits, {m["test_lines"]:,}) | {100 * m["val_exact"]:.1f}% |
-| test lines read exactly (MNIST test digits, {m["test_lines"]:,}) | {100 * m["test_exact"]:.1f}% |
-| test character error rate | {100 * m["test_cer"]:.2f}% |
-| test lines accepted / accepted but wrong | {100 * m["test_accepted"]:.1f}% / {100 * m["test_accepted_but_wrong"]:.2f}% |
-
+{measures(m)}
 A line is accepted when its least sure character is read at {info["threshold"]:.3f} or more: the
 lowest threshold at which validation lines were accepted-but-wrong at most
 {100 * 0.005:.1f}% of the time. In `read`, where the digit-by-digit reading of a line differs, the line
 model's reading is accepted only at 0.999 (`reading/combine.py`). Pictures: see the README's
 line-reader table.
+"""
+
+
+def measures(m: dict) -> str:
+    """The model card's table of what a line run measured on lines it never saw."""
+    return f"""| measure | value |
+|---|---|
+| validation lines read exactly (MNIST validation digits, {m["test_lines"]:,}) | {100 * m["val_exact"]:.1f}% |
+| test lines read exactly (MNIST test digits, {m["test_lines"]:,}) | {100 * m["test_exact"]:.1f}% |
+| test character error rate | {100 * m["test_cer"]:.2f}% |
+| test lines accepted / accepted but wrong | {100 * m["test_accepted"]:.1f}% / {100 * m["test_accepted_but_wrong"]:.2f}% |
+"""
+
+
+def photo_card(run) -> str:
+    m, cfg = run.metrics, run.config
+    r = cfg["recipe"]
+    info = json.loads((run.path / "line.json").read_text())
+    return f"""# mnistlab bundled photo line model
+
+`mnistlab read`, `/api/read` and `ml.read` find the lines of writing with the bundled detector
+(`../detector/`), cut each found line out of the photo, level, and read it with this model; the marks'
+reading of the same lines stands beside it, and `reading/verdict.py` says which is kept and whether
+it is sure (`--photo-lines`).
+
+## What it is
+- **Architecture**: `{r["architecture"]}` (as the ink line model, `../line/`): four 3x3 convolutions over
+  a 32-pixel strip, a dense layer and a bidirectional GRU; per column of 4 pixels, one of
+  {len(info["vocab"]) + 1} classes: CTC's blank, the digits, `. , / - :` and `?` (a mark that is no digit).
+  {m["params"]:,} parameters.
+- **Input**: the photo's own grey pixels around the line, its mean and spread taken out
+  (`data/photolines.photo_strip`): no ink map, no rule about paper or light.
+- **Data**: {m["train_lines"]:,} photographed lines (`data/photolines.py`): MNIST training digits (not the
+  5,000 of the validation split), half re-drawn by a simulated pen from their skeletons (width,
+  pressure, wobble), and the `train` fonts; white, tinted, yellow, ruled, squared and receipt paper;
+  ballpoint, black, red and green pen, grainy pencil, marker, carbon copies; a line above or below cut
+  by the crop; uneven and low light, noise, glare, blur, motion, lines 8 to 64 pixels tall, JPEG.
+  Never the evaluation fonts, UCI digits, the field fonts or the benchmarks' seeds.
+- **Training**: {r["epochs"]} epochs, batch {r["batch_size"]}, one-cycle Adam (peak {r["learning_rate"]}),
+  seed {cfg["seed"]}; {m["train_seconds"]:.0f} s of fit time on {cfg["machine"]["cpus"]} CPU cores
+  ({cfg["machine"]["processor"]}). Re-train: `make bundled-photo-line-model`.
+
+## How well it reads (photographed lines it never saw)
+{measures(m)}
+A line is sure when its least sure character is read at {info["threshold"]:.3f} or more: the lowest
+threshold at which validation lines were accepted-but-wrong at most {100 * 0.005:.1f}% of the time.
+Photos: see the README's reading tables.
 """
 
 

@@ -37,6 +37,7 @@ class ReadOptions:
     lines: str | None = "auto"  # the line model: auto, off, or a line run
     mode: str = "combined"  # combined, line or segmenter
     detector: str | None = "auto"  # the text detector: auto, off, or a detector run
+    photo: str | None = "auto"  # the photo line model: auto, off, or a photo-line run
     digits_only: bool = False
     annotate: str | None = None  # a folder for annotated copies, or None
 
@@ -59,6 +60,7 @@ class Reader:
                 lines=options.lines,
                 mode=options.mode,
                 detector=options.detector,
+                photo=options.photo,
             )
         self.predictor = predictor  # one already loaded with these options (`ml.Run.read`), or its own
 

@@ -86,6 +86,13 @@ def _lines_option(p):
         "with --preset detector",
     )
     p.add_argument(
+        "--photo-lines",
+        default="auto",
+        metavar="auto|off|PHOTO_LINE_RUN",
+        help="the photo line model that reads each line the detector found from the photo itself: auto "
+        "(the run's own, else the bundled one), off, or a run trained with --preset photo-line",
+    )
+    p.add_argument(
         "--mode",
         default="combined",
         choices=("combined", "line", "segmenter"),

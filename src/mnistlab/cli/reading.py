@@ -71,6 +71,7 @@ def cmd_read(args) -> None:
         lines=args.lines,
         mode=args.mode,
         detector=args.detector,
+        photo=args.photo_lines,
         digits_only=args.digits_only,
         annotate=args.annotate,
     )

@@ -73,13 +73,18 @@ class Normalized:
     def box_to_picture(self, box, shape) -> list[int]:
         x0, y0, x1, y1 = box
         pts = np.array([[x0, y0, 1], [x1, y0, 1], [x1, y1, 1], [x0, y1, 1]], np.float64) @ self.to_picture.T
-        h, w = shape
-        return [
-            int(np.clip(np.floor(pts[:, 0].min()), 0, w)),
-            int(np.clip(np.floor(pts[:, 1].min()), 0, h)),
-            int(np.clip(np.ceil(pts[:, 0].max()), 0, w)),
-            int(np.clip(np.ceil(pts[:, 1].max()), 0, h)),
-        ]
+        return bounds(pts, shape)
+
+
+def bounds(pts: np.ndarray, shape) -> list[int]:
+    """The box [x0, y0, x1, y1] around points (N, 2), in whole pixels, inside a picture of `shape`."""
+    h, w = shape
+    return [
+        int(np.clip(np.floor(pts[:, 0].min()), 0, w)),
+        int(np.clip(np.floor(pts[:, 1].min()), 0, h)),
+        int(np.clip(np.ceil(pts[:, 0].max()), 0, w)),
+        int(np.clip(np.ceil(pts[:, 1].max()), 0, h)),
+    ]
 
 
 class Detector:
@@ -155,10 +160,10 @@ class Detector:
         return lines
 
 
-def text_angle(lines: list[Line]) -> float:
-    """The direction the writing runs (radians): the length-weighted median of the lines long enough
-    to show one; 0 when none is."""
-    level = [ln for ln in lines if ln.length >= LEVEL * ln.height]
+def text_angle(lines: list[Line], level: float = LEVEL) -> float:
+    """The direction the writing runs (radians): the length-weighted median of the lines at least
+    `level` times as long as high (long enough to show one); 0 when none is."""
+    level = [ln for ln in lines if ln.length >= level * ln.height]
     if not level:
         return 0.0
     angles = np.array([ln.angle for ln in level])

@@ -15,6 +15,7 @@ import numpy as np
 from mnistlab.data import strip as strip_mod
 from mnistlab.errors import MnistlabError
 from mnistlab.reading import fields
+from mnistlab.reading.verdict import Verdict
 
 
 @dataclass
@@ -41,6 +42,12 @@ class LineModel:
         threshold = info.get("threshold")
         if not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
             raise MnistlabError(f"{path}/line.json: threshold must be a number from 0 to 1, not {threshold!r}")
+        world = info.get("input", "ink")
+        if world not in ("ink", "photo"):
+            raise MnistlabError(f"{path}/line.json: input must be 'ink' or 'photo', not {world!r}")
+        self.world = world  # "ink": reads the reader's ink map of a line; "photo": a photo's crop
+        # A photo line model's learned verdict between its reading and the marks' (`reading.verdict`).
+        self.verdict = Verdict.load(path) if world == "photo" else None
         self.input = self.session.get_inputs()[0].name
         self.threshold = float(threshold)
         self.path = path

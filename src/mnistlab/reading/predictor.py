@@ -49,16 +49,11 @@ def line_model_for(run: RunDir, lines: str | Path | None):
     if lines != "auto":
         if not RunDir(Path(lines)).is_line:
             raise MnistlabError(f"{lines} is not a line run (train one with `mnistlab train --preset line`)")
-        return LineModel(Path(lines))
-    if list(run.class_names) != [str(d) for d in range(10)]:
-        return None
-    own = run.path / "line"
-    if (own / "line.json").is_file():
-        return LineModel(own)
-    from mnistlab.runs import BUNDLED
-
-    bundled = BUNDLED / "line"
-    return LineModel(bundled) if (bundled / "line.json").is_file() else None
+        model = LineModel(Path(lines))
+        if model.world != "ink":
+            raise MnistlabError(f"{lines} reads photos of lines: give it to --photo-lines")
+        return model
+    return _own_or_bundled(run, "line", "line.json", LineModel)
 
 
 def detector_for(run: RunDir, detector: str | Path | None):
@@ -73,14 +68,42 @@ def detector_for(run: RunDir, detector: str | Path | None):
         if not RunDir(Path(detector)).is_detector:
             raise MnistlabError(f"{detector} is not a detector run (train one with `mnistlab train --preset detector`)")
         return Detector(Path(detector))
-    if list(run.class_names) != [str(d) for d in range(10)]:
-        return None
+    return _own_or_bundled(run, "detector", "detector.json", Detector)
+
+
+def _own_or_bundled(run: RunDir, folder: str, info: str, load):
+    """`load` of the run's own `folder` or else the bundled one (the first holding `info`), for a
+    run that reads the digits 0-9; None for other runs or when neither exists."""
     from mnistlab.runs import BUNDLED
 
-    for folder in (run.path / "detector", BUNDLED / "detector"):
-        if (folder / "detector.json").is_file():
-            return Detector(folder)
+    if list(run.class_names) != [str(d) for d in range(10)]:
+        return None
+    for path in (run.path / folder, BUNDLED / folder):
+        if (path / info).is_file():
+            return load(path)
     return None
+
+
+def photo_reader_for(run: RunDir, photo: str | Path | None):
+    """The photo line model that reads each found line from the photo itself: "auto" is the run's
+    own `photoline/` folder or else the bundled one (for a run that reads the digits 0-9), "off" or
+    None is none (the found lines are read by the marks and the ink line model alone), and a path is
+    a line run trained on photographed lines (`--preset photo-line`)."""
+    from mnistlab.reading.linemodel import LineModel
+
+    if photo is None or photo == "off":
+        return None
+    if photo != "auto":
+        if not RunDir(Path(photo)).is_line:
+            raise MnistlabError(f"{photo} is not a line run (train one with `mnistlab train --preset photo-line`)")
+        model = LineModel(Path(photo))
+        if model.world != "photo":
+            raise MnistlabError(
+                f"{photo} reads the ink of a line, not a photo of it: give it to --lines, or train a photo "
+                "line model with `mnistlab train --preset photo-line`"
+            )
+        return model
+    return _own_or_bundled(run, "photoline", "line.json", LineModel)
 
 
 class Predictor:
@@ -100,6 +123,7 @@ class Predictor:
         lines: str | Path | None = "auto",
         mode: str = "combined",
         detector: str | Path | None = "auto",
+        photo: str | Path | None = "auto",
     ):
         from mnistlab.data.views import check
         from mnistlab.inference import engine as inference
@@ -126,6 +150,7 @@ class Predictor:
             )
         self.lines = line_model_for(run, lines)
         self.detector = detector_for(run, detector)
+        self.photo = photo_reader_for(run, photo) if self.detector is not None else None
         self.mode = mode
 
     def judge(self, arrays: np.ndarray, tta: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -146,7 +171,8 @@ class Predictor:
 
         views = self.tta if tta is None else tta
         result = scale_boxes(
-            read_gray(gray, lambda arrays: self.judge(arrays, views), self.lines, self.mode, self.detector), scale
+            read_gray(gray, lambda arrays: self.judge(arrays, views), self.lines, self.mode, self.detector, self.photo),
+            scale,
         )
         if views > 1:
             result["tta"] = views

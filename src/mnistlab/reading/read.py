@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from mnistlab.images import ImageError, to_mnist_array
-from mnistlab.reading import combine, cuts, detect, fields, marks, page, reasons
+from mnistlab.reading import combine, cuts, detect, fields, marks, page, photoread, reasons, verdict
 
 MAX_DIGITS = marks.MAX_DIGITS  # per line
 # A reading of several marks is accepted only when each digit is read at least this confidently
@@ -30,7 +30,7 @@ END_SLACK = 0.5
 MODES = ("combined", "line", "segmenter")
 
 
-def read_gray(gray: np.ndarray, judge, line_model=None, mode: str = "combined", detector=None) -> dict:
+def read_gray(gray: np.ndarray, judge, line_model=None, mode: str = "combined", detector=None, photo=None) -> dict:
     """Read the lines of digits in a grayscale picture (H, W, 0..255).
 
     With a `detector` (`detect.Detector`), the writing is found first and the picture normalised to
@@ -60,6 +60,14 @@ def read_gray(gray: np.ndarray, judge, line_model=None, mode: str = "combined", 
     if detector is None:
         return _read_level(gray, judge, line_model, mode)
     found = detector.find(gray)
+    result = _read_found(gray, found, judge, line_model, mode)
+    if photo is None or not found:
+        return result
+    return verdict.choose(result, photoread.read_found(gray, found, photo), photo.verdict)
+
+
+def _read_found(gray: np.ndarray, found: list, judge, line_model, mode: str) -> dict:
+    """The marks' reading of the picture normalised to the lines the detector found, checked against them."""
     norm = detect.normalize(gray, found)
     if norm is None:  # no writing found: whatever is read is checked against that
         return _back_to_picture(
@@ -138,12 +146,12 @@ def _read_level(gray: np.ndarray, judge, line_model, mode: str) -> dict:
     try:
         pg = page.prepare(gray)
     except ImageError:
-        return _empty("no_ink")
+        return reasons.empty("no_ink")
     found = marks.find(pg.ink, cuts.stroke_width(pg.ink))
     if found.note:
-        return _empty(found.note[0], **found.note[1])
+        return reasons.empty(found.note[0], **found.note[1])
     if not found.lines:
-        return _empty("too_small")
+        return reasons.empty("too_small")
 
     # Every digit candidate and every split candidate of wide ones, all in one batch. One mark with
     # nothing cleaned away is prepared from the whole picture, exactly as `predict` prepares a file.
@@ -198,7 +206,7 @@ def _read_level(gray: np.ndarray, judge, line_model, mode: str) -> dict:
         items.sort(key=lambda it: it[0])
         n_digits = sum(kind != "sep" for _, kind, _, _ in items)
         if n_digits > MAX_DIGITS:
-            return _empty("line_too_long", count=n_digits, most=MAX_DIGITS)
+            return reasons.empty("line_too_long", count=n_digits, most=MAX_DIGITS)
         digits, seps, text, line_inputs = [], [], [], []
         cut = set()  # where in the text a digit was cut from a wider mark
         for _, kind, box, ref in items:
@@ -297,7 +305,7 @@ def _read_level(gray: np.ndarray, judge, line_model, mode: str) -> dict:
             }
         )
     if not lines_out:
-        return _empty("too_small")
+        return reasons.empty("too_small")
     all_digits = [d for line in lines_out for d in line["digits"]]
     marks_read = len(all_digits) + sum(len(line["separators"]) for line in lines_out)
     if marks_read > 1 and all(d["accepted"] for d in all_digits) and weak:
@@ -416,16 +424,3 @@ def digits_only(result: dict) -> dict:
         out["lines"] = lines
         out["text"] = "\n".join(line["text"] for line in lines)
     return out
-
-
-def _empty(reason: str, **values) -> dict:
-    return {
-        "text": "",
-        "accepted": False,
-        "digits": [],
-        "separators": [],
-        "lines": [],
-        "inputs": [],
-        "reason": reason,
-        "note": reasons.say(reason, **values),
-    }

@@ -48,3 +48,17 @@ REASONS: dict[str, str] = {
 def say(key: str, **values) -> str:
     """The sentence for a reason key, its numbers filled in."""
     return REASONS[key].format(**values)
+
+
+def empty(reason: str, **values) -> dict:
+    """A reading of nothing, saying why."""
+    return {
+        "text": "",
+        "accepted": False,
+        "digits": [],
+        "separators": [],
+        "lines": [],
+        "inputs": [],
+        "reason": reason,
+        "note": say(reason, **values),
+    }

@@ -84,6 +84,11 @@ class ReadResponse(BaseModel):
         description="why the reading is not sure: a stable key for programs (cut_off, unclear_digit, too_close, ...)",
     )
     note: str | None = Field(None, description="why the reading is not sure, and what to do, in words for people")
+    confidence: float | None = Field(
+        None,
+        description="where the marks and the photo line model both read the picture: the probability, "
+        "learned on development photos, that the whole reading is right",
+    )
     tta: int | None = None
     inputs: list[list[list[int]]] | None = None
 

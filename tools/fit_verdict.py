@@ -1,0 +1,166 @@
+"""Learn `reading/verdict.py`'s weights for a photo line model on development photos: verdict.json.
+
+    python tools/fit_verdict.py PHOTO_LINE_RUN [--photos 600] [--cache DIR]
+
+Draws development photos (`benchmarks/photos.py`, the writers and fonts of the reading bench's
+development set) with a seed of their own, `CALIBRATION_SEED`: never the photos a bench reports and
+never the field photos. Each is read twice, by the marks (the bundled classifier, ink line model and
+detector) and by the photo line model; two logistic regressions learn from what the readings show
+together (`verdict.features`) whether each is right, and the accept level is the lowest at which
+these photos are accepted but wrong at most `ACCEPT_WRONG` of the time. Writes verdict.json into the
+run's folder (bundle it with `tools/bundle_line_model.py`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+CALIBRATION_SEED = 20_262_136  # the reading bench's photo seed + 1000
+PAGES_SEED = 31_337_000  # synthetic pages (data/pages.py) of held-out digits; no training seed is near
+ACCEPT_WRONG = 0.005
+L2 = 1e-2  # a little weight decay: few photos, correlated features
+
+
+def logistic(x: np.ndarray, y: np.ndarray, steps: int = 50) -> np.ndarray:
+    """Weights of a logistic regression (Newton's method with an L2 penalty, the bias not penalised)."""
+    w = np.zeros(x.shape[1])
+    reg = np.full(x.shape[1], L2 * len(y))
+    reg[0] = 0.0
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-x @ w))
+        grad = x.T @ (p - y) + reg * w
+        hess = (x * (p * (1 - p))[:, None]).T @ x + np.diag(reg) + 1e-9 * np.eye(x.shape[1])
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return w
+
+
+def accept_level(p: np.ndarray, right: np.ndarray, sure_ok: np.ndarray) -> float:
+    """The lowest probability at which accepted-but-wrong stays at most ACCEPT_WRONG of all photos."""
+    for t in np.unique(np.concatenate([np.round(p, 4), [1.0]])):
+        if ((p >= t) & sure_ok & ~right).sum() <= ACCEPT_WRONG * len(p):
+            return float(t)
+    return 1.0
+
+
+def page_photos(n: int, photo_run: str) -> list[tuple[bytes, str, None]]:
+    """`n` synthetic pages (`data.pages`: the detector's world of papers, inks, light and tilt) written
+    with the MNIST validation digits the photo line run held out and the `train` fonts, as PNG bytes
+    with their text; pages with letters on them are left out (their text is no number)."""
+    import io
+
+    from PIL import Image
+
+    from mnistlab.data.fonts import font_files
+    from mnistlab.data.lines import Sources
+    from mnistlab.data.pages import make_page
+    from mnistlab.runs import open_run
+    from mnistlab.training.core import held_out
+
+    _, _, x_val, y_val = held_out(open_run(photo_run))
+    sources = Sources(np.round(x_val).astype(np.uint8), y_val, font_files("train"))
+    rng = np.random.default_rng(PAGES_SEED)
+    out = []
+    while len(out) < n:
+        written: list[str] = []
+        gray, _ = make_page(rng, sources, written)
+        if not written or any("?" in t for t in written):
+            continue
+        buf = io.BytesIO()
+        Image.fromarray(gray).save(buf, format="PNG")
+        out.append((buf.getvalue(), "\n".join(written), None))
+    return out
+
+
+def readings(photos, photo_run: str):
+    """(marks' reading, photo model's reading, truth) of every photo."""
+    from mnistlab.images import decode_picture
+    from mnistlab.reading import photoread, read
+    from mnistlab.reading.linemodel import LineModel
+    from mnistlab.reading.predictor import Predictor
+    from mnistlab.runs import BUNDLED, RunDir
+
+    pred = Predictor(RunDir(BUNDLED), photo="off")
+    model = LineModel(Path(photo_run))
+    out = []
+    for data, truth, _ in photos:
+        gray, _ = decode_picture(data)
+        found = pred.detector.find(gray)
+        if not found:
+            continue
+        marks = read._read_found(gray, found, pred.judge, pred.lines, pred.mode)
+        out.append((marks, photoread.read_found(gray, found, model), truth))
+    return out
+
+
+def fit(rows, photo_rows) -> dict:
+    """The weights, learned on `rows` (development photos and pages), and the accept level, chosen on
+    `photo_rows` (the development photos alone: a page's text can run off its sheet, a photo's never
+    does, so only the photos say how often a sure reading is wrong)."""
+    from mnistlab.reading import verdict
+
+    x = np.stack([verdict.features(m, p) for m, p, _ in rows])
+    marks_right = np.array([m["text"] == t for m, _, t in rows], float)
+    photo_right = np.array([p["text"] == t for _, p, t in rows], float)
+    wm, wp = logistic(x, marks_right), logistic(x, photo_right)
+    v = verdict.Verdict(wm, wp, 1.0)
+    rows = photo_rows
+    marks_right = np.array([m["text"] == t for m, _, t in rows], float)
+    photo_right = np.array([p["text"] == t for _, p, t in rows], float)
+    chosen = [verdict.choose(m, p, v) for m, p, _ in rows]
+    prob = np.array([c.get("confidence", 0.0) for c in chosen])
+    right = np.array([c["text"] == t for c, (_, _, t) in zip(chosen, rows)])
+    sure_ok = np.array(
+        [
+            bool(c["text"]) and "?" not in c["text"] and not verdict._vetoed(c) and verdict.widest_gap(c) <= verdict.GAP
+            for c in chosen
+        ]
+    )
+    accept = accept_level(prob, right, sure_ok)
+    accepted = (prob >= accept) & sure_ok
+    return {
+        "features": list(verdict.FEATURES),
+        "marks": [round(float(a), 6) for a in wm],
+        "photo": [round(float(a), 6) for a in wp],
+        "accept": accept,
+        "chosen_on": f"weights: development photos (benchmarks/photos.py, seed {CALIBRATION_SEED}) and "
+        f"synthetic pages of held-out digits (data/pages.py, seed {PAGES_SEED}); the accept level: the "
+        f"{len(photo_rows)} development photos with lines found, accepted-but-wrong at most {ACCEPT_WRONG}",
+        "measured_there": {
+            "marks_exact": round(float(marks_right.mean()), 4),
+            "photo_exact": round(float(photo_right.mean()), 4),
+            "chosen_exact": round(float(right.mean()), 4),
+            "accepted": round(float(accepted.mean()), 4),
+            "accepted_but_wrong": round(float((accepted & ~right).mean()), 4),
+        },
+    }
+
+
+def main() -> int:
+    from mnistlab import atomic
+    from reading import photo_set
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run")
+    parser.add_argument("--photos", type=int, default=600, help="development photos (default: 600)")
+    parser.add_argument("--pages", type=int, default=600, help="synthetic pages (default: 600)")
+    args = parser.parse_args()
+    photos = readings(photo_set(args.photos, seed=CALIBRATION_SEED), args.run)
+    info = fit(photos + readings(page_photos(args.pages, args.run), args.run), photos)
+    atomic.write_json(Path(args.run) / "verdict.json", info)
+    print(json.dumps(info["measured_there"]), f"accept at {info['accept']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
