@@ -65,18 +65,20 @@ def test_a_found_line_is_cut_out_level_with_paper_around_it():
     yy, xx = np.mgrid[0:300, 0:400]
     rel = np.stack([xx - centre[0], yy - centre[1]], -1)
     along, across = rel @ d, rel @ n
-    gray[(np.abs(along) < 100) & (np.abs(across) < 15)] = 40  # a dark band 200 long, 30 high, turned 20 degrees
+    # A dark band 200 long and 20 high, turned 20 degrees: a found line's height runs past its ink.
+    gray[(np.abs(along) < 100) & (np.abs(across) < 10)] = 40
     line = detect.Line(cx=200, cy=150, angle=float(angle), length=200, height=30)
     crop = photoread.crop_line(gray, line, float(angle))
     assert crop.gray.shape[0] == photoread.WORK_HEIGHT
     h = crop.gray.shape[0]
-    top = int(h * photoread.MARGIN_Y / (1 + 2 * photoread.MARGIN_Y))
-    mid = crop.gray[h // 2]
-    assert mid[crop.gray.shape[1] // 2] < 80  # the band runs level through the middle ...
-    assert crop.gray[top - 4].max() > 180 and crop.gray[h - top + 4].max() > 180  # ... paper above and below
+    assert crop.gray[h // 2, 30:-30].max() < 80  # the band runs level through the middle ...
+    assert crop.gray[4].min() > 180 and crop.gray[h - 5].min() > 180  # ... paper above and below it
+    assert crop.gray[h // 2, :4].min() > 180  # ... and before it
     # Boxes map back: the whole crop covers the band's corners in the picture.
     box = crop.box(0, 0, crop.gray.shape[1], h, gray.shape)
-    assert box[0] < 110 and box[2] > 290 and box[1] < 90 and box[3] > 210
+    corners = centre + np.array([[a * 100, b * 10] for a in (-1, 1) for b in (-1, 1)]) @ np.stack([d, n])
+    assert box[0] <= corners[:, 0].min() and box[2] >= corners[:, 0].max()
+    assert box[1] <= corners[:, 1].min() and box[3] >= corners[:, 1].max()
 
 
 def test_lines_side_by_side_on_a_tilted_sheet_are_read_left_to_right():
@@ -86,11 +88,18 @@ def test_lines_side_by_side_on_a_tilted_sheet_are_read_left_to_right():
     left = detect.Line(cx=259, cy=282, angle=angle, length=130, height=54)
     right = detect.Line(cx=522, cy=217, angle=angle, length=125, height=54)
     below = detect.Line(cx=300, cy=400, angle=angle, length=130, height=54)
-    crops = [photoread.Crop(np.zeros((4, 4)), np.zeros(2), np.zeros(2), np.zeros(2), ln) for ln in (right, below, left)]
     writing = detect.text_angle([left, right, below], photoread.OWN_ANGLE)
     assert abs(writing - angle) < 1e-9  # short lines still show the writing's direction
-    order = [c.line for c in photoread._reading_order(crops, writing)]
-    assert order == [left, right, below]
+    assert photoread.reading_order([right, below, left], writing) == [left, right, below]
+
+
+def test_pieces_of_one_line_are_joined_and_numbers_far_apart_are_not():
+    """The detector can break a small line into pieces: closer than a line height, they are one line."""
+    a = detect.Line(cx=40, cy=20, angle=0.0, length=40, height=20)
+    b = detect.Line(cx=90, cy=21, angle=0.0, length=40, height=20)  # 10 pixels after a
+    far = detect.Line(cx=200, cy=20, angle=0.0, length=40, height=20)  # 70 pixels after b
+    (joined, alone) = photoread.reading_order([far, b, a], 0.0)
+    assert (joined.cx, joined.length, joined.height) == (65.0, 90.0, 20) and alone is far
 
 
 class _Model:

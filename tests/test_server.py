@@ -148,7 +148,9 @@ def test_read_a_number(reader_client, mnist):
     res = reader_client.post("/api/read", files={"file": ("n.png", png, "image/png")})
     assert res.status_code == 200, res.text
     body = res.json()
-    assert body["text"] == "7210" and body["accepted"] is True
+    # Read right; sure, or not sure with a reason (the verdict is cautious on composed numbers).
+    assert body["text"] == "7210" and (body["accepted"] is True or body["reason"])
+    assert 0 <= body["confidence"] <= 1  # the verdict's probability that the reading is right
     assert [set(d) for d in body["digits"]] == [{"digit", "confidence", "accepted", "box"}] * 4
     assert "inputs" not in body
     with_inputs = reader_client.post("/api/read?inputs=true", files={"file": ("n.png", png, "image/png")}).json()

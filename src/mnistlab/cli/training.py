@@ -24,10 +24,10 @@ def cmd_presets(args) -> None:
     if args.json:
         print_json(rows, args)
         return
-    print(f"{'preset':8} {'params':>9}  {'accuracy':>9}  {'time':>8}  recipe")
+    print(f"{'preset':10} {'params':>9}  {'accuracy':>10}  {'time':>8}  recipe")
     for r in rows:
         print(
-            f"{r['name']:8} {r['params']:>9,}  {r['expected_accuracy']:>9}  "
+            f"{r['name']:10} {r['params']:>9,}  {r['expected_accuracy']:>10}  "
             f"{r['expected_time_2_cpu_cores']:>8}  {r['summary']}"
         )
 

@@ -157,8 +157,8 @@ PRESETS: dict[str, Preset] = {
             summary="the photo line reader: the line model's network trained on 100,000 photographed "
             "lines (pen-drawn and printed digits on any paper, in any ink and light, blurred, small, "
             "ruled, with the lines around them) to read a found line's crop of the photo itself",
-            expected_accuracy="~65% photographed lines",
-            expected_seconds="~25 min",
+            expected_accuracy="~63% lines",
+            expected_seconds="~35 min",
             recipe=dataclasses.replace(_LINE, preset="photo-line", epochs=6, lines=100_000, world="photo"),
             params=170_337,
         ),

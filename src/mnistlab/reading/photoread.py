@@ -25,7 +25,8 @@ from mnistlab.images import ImageError, to_mnist_array
 from mnistlab.reading import detect, fields, reasons
 
 MARGIN_X = 0.4  # paper kept before and after a found line, in line heights
-MARGIN_Y = 0.3  # ... and above and below it
+MARGIN_Y = 0.05  # ... and above and below it (the found height already runs past the ink)
+JOIN = 1.0  # pieces of a found line closer than this many line heights are one line
 OWN_ANGLE = 1.5  # a found line this many times as long as high is cut along its own direction
 WORK_HEIGHT = 64  # a crop is sampled this many pixels tall (then brought to the strip's height)
 SEPARATORS = "./-,:"
@@ -85,10 +86,9 @@ def read_found(gray: np.ndarray, found: list[detect.Line], model) -> dict:
     gray = np.asarray(gray, np.float64)
     writing = detect.text_angle(found, OWN_ANGLE)
     crops = []
-    for ln in found:
+    for ln in reading_order(found, writing):
         angle = ln.angle if ln.length >= OWN_ANGLE * ln.height else writing
         crops.append(crop_line(gray, ln, angle))
-    crops = _reading_order(crops, writing)
     strips = [photolines.photo_strip(c.gray) for c in crops]
     probs = model.probabilities(strips)
     lines_out, inputs, unsure = [], [], []
@@ -149,24 +149,50 @@ def read_found(gray: np.ndarray, found: list[detect.Line], model) -> dict:
     return out
 
 
-def _reading_order(crops: list[Crop], writing: float) -> list[Crop]:
-    """Top to bottom along the writing's direction; lines side by side (their middles less than half
-    a line height apart across the writing) left to right."""
+def reading_order(found: list[detect.Line], writing: float) -> list[detect.Line]:
+    """The found lines top to bottom along the writing's direction; lines side by side (their middles
+    less than half a line height apart across the writing) left to right, and pieces of one line (the
+    gap between them under `JOIN` line heights: the detector can break a small line) joined."""
     d = np.array([np.cos(writing), np.sin(writing)])
     n = np.array([-np.sin(writing), np.cos(writing)])
-    crops = sorted(crops, key=lambda c: float(np.array([c.line.cx, c.line.cy]) @ n))
-    rows: list[list[Crop]] = []
-    for c in crops:
-        across = float(np.array([c.line.cx, c.line.cy]) @ n)
-        if rows:
-            last = rows[-1][-1]
-            if abs(across - float(np.array([last.line.cx, last.line.cy]) @ n)) < 0.5 * max(
-                c.line.height, last.line.height
-            ):
-                rows[-1].append(c)
-                continue
-        rows.append([c])
-    return [c for row in rows for c in sorted(row, key=lambda c: float(np.array([c.line.cx, c.line.cy]) @ d))]
+
+    def across(ln):
+        return float(np.array([ln.cx, ln.cy]) @ n)
+
+    rows: list[list[detect.Line]] = []
+    for ln in sorted(found, key=across):
+        if rows and abs(across(ln) - across(rows[-1][-1])) < 0.5 * max(ln.height, rows[-1][-1].height):
+            rows[-1].append(ln)
+        else:
+            rows.append([ln])
+    out = []
+    for row in rows:
+        pieces = []  # (start, end along the writing, line)
+        for ln in sorted(row, key=lambda ln: float(np.array([ln.cx, ln.cy]) @ d)):
+            mid = float(np.array([ln.cx, ln.cy]) @ d)
+            start, end = mid - ln.length / 2, mid + ln.length / 2
+            if pieces and start - pieces[-1][1] < JOIN * max(ln.height, pieces[-1][2].height):
+                a, _, last = pieces[-1]
+                pieces[-1] = (a, max(end, pieces[-1][1]), _joined(last, ln, d))
+            else:
+                pieces.append((start, end, ln))
+        out.extend(ln for _, _, ln in pieces)
+    return out
+
+
+def _joined(a: detect.Line, b: detect.Line, d: np.ndarray) -> detect.Line:
+    """One line along direction `d` from the start of `a` to the end of `b`."""
+    ends = np.concatenate([a.ends(), b.ends()])
+    along = ends @ d
+    first, last = ends[int(np.argmin(along))], ends[int(np.argmax(along))]
+    centre = (first + last) / 2
+    return detect.Line(
+        cx=float(centre[0]),
+        cy=float(centre[1]),
+        angle=float(np.arctan2(d[1], d[0])),
+        length=float(along.max() - along.min()),
+        height=max(a.height, b.height),
+    )
 
 
 def _input(crop: np.ndarray, u0, u1, v0, v1) -> np.ndarray:

@@ -61,9 +61,12 @@ def read_gray(gray: np.ndarray, judge, line_model=None, mode: str = "combined", 
         return _read_level(gray, judge, line_model, mode)
     found = detector.find(gray)
     result = _read_found(gray, found, judge, line_model, mode)
-    if photo is None or not found:
-        return result
-    return verdict.choose(result, photoread.read_found(gray, found, photo), photo.verdict)
+    if photo is None or not found or mode != "combined":
+        return result  # --mode line|segmenter: that reader's reading alone
+    whole = photoread.read_found(gray, found, photo)
+    if len(result["digits"]) + len(result["separators"]) == 1 and len(whole["text"]) <= 1:
+        return result  # one mark, as both see it: the digit classifier's, as `predict` reads it
+    return verdict.choose(result, whole, photo.verdict)
 
 
 def _read_found(gray: np.ndarray, found: list, judge, line_model, mode: str) -> dict:
