@@ -56,7 +56,7 @@ bench-reading: setup system-deps
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check rapidocr==3.10.0
 	@apt-get install -y -qq fonts-kaushanscript fonts-leckerli-one fonts-klee fonts-kiloji >/dev/null 2>&1 || echo "the field fonts are not installed: the field photos use pen hands only"
 	$(BIN)/python benchmarks/reading.py --photos 500 --out benchmarks/results/reading-photos-$$(date +%F).json
-	$(BIN)/python benchmarks/reading.py --field 150 --out benchmarks/results/reading-field-$$(date +%F).json
+	$(BIN)/python benchmarks/reading.py --field 400 --out benchmarks/results/reading-field-$$(date +%F).json
 	$(BIN)/python benchmarks/reading.py --line-readers --numbers 300 --photos 200 --out benchmarks/results/reading-lines-$$(date +%F).json
 	$(BIN)/python benchmarks/reading.py --speed-pairs 5 --numbers 300 --out benchmarks/results/line-speed-pairs-$$(date +%F).json
 	$(BIN)/python benchmarks/reading.py --photos 500 --clean-pages --out benchmarks/results/reading-clean-pages-$$(date +%F).json
@@ -89,7 +89,7 @@ bundled-line-model: setup system-deps
 	$(BIN)/mnistlab train --preset line --seed 0 --out runs/bundled-line --no-latest
 	$(BIN)/python tools/bundle_line_model.py runs/bundled-line
 
-# The bundled photo line model (src/mnistlab/bundled/photoline/): about 25 minutes on 2 CPU cores.
+# The bundled photo line model (src/mnistlab/bundled/photoline/): about 50 minutes on 2 CPU cores.
 bundled-photo-line-model: setup system-deps
 	$(BIN)/mnistlab data fetch
 	rm -rf runs/bundled-photo-line

@@ -57,6 +57,19 @@ def test_the_pen_redraws_a_digit_with_another_width(sources):
     assert cols.min() >= 20 and cols.max() <= 40  # where the stroke was
 
 
+def test_light_writing_on_dark_is_turned_to_dark_on_light_and_glare_is_not():
+    rng = np.random.default_rng(0)
+    crop = np.full((64, 240), 200.0) + rng.normal(0, 3, (64, 240))
+    for x in (30, 80, 130, 180):
+        crop[12:52, x : x + 7] = 40  # four dark strokes on light paper
+    assert photoread.dark_on_light(crop) is crop
+    mnist_style = 255.0 - crop  # MNIST's own white on black
+    assert np.allclose(photoread.dark_on_light(mnist_style), crop)
+    glare = crop.copy()
+    glare[:, 150:] = 255  # a bright patch beside the writing: still dark writing
+    assert photoread.dark_on_light(glare) is glare
+
+
 def test_a_found_line_is_cut_out_level_with_paper_around_it():
     gray = np.full((300, 400), 220.0)
     angle = np.deg2rad(20)
@@ -188,6 +201,10 @@ def test_the_verdict_keeps_the_likelier_reading_and_never_trusts_a_dropped_line(
     assert r["text"] == "17" and r["accepted"] and r["confidence"] > 0.9
     r = verdict.choose(_reading("11", True), _reading("17", False, conf=0.7), trust_photo)
     assert r["text"] == "17" and not r["accepted"] and r["reason"] == "readers_differ"
+    f = verdict.features(_reading("17", True, conf=0.99), _reading("17", False, conf=0.9))
+    low, high = verdict.FEATURES.index("agree_low"), verdict.FEATURES.index("agree_high")
+    assert f[verdict.FEATURES.index("agree")] == 1 and f[low] < f[high] and abs(f[high] - np.log(99)) < 1e-6
+    assert verdict.features(_reading("11", True), _reading("17", True))[low] == 0  # they differ
     r = verdict.choose(_reading("11", True), _reading("1\n7", False, "missing_line", conf=0.999), trust_photo)
     assert not r["accepted"] and r["reason"] == "missing_line"
     # Its file: read back, or one sentence when damaged.

@@ -16,7 +16,7 @@ def test_presets_command_lists_each_with_params():
     assert set(rows) == {"seed", "fast", "best", "line", "photo-line", "detector"}
     assert rows["seed"]["params"] == 109386  # the tutorial's 784-128-64-10 network
     assert rows["line"]["params"] == 170337  # the bundled line model's
-    assert rows["photo-line"]["params"] == 170337 and PRESETS["photo-line"].recipe.world == "photo"
+    assert rows["photo-line"]["params"] == 380297 and PRESETS["photo-line"].recipe.world == "photo"
     assert all(r["expected_accuracy"] and r["expected_time_2_cpu_cores"] for r in rows.values())
 
 
@@ -78,3 +78,18 @@ def test_each_presets_recorded_params_are_its_built_models():
         classes = len(VOCAB) + 1 if is_line_recipe(p.recipe) else 10  # CTC's blank + the line alphabet
         classes = 1 if is_detector_recipe(p.recipe) else classes  # a detector's one map
         assert build_model(p.recipe.architecture, classes).count_params() == p.params, p.name
+
+
+def test_line_architectures_read_any_width_at_a_quarter_and_grow_in_size():
+    """small / medium / large: the capacity a photo line model can be given; all take any strip width."""
+    from mnistlab.data.strip import STRIDE, VOCAB
+    from mnistlab.models.presets import LINE_ARCHITECTURES
+
+    sizes = []
+    for name in LINE_ARCHITECTURES:
+        model = build_model(name, len(VOCAB) + 1)
+        for width in (64, 200):
+            out = model(np.zeros((2, 32, width), np.float32), training=False)
+            assert tuple(out.shape) == (2, width // STRIDE, len(VOCAB) + 1), name
+        sizes.append(model.count_params())
+    assert sizes == sorted(sizes) and len(set(sizes)) == len(sizes)

@@ -129,8 +129,9 @@ reading of the same lines stands beside it, and `reading/verdict.py` says which 
 it is sure (`--photo-lines`).
 
 ## What it is
-- **Architecture**: `{r["architecture"]}` (as the ink line model, `../line/`): four 3x3 convolutions over
-  a 32-pixel strip, a dense layer and a bidirectional GRU; per column of 4 pixels, one of
+- **Architecture**: `{r["architecture"]}` (`models/architectures.py`; the ink line model, `../line/`, is
+  `crnn_small`): four 3x3 convolutions over a 32-pixel strip, a dense layer and a bidirectional GRU;
+  per column of 4 pixels, one of
   {len(info["vocab"]) + 1} classes: CTC's blank, the digits, `. , / - :` and `?` (a mark that is no digit).
   {m["params"]:,} parameters.
 - **Input**: the photo's own grey pixels around the line, its mean and spread taken out

@@ -120,9 +120,10 @@ def number_photos(n: int, photo_run: str) -> list[tuple[bytes, str, None]]:
 
 
 def readings(photos, photo_run: str):
-    """(marks' reading, photo model's reading, truth) of every photo."""
+    """(marks' reading, photo model's reading or None, truth) of every photo with lines found, as
+    `read.read_pair` makes them (None: the marks' reading stands alone, the verdict is not asked)."""
     from mnistlab.images import decode_picture
-    from mnistlab.reading import photoread, read
+    from mnistlab.reading import read
     from mnistlab.reading.linemodel import LineModel
     from mnistlab.reading.predictor import Predictor
     from mnistlab.runs import BUNDLED, RunDir
@@ -133,36 +134,38 @@ def readings(photos, photo_run: str):
     for data, truth, _ in photos:
         gray, _ = decode_picture(data)
         found = pred.detector.find(gray)
-        if not found:
-            continue
-        marks = read._read_found(gray, found, pred.judge, pred.lines, pred.mode)
-        out.append((marks, photoread.read_found(gray, found, model), truth))
+        if found:
+            out.append((*read.read_pair(gray, found, pred.judge, pred.lines, pred.mode, model), truth))
     return out
 
 
 def fit(rows, photo_rows) -> dict:
-    """The weights, learned on `rows` (development photos and pages), and the accept level, chosen on
-    `photo_rows` (the development photos alone: a page's text can run off its sheet, a photo's never
-    does, so only the photos say how often a sure reading is wrong)."""
+    """The weights, learned on `rows` (development photos and pages) where the verdict is asked, and
+    the accept level, chosen on `photo_rows` (the development photos alone: a page's text can run off
+    its sheet, a photo's never does, so only the photos say how often a sure reading is wrong)."""
     from mnistlab.reading import verdict
 
-    x = np.stack([verdict.features(m, p) for m, p, _ in rows])
-    marks_right = np.array([m["text"] == t for m, _, t in rows], float)
-    photo_right = np.array([p["text"] == t for _, p, t in rows], float)
-    wm, wp = logistic(x, marks_right), logistic(x, photo_right)
-    v = verdict.Verdict(wm, wp, 1.0)
-    rows = photo_rows
-    marks_right = np.array([m["text"] == t for m, _, t in rows], float)
-    photo_right = np.array([p["text"] == t for _, p, t in rows], float)
-    chosen = [verdict.choose(m, p, v) for m, p, _ in rows]
-    prob = np.array([c.get("confidence", 0.0) for c in chosen])
-    right = np.array([c["text"] == t for c, (_, _, t) in zip(chosen, rows)])
-    sure_ok = np.array(
-        [
-            bool(c["text"]) and "?" not in c["text"] and not verdict._vetoed(c) and verdict.widest_gap(c) <= verdict.GAP
-            for c in chosen
-        ]
-    )
+    asked = [(m, p, t) for m, p, t in rows if p is not None]
+    x = np.stack([verdict.features(m, p) for m, p, _ in asked])
+    wm = logistic(x, np.array([m["text"] == t for m, _, t in asked], float))
+    wp = logistic(x, np.array([p["text"] == t for _, p, t in asked], float))
+    # Accept level 0: `choose` says which readings could be sure at all (text, no veto, no gap).
+    v = verdict.Verdict(wm, wp, 0.0)
+    chosen, prob, sure_ok = [], [], []
+    for m, p, _ in photo_rows:
+        if p is None:  # the marks' reading alone: sure or not by its own checks, whatever the level
+            chosen.append(m)
+            prob.append(1.0 if m["accepted"] else 0.0)
+            sure_ok.append(bool(m["accepted"]))
+        else:
+            c = verdict.choose(m, p, v)
+            chosen.append(c)
+            prob.append(c.get("confidence", 0.0))
+            sure_ok.append(bool(c["accepted"]))
+    prob, sure_ok = np.array(prob), np.array(sure_ok)
+    right = np.array([c["text"] == t for c, (_, _, t) in zip(chosen, photo_rows)])
+    marks_right = np.array([m["text"] == t for m, _, t in photo_rows], float)
+    photo_right = np.array([(m if p is None else p)["text"] == t for m, p, t in photo_rows], float)
     accept = accept_level(prob, right, sure_ok)
     accepted = (prob >= accept) & sure_ok
     return {

@@ -86,27 +86,42 @@ def convnet_wide(keras, num_classes: int):
     return keras.Model(inputs, outputs, name="convnet_wide")
 
 
+def _crnn(keras, num_classes: int, name: str, filters: tuple, dense: int, units: int, recurrent: int = 1):
+    inputs = keras.Input(shape=(32, None), name="strip")
+    x = keras.layers.Rescaling(1.0 / 255)(inputs)
+    x = keras.layers.Reshape((32, -1, 1))(x)
+    for i, f in enumerate(filters):
+        x = _conv_bn(keras, x, f)
+        if i < 2:
+            x = keras.layers.MaxPooling2D(2)(x)
+        elif i == 2:
+            x = keras.layers.MaxPooling2D((2, 1))(x)
+    x = keras.layers.Permute((2, 1, 3))(x)  # (N, W/4, 4, filters[-1])
+    x = keras.layers.Reshape((-1, 4 * filters[-1]))(x)
+    x = keras.layers.Dense(dense, activation="relu")(x)
+    for _ in range(recurrent):
+        x = keras.layers.Bidirectional(keras.layers.GRU(units, return_sequences=True))(x)
+    outputs = keras.layers.Dense(num_classes, name="logits")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
 def crnn_small(keras, num_classes: int):
     """A line model: (N, 32, W) strips, 0..255 -> (N, W/4, num_classes) CTC logits (class 0: blank).
 
     Four 3x3 convolutions (16-32-64-64 filters) take the strip to 4 rows at a quarter of its width;
     each column's 256 features pass a dense layer and a bidirectional GRU of 64 units each way.
     """
-    inputs = keras.Input(shape=(32, None), name="strip")
-    x = keras.layers.Rescaling(1.0 / 255)(inputs)
-    x = keras.layers.Reshape((32, -1, 1))(x)
-    for i, filters in enumerate((16, 32, 64, 64)):
-        x = _conv_bn(keras, x, filters)
-        if i < 2:
-            x = keras.layers.MaxPooling2D(2)(x)
-        elif i == 2:
-            x = keras.layers.MaxPooling2D((2, 1))(x)
-    x = keras.layers.Permute((2, 1, 3))(x)  # (N, W/4, 4, 64)
-    x = keras.layers.Reshape((-1, 4 * 64))(x)
-    x = keras.layers.Dense(128, activation="relu")(x)
-    x = keras.layers.Bidirectional(keras.layers.GRU(64, return_sequences=True))(x)
-    outputs = keras.layers.Dense(num_classes, name="logits")(x)
-    return keras.Model(inputs, outputs, name="crnn_small")
+    return _crnn(keras, num_classes, "crnn_small", (16, 32, 64, 64), 128, 64)
+
+
+def crnn_medium(keras, num_classes: int):
+    """`crnn_small` wider: 24-48-96-96 filters, a dense layer of 192 and a GRU of 96 units each way."""
+    return _crnn(keras, num_classes, "crnn_medium", (24, 48, 96, 96), 192, 96)
+
+
+def crnn_large(keras, num_classes: int):
+    """Wider again (32-64-128-128 filters, 256) with two bidirectional GRUs of 128 units each way."""
+    return _crnn(keras, num_classes, "crnn_large", (32, 64, 128, 128), 256, 128, recurrent=2)
 
 
 def unet_detector(keras, num_classes: int = 1):
@@ -142,7 +157,7 @@ def _dilated(keras, x, filters, rate):
 
 ARCHITECTURES = {
     f.__name__: f
-    for f in (dense_128_64, convnet_small, convnet_fast, convnet_fast_wide, convnet_wide, crnn_small, unet_detector)
+    for f in (dense_128_64, convnet_small, convnet_fast, convnet_fast_wide, convnet_wide, crnn_small, crnn_medium, crnn_large, unet_detector)
 }
 
 

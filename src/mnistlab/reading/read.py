@@ -59,14 +59,22 @@ def read_gray(gray: np.ndarray, judge, line_model=None, mode: str = "combined", 
     gray = np.asarray(gray, dtype=np.float64)
     if detector is None:
         return _read_level(gray, judge, line_model, mode)
-    found = detector.find(gray)
-    result = _read_found(gray, found, judge, line_model, mode)
+    result, whole = read_pair(gray, detector.find(gray), judge, line_model, mode, photo)
+    return result if whole is None else verdict.choose(result, whole, photo.verdict)
+
+
+def read_pair(gray: np.ndarray, found: list, judge, line_model, mode: str, photo) -> tuple[dict, dict | None]:
+    """The two readings `verdict.choose` picks from: the marks' of the lines `found`, and the photo
+    line model's (`photo`, a `linemodel.LineModel` of the photo world), or None where the marks'
+    reading stands alone: no photo model, no line found, another `mode`, or one mark that both see
+    as one character (the digit classifier reads it, as `predict` does)."""
+    marks = _read_found(gray, found, judge, line_model, mode)
     if photo is None or not found or mode != "combined":
-        return result  # --mode line|segmenter: that reader's reading alone
+        return marks, None  # --mode line|segmenter: that reader's reading alone
     whole = photoread.read_found(gray, found, photo)
-    if len(result["digits"]) + len(result["separators"]) == 1 and len(whole["text"]) <= 1:
-        return result  # one mark, as both see it: the digit classifier's, as `predict` reads it
-    return verdict.choose(result, whole, photo.verdict)
+    if len(marks["digits"]) + len(marks["separators"]) == 1 and len(whole["text"]) <= 1:
+        return marks, None
+    return marks, whole
 
 
 def _read_found(gray: np.ndarray, found: list, judge, line_model, mode: str) -> dict:

@@ -5,7 +5,7 @@ and judged by the digit classifier and the ink line model) and the photo line mo
 (`photoread.read_found`: each found line cut out of the photo and read whole) are made apart, by
 different means. What they show together (`features`: whether they agree, whether each is sure, how
 sure the least sure character of each is, whether each holds a non-digit, whether they find as
-many lines) goes into two logistic models, one for each reading: the probability that it is right.
+many lines, and where they agree, how sure the less and the more sure of them is) goes into two logistic models, one for each reading: the probability that it is right.
 The likelier reading is kept, and it is sure only when that probability reaches the accept level.
 
 The weights are learned (`tools/fit_verdict.py`) on development photos drawn with a seed of their
@@ -36,6 +36,8 @@ FEATURES = (
     "photo_nondigit",
     "same_lines",
     "length_gap",
+    "agree_low",
+    "agree_high",
 )
 CLIP = 7.0  # confidences enter as logits, clipped to +-CLIP
 
@@ -50,10 +52,11 @@ def features(marks: dict, photo: dict) -> np.ndarray:
     mc = min((d["confidence"] for d in marks["digits"]), default=0.0)
     pc = min((line.get("confidence", 0.0) for line in photo["lines"]), default=0.0)
     mt, pt = marks["text"], photo["text"]
+    agree = float(bool(mt) and mt == pt)
     return np.array(
         [
             1.0,
-            float(bool(mt) and mt == pt),
+            agree,
             float(bool(marks["accepted"])),
             float(bool(photo["accepted"])),
             _logit(mc),
@@ -62,6 +65,8 @@ def features(marks: dict, photo: dict) -> np.ndarray:
             float("?" in pt or not pt),
             float(len(marks["lines"]) == len(photo["lines"])),
             float(min(abs(len(mt) - len(pt)), 5)),
+            agree * min(_logit(mc), _logit(pc)),  # where both read alike: the less sure of the two
+            agree * max(_logit(mc), _logit(pc)),  # ... and the surer
         ]
     )
 
