@@ -157,7 +157,17 @@ def _dilated(keras, x, filters, rate):
 
 ARCHITECTURES = {
     f.__name__: f
-    for f in (dense_128_64, convnet_small, convnet_fast, convnet_fast_wide, convnet_wide, crnn_small, crnn_medium, crnn_large, unet_detector)
+    for f in (
+        dense_128_64,
+        convnet_small,
+        convnet_fast,
+        convnet_fast_wide,
+        convnet_wide,
+        crnn_small,
+        crnn_medium,
+        crnn_large,
+        unet_detector,
+    )
 }
 
 
