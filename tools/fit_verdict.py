@@ -1,6 +1,6 @@
 """Learn `reading/verdict.py`'s weights for a photo line model on development photos: verdict.json.
 
-    python tools/fit_verdict.py PHOTO_LINE_RUN [--photos 600] [--cache DIR]
+    python tools/fit_verdict.py PHOTO_LINE_RUN [--photos 600] [--pages 600] [--numbers 400]
 
 Draws development photos (`benchmarks/photos.py`, the writers and fonts of the reading bench's
 development set) with a seed of their own, `CALIBRATION_SEED`: never the photos a bench reports and

@@ -5,14 +5,16 @@ and judged by the digit classifier and the ink line model) and the photo line mo
 (`photoread.read_found`: each found line cut out of the photo and read whole) are made apart, by
 different means. What they show together (`features`: whether they agree, whether each is sure, how
 sure the least sure character of each is, whether each holds a non-digit, whether they find as
-many lines, and where they agree, how sure the less and the more sure of them is) goes into two logistic models, one for each reading: the probability that it is right.
+many lines, and where they agree, how sure the less and the more sure of them is) goes into two
+logistic models, one for each reading: the probability that it is right.
 The likelier reading is kept, and it is sure only when that probability reaches the accept level.
 
 The weights are learned (`tools/fit_verdict.py`) on development photos drawn with a seed of their
 own (never the field photos, never the photos a bench reports), synthetic pages and composed numbers
 of held-out digits; the accept level is the lowest at which those development photos were accepted
-but wrong at most 0.25% of the time. Both are kept in `verdict.json` beside the photo line model. Without a `verdict.json` the photo model's
-reading is kept only where the two agree or it is sure and the marks' is not.
+but wrong at most 0.25% of the time. Both are kept in `verdict.json` beside the photo line model.
+Without a `verdict.json` the photo model's reading is kept only where the two agree or it is sure
+and the marks' is not.
 """
 
 from __future__ import annotations
