@@ -47,13 +47,21 @@ def line_model_for(run: RunDir, lines: str | Path | None):
     if lines is None or lines == "off":
         return None
     if lines != "auto":
-        if not RunDir(Path(lines)).is_line:
-            raise MnistlabError(f"{lines} is not a line run (train one with `mnistlab train --preset line`)")
-        model = LineModel(Path(lines))
-        if model.world != "ink":
-            raise MnistlabError(f"{lines} reads photos of lines: give it to --photo-lines")
-        return model
+        return _line_run(lines, "ink", "line", f"{lines} reads photos of lines: give it to --photo-lines")
     return _own_or_bundled(run, "line", "line.json", LineModel)
+
+
+def _line_run(path: str | Path, world: str, preset: str, wrong_world: str):
+    """The line run at `path`, which must read `world` ("ink" or "photo"); `wrong_world` is the
+    sentence for one that reads the other."""
+    from mnistlab.reading.linemodel import LineModel
+
+    if not RunDir(Path(path)).is_line:
+        raise MnistlabError(f"{path} is not a line run (train one with `mnistlab train --preset {preset}`)")
+    model = LineModel(Path(path))
+    if model.world != world:
+        raise MnistlabError(wrong_world)
+    return model
 
 
 def detector_for(run: RunDir, detector: str | Path | None):
@@ -94,15 +102,13 @@ def photo_reader_for(run: RunDir, photo: str | Path | None):
     if photo is None or photo == "off":
         return None
     if photo != "auto":
-        if not RunDir(Path(photo)).is_line:
-            raise MnistlabError(f"{photo} is not a line run (train one with `mnistlab train --preset photo-line`)")
-        model = LineModel(Path(photo))
-        if model.world != "photo":
-            raise MnistlabError(
-                f"{photo} reads the ink of a line, not a photo of it: give it to --lines, or train a photo "
-                "line model with `mnistlab train --preset photo-line`"
-            )
-        return model
+        return _line_run(
+            photo,
+            "photo",
+            "photo-line",
+            f"{photo} reads the ink of a line, not a photo of it: give it to --lines, or train a photo "
+            "line model with `mnistlab train --preset photo-line`",
+        )
     return _own_or_bundled(run, "photoline", "line.json", LineModel)
 
 
