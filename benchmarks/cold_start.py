@@ -253,9 +253,11 @@ def main() -> int:
         "date": dt.date.today().isoformat(),
         "machine": machine(),
         "cold_read": cold_reads(args.pairs),
+        # Before anything loads TensorFlow here: a child's peak memory starts at this process's size
+        # when it forks (Linux keeps the high-water mark across exec), so these come first.
+        "instant_commands": instant_commands(args.pairs),
         "serve": {"onnx": serve_ready(args.pairs, "onnx"), "keras": serve_ready(2, "keras")},
         "throughput_images_per_s": throughput(args.pairs),
-        "instant_commands": instant_commands(args.pairs),
     }
     if not args.no_install:
         report["core_install"] = core_install()

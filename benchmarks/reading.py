@@ -653,9 +653,10 @@ def table(report: dict) -> str:
 
 def keep_engines(report: dict, args) -> None:
     """With --no-engines: the engines read the same files as before (same seeds), so their earlier
-    results in --out are kept, marked with the date they were measured."""
+    results in --out are kept, marked with the date they were measured, with the versions that read."""
     if args.no_engines and args.out and Path(args.out).exists():
         old = json.loads(Path(args.out).read_text())
+        report["engines"] = old.get("engines", report.get("engines"))
         for name, r in old.get("readers", {}).items():
             if not name.startswith("mnistlab"):
                 report["readers"][name] = {**r, "measured": r.get("measured", old.get("date"))}
@@ -688,6 +689,12 @@ def main() -> int:
     )
     parser.add_argument("--psm", type=int, default=6, help="Tesseract's page mode for the photos")
     parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="threads each mnistlab model may use on the photos (default 1: one core, as RapidOCR is run)",
+    )
+    parser.add_argument(
         "--no-engines",
         action="store_true",
         help="read with mnistlab only; the engines' results already in --out are kept",
@@ -708,6 +715,9 @@ def main() -> int:
     )
     args = parser.parse_args()
     start = time.perf_counter()
+    from mnistlab.inference.engine import set_session_threads
+
+    set_session_threads(args.threads)
     if args.speed_pairs:
         from cold_start import machine
 
@@ -753,6 +763,7 @@ def main() -> int:
         report = {
             "date": dt.date.today().isoformat(),
             "seed": FIELD_SEED,
+            "mnistlab_threads": args.threads,
             "photos": len(photos),
             "fonts": [p.name for p in field_fonts()],
             "engines": {
@@ -773,6 +784,7 @@ def main() -> int:
         report = {
             "date": dt.date.today().isoformat(),
             "seed": PHOTO_SEED,
+            "mnistlab_threads": args.threads,
             "photos": len(photos),
             "pages": "clean: the photos' writing alone" if args.clean_pages else "photos",
             "kinds": {k: sum(m["kind"] == k for _, _, m in photos) for k in sorted({m["kind"] for _, _, m in photos})},
