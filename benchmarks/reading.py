@@ -692,7 +692,7 @@ def main() -> int:
         "--threads",
         type=int,
         default=1,
-        help="threads each mnistlab model may use on the photos (default 1: one core, as RapidOCR is run)",
+        help="with --photos or --field: threads each mnistlab model may use (default 1: one core, as RapidOCR is run)",
     )
     parser.add_argument(
         "--no-engines",
@@ -715,9 +715,10 @@ def main() -> int:
     )
     args = parser.parse_args()
     start = time.perf_counter()
-    from mnistlab.inference.engine import set_session_threads
+    if args.photos or args.field:  # the sets RapidOCR reads on one thread beside mnistlab
+        from mnistlab.inference.engine import set_session_threads
 
-    set_session_threads(args.threads)
+        set_session_threads(args.threads)
     if args.speed_pairs:
         from cold_start import machine
 
