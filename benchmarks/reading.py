@@ -205,6 +205,7 @@ def evaluate(run_path: str, sets: dict) -> dict:
 
 
 PHOTO_SEED = SEED + 11  # the photo set; development used other seeds
+CALIBRATION_SEED = PHOTO_SEED + 1000  # the calibration photos tools/fit_verdict.py chooses on
 
 
 def photo_set(n: int, seed: int = PHOTO_SEED, clean: bool = False) -> list[tuple[bytes, str, dict]]:
@@ -388,6 +389,15 @@ def photo_readers(runs: list[str], psm: int, engines_too: bool = True) -> dict:
                 return r["text"], r["accepted"]
 
             readers[f"mnistlab (bundled, {name})"] = read_plain
+        if engines.rapidocr_available():  # PP-OCR's detector in the place of mnistlab's own
+            boxed = Predictor(open_run(bundled_path()))
+            boxed.detector = engines.PPOCRDetector()
+
+            def read_boxed(path, pred=boxed):
+                r = pred.read(load_gray_file(path))
+                return r["text"], r["accepted"]
+
+            readers["mnistlab (bundled, PP-OCR detector)"] = read_boxed
     if not engines_too:
         return readers
     if engines.tesseract_available():
@@ -687,6 +697,12 @@ def main() -> int:
         action="store_true",
         help="with --photos: read the same photos' writing on clean white pages instead",
     )
+    parser.add_argument(
+        "--calibration",
+        action="store_true",
+        help="with --photos: read the calibration photos (tools/fit_verdict.py's seed, the set choices are "
+        "made on) instead of the development photos a report quotes",
+    )
     parser.add_argument("--psm", type=int, default=6, help="Tesseract's page mode for the photos")
     parser.add_argument(
         "--threads",
@@ -781,10 +797,12 @@ def main() -> int:
     elif args.photos:
         import engines
 
-        photos = photo_set(args.photos, clean=args.clean_pages)
+        seed = CALIBRATION_SEED if args.calibration else PHOTO_SEED
+        photos = photo_set(args.photos, seed=seed, clean=args.clean_pages)
         report = {
             "date": dt.date.today().isoformat(),
-            "seed": PHOTO_SEED,
+            "seed": seed,
+            "set": "calibration photos (choices are made on these)" if args.calibration else "development photos",
             "mnistlab_threads": args.threads,
             "photos": len(photos),
             "pages": "clean: the photos' writing alone" if args.clean_pages else "photos",

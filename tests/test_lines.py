@@ -258,32 +258,6 @@ def test_the_line_model_alone_reads_separators_with_their_boxes(text, chars):
         assert not any(d["box"][0] <= s["box"][0] < d["box"][2] for d in r["digits"])
 
 
-def test_a_line_model_reading_separators_only_leaves_the_marks_unsure():
-    from types import SimpleNamespace
-
-    from mnistlab.reading.combine import choose
-
-    # A lone 1 beside a dash that the line model reads as the dash alone: the marks' "-1" is kept,
-    # never the line model's empty number, and never as a sure answer.
-    assert choose("-1", 0.99, SimpleNamespace(text="-", confidence=0.99), "combined") == "line misses digits"
-    assert choose("-1", 0.99, SimpleNamespace(text="-1", confidence=0.99), "combined") == "agree"
-    assert choose("-1", 0.99, SimpleNamespace(text="-", confidence=0.99), "line") == "line"
-
-
-def test_the_line_models_slashes_are_kept_only_where_they_make_a_date():
-    from types import SimpleNamespace
-
-    from mnistlab.reading.combine import choose
-
-    # A printed slash as upright as a 1: the marks saw 1s, the line model a date.
-    assert (
-        choose("2110412014", 0.99, SimpleNamespace(text="21/04/2014", confidence=0.99), "combined")
-        == "agree, with the line model's slashes"
-    )
-    # A slanted 1 the line model took for a slash: no date, the shape rule's reading stays.
-    assert choose("7210", 0.99, SimpleNamespace(text="72/0", confidence=0.99), "combined") == "agree"
-
-
 def test_where_the_readers_differ_the_surer_reader_is_kept_and_the_line_stays_unsure():
     from types import SimpleNamespace
 
@@ -297,74 +271,17 @@ def test_where_the_readers_differ_the_surer_reader_is_kept_and_the_line_stays_un
     assert combine.choose("13/02/2035", sure_marks, sure_line, "combined") == "line"
     # A mark the classifier would not call a digit is no sure reading of the marks.
     assert combine.choose("?3/02/2035", sure_marks, unsure_line, "combined") == "line"
+    # Separators alone are no reading of the marks' digits to keep.
+    assert combine.choose("-", sure_marks, SimpleNamespace(text="-1", confidence=0.5), "combined") == "line"
+    # Alike, a mark the line model calls no digit, no line model, and the modes that keep one reader.
+    assert combine.choose("13/02/2035", sure_marks, SimpleNamespace(text="13/02/2035", confidence=0.5), "combined") == (
+        "agree"
+    )
+    assert combine.choose("13", sure_marks, SimpleNamespace(text="1?", confidence=0.99), "combined") == "not a digit"
+    assert combine.choose("13", sure_marks, None, "combined") == "segmenter"
+    assert combine.choose("13", sure_marks, SimpleNamespace(text="", confidence=0.99), "combined") == "segmenter"
     assert combine.choose("13/02/2035", sure_marks, unsure_line, "line") == "line"
-    # Never the marks' reading where it is an impossible date and the line model's a possible one.
-    possible = SimpleNamespace(text="13/02/2035", confidence=combine.LINE_UNSURE - 0.1)
-    assert combine.choose("93/02/2035", sure_marks, possible, "combined") == "line"
-    assert combine.choose("24.11.4019", 1.0, SimpleNamespace(text="24.1.2019", confidence=0.5), "combined") == "line"
-    both_impossible = SimpleNamespace(text="98/02/2035", confidence=combine.LINE_UNSURE - 0.1)
-    assert (
-        combine.choose("93/02/2035", sure_marks, both_impossible, "combined") == "segmenter over an unsure line model"
-    )
-
-
-def test_a_mark_the_line_model_leaves_out_is_kept_where_every_mark_is_read_surely():
-    from types import SimpleNamespace
-
-    from mnistlab.reading import combine
-
-    # CTC joins a repeated digit ("11" -> "1") and loses narrow marks: where the line model reads
-    # the marks' text with one character left out and every mark is surely read, the marks' stays.
-    joined = SimpleNamespace(text="24.1.2019", confidence=0.99)
-    sure, less = combine.MARKS_KEEP + 0.005, combine.MARKS_KEEP - 0.05
-    assert combine.choose("24.11.2019", sure, joined, "combined") == "line leaves out a mark"
-    assert (
-        combine.choose("03.02.1974", sure, SimpleNamespace(text="0302.1974", confidence=0.9), "combined")
-        == "line leaves out a mark"
-    )
-    assert combine.choose("24.11.2019", less, joined, "combined") == "line"
-    # Two left out, one more than the marks read, or a mark read as no digit: the line model's
-    # (where the marks read no date: the marks' possible date is kept over a line model's non-date).
-    assert combine.choose("2411.2019", sure, SimpleNamespace(text="241.219", confidence=0.9), "combined") == "line"
-    assert (
-        combine.choose("24.11.2019", sure, SimpleNamespace(text="24.12019", confidence=0.9), "combined")
-        == "marks read a time or date"
-    )
-    assert combine.choose("24.1.2019", sure, SimpleNamespace(text="24.11.2019", confidence=0.9), "combined") == "line"
-    assert combine.choose("24.11.?019", sure, joined, "combined") == "line"
-    assert combine.choose("24.11.2019", sure, joined, "line") == "line"
-    # A 1 with a foot that the marks cut in two: their "11" is no repeated digit the line model joined.
-    assert (
-        combine.choose("113552", sure, SimpleNamespace(text="13552", confidence=0.9), "combined", cut={0, 1}) == "line"
-    )
-    assert (
-        combine.choose("113552", sure, SimpleNamespace(text="13552", confidence=0.9), "combined")
-        == "line leaves out a mark"
-    )
-
-
-def test_a_price_point_the_marks_lost_is_the_line_models_and_any_other_added_separator_is_not():
-    from types import SimpleNamespace
-
-    from mnistlab.reading import combine
-
-    # The marks drop a dot smaller than anything they keep: where the line model, even unsure, reads
-    # their digits as a price (a point or comma before the last two), its reading is kept.
-    unsure = combine.LINE_UNSURE - 0.1
-    assert combine.choose("47814", 0.99, SimpleNamespace(text="478.14", confidence=unsure), "combined") == "line"
-    assert combine.choose("55860", 0.99, SimpleNamespace(text="558,60", confidence=unsure), "combined") == "line"
-    # A separator put anywhere else, or other digits: the sure marks over the unsure line model.
-    for marks_text, lm_text in (
-        ("4920", "4,920"),
-        ("91", "9,1"),
-        ("25", ".25"),
-        ("-252", "-25.2"),
-        ("47814", "478.15"),
-    ):
-        assert (
-            combine.choose(marks_text, 0.99, SimpleNamespace(text=lm_text, confidence=unsure), "combined")
-            == "segmenter over an unsure line model"
-        ), lm_text
+    assert combine.choose("13/02/2035", sure_marks, sure_line, "segmenter") == "segmenter"
 
 
 def test_a_disagreement_is_sure_only_at_a_higher_bar_and_an_agreement_needs_both_readers():
@@ -434,46 +351,3 @@ def test_times_and_dates_out_of_range_take_the_likeliest_possible_digits():
     # No runner-up likely enough makes it possible: unchanged.
     chars = _chars("99:99")
     assert not make_possible(chars) and "".join(c.char for c in chars) == "99:99"
-
-
-def test_a_colon_the_line_model_leaves_out_or_reads_as_a_digit():
-    from types import SimpleNamespace
-
-    from mnistlab.reading import combine
-
-    def line(text):
-        return SimpleNamespace(text=text, confidence=0.97)
-
-    # No colon in the line model's reading, one in the marks': its digits, the marks' colon, counted
-    # from the end (two joined digits before it may be one "?" to the marks).
-    assert combine.choose("?:43", 0.4, line("0043"), "combined") == "line, with the marks' colon"
-    assert combine.colon_back("?:43", "0043") == "00:43"
-    assert combine.choose("07:57", 0.9, line("0457"), "combined") == "line, with the marks' colon"
-    assert combine.colon_back("07:57", "0457") == "04:57"
-    # ... only where that makes a possible time.
-    assert combine.choose("?:43", 0.4, line("9943"), "combined") == "line"
-    assert combine.choose("1:2:3", 0.99, line("123"), "combined") == "line"
-    assert combine.choose("7:43", 0.99, line("0.043"), "combined") == "marks read a time or date"
-    # The colon read as a digit (`22204`): the marks' possible time is kept, unsure.
-    assert combine.choose("22:04", 0.95, line("22204"), "combined") == "marks read a time or date"
-    assert combine.choose("29/02/2024", 0.95, line("29022024"), "combined") == "marks read a time or date"
-    # ... never an impossible one, nor over a line model's reading that is a time or date too.
-    assert combine.choose("22:94", 0.95, line("22204"), "combined") == "line"
-    assert combine.choose("22:04", 0.95, line("22:01"), "combined") == "line"
-    assert combine.choose("22:04", 0.95, line("22204"), "line") == "line"
-    # A point against a comma: the line model's, unsure as it may be; a colon against a point is not that.
-    unsure_comma = SimpleNamespace(text="792,91", confidence=combine.LINE_UNSURE - 0.1)
-    assert combine.choose("792.91", 0.99, unsure_comma, "combined") == "line"
-    assert (
-        combine.choose("07:33", 0.99, SimpleNamespace(text="07.33", confidence=0.6), "combined")
-        == "segmenter over an unsure line model"
-    )
-    # The other way round: the line model's possible time or date over marks that read none, even
-    # where the line model is unsure and the marks are sure.
-    unsure = SimpleNamespace(text="22:47", confidence=combine.LINE_UNSURE - 0.1)
-    assert combine.choose("122:471", 0.99, unsure, "combined") == "line"
-    assert combine.choose("203406-21", 0.99, SimpleNamespace(text="2034-06-21", confidence=0.5), "combined") == "line"
-    assert (
-        combine.choose("1220471", 0.99, SimpleNamespace(text="122:471", confidence=0.5), "combined")
-        == "segmenter over an unsure line model"
-    )

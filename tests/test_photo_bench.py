@@ -45,3 +45,27 @@ def test_the_field_set_is_frozen_and_covers_its_conditions():
         assert meta["hand"] == "pen" or meta["hand"] == "font"
         seen.update(conditions(meta))
     assert {c.split(":")[0] for c in seen} >= {"hand", "ink", "paper", "kind", "size", "light", "blur", "perspective"}
+
+
+def test_the_pp_ocr_detector_gives_each_box_as_a_line_along_its_longer_side():
+    """The bench's PP-OCR detector in mnistlab's detector's place: two numbers, one above the other,
+    one of them turned, are two lines with the writing's direction, length and height."""
+    import pytest
+
+    pytest.importorskip("rapidocr")
+    from PIL import ImageDraw, ImageFont
+
+    import engines
+
+    img = Image.new("L", (900, 500), 245)
+    font = ImageFont.truetype("DejaVuSans.ttf", 60)
+    ImageDraw.Draw(img).text((100, 60), "4711 2026", font=font, fill=20)
+    line = Image.new("L", (520, 110), 245)
+    ImageDraw.Draw(line).text((20, 20), "31.12.2024", font=font, fill=20)
+    img.paste(line.rotate(15, expand=True, fillcolor=245), (150, 220))
+    found = sorted(engines.PPOCRDetector().find(np.asarray(img, np.float64)), key=lambda ln: ln.cy)
+    assert len(found) == 2, found
+    level, turned = found
+    assert abs(np.rad2deg(level.angle)) < 3 and 250 < level.length < 450 and 40 < level.height < 110
+    assert -20 < np.rad2deg(turned.angle) < -10  # turned counterclockwise: rising to the right (y down)
+    assert turned.length > 3 * turned.height

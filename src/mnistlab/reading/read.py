@@ -219,15 +219,12 @@ def _read_level(gray: np.ndarray, judge, line_model, mode: str) -> dict:
         if n_digits > MAX_DIGITS:
             return reasons.empty("line_too_long", count=n_digits, most=MAX_DIGITS)
         digits, seps, text, line_inputs = [], [], [], []
-        cut = set()  # where in the text a digit was cut from a wider mark
         for _, kind, box, ref in items:
             where = pg.box_to_picture(box.x0, box.y0, box.x1, box.y1)
             if kind == "sep":
                 seps.append({"char": ref, "box": where})
                 text.append(ref)
                 continue
-            if kind == "cut":
-                cut.add(len(text))
             d = {
                 "digit": int(np.argmax(probs[ref])),
                 "confidence": round(float(conf[ref]), 4),
@@ -242,24 +239,11 @@ def _read_level(gray: np.ndarray, judge, line_model, mode: str) -> dict:
             seg_least = min((d["confidence"] for d in digits), default=0.0)
             all_read = bool(digits) and "?" not in text and all(d["accepted"] for d in digits)
             seg_joined = "".join(text)
-            source = combine.choose(seg_joined, seg_least, lm, mode, cut)
+            source = combine.choose(seg_joined, seg_least, lm, mode)
             if source == "not a digit":
                 unsure.append("stray_mark")
-            elif source == "line misses digits":
-                # It read separators only (a lone 1 beside a dash): the marks are kept, unsure.
-                unsure.append("readers_differ")
             elif source == "segmenter over an unsure line model":
                 unsure.append("readers_differ")
-            elif source == "line, with the marks' colon":
-                colon = next(sp for sp in seps if sp["char"] == ":")
-                digits, seps, text, line_inputs = _from_line_model(lm, pg)
-                text = list(combine.colon_back(seg_joined, "".join(text)))
-                seps = sorted(seps + [colon], key=lambda sp: sp["box"][0])
-                unsure.append("separator_added")  # the line model left out a colon the marks show
-            elif source == "marks read a time or date":
-                unsure.append("readers_differ")  # the marks' reading is kept
-            elif source == "line leaves out a mark":
-                unsure.append("missing_mark")  # one the marks read surely; the marks' reading is kept
             elif source == "line":
                 if mode != "line" and len(seg_joined) > len(lm.text):
                     unsure.append("missing_mark")
@@ -268,9 +252,7 @@ def _read_level(gray: np.ndarray, judge, line_model, mode: str) -> dict:
                 bar = combine.line_bar(line_model.threshold, mode, marks_read)
                 if lm.confidence < bar:
                     unsure.append("unclear_digit" if bar <= line_model.threshold else "readers_differ")
-            elif source.startswith("agree"):
-                if source != "agree":
-                    digits, seps, text, line_inputs = _from_line_model(lm, pg)
+            elif source == "agree":
                 for d in digits:  # both readers read the line alike: that is the surest reading
                     d["accepted"] = True
                 if not combine.agreement_sure(lm.confidence, seg_least if all_read else 0.0):
@@ -282,12 +264,7 @@ def _read_level(gray: np.ndarray, judge, line_model, mode: str) -> dict:
             seps = sorted(seps + [put_back], key=lambda sp: sp["box"][0])
             text.insert(place, char)
             unsure.append("separator_added")
-        if (
-            source != "line"
-            and not source.startswith("agree")
-            and digits
-            and min(d["confidence"] for d in digits) < READ_CONFIDENCE
-        ):
+        if source != "line" and source != "agree" and digits and min(d["confidence"] for d in digits) < READ_CONFIDENCE:
             weak = True
         inputs.extend(line_inputs)
         if not digits:
