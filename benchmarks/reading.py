@@ -666,6 +666,8 @@ def keep_engines(report: dict, args) -> None:
     results in --out are kept, marked with the date they were measured, with the versions that read."""
     if args.no_engines and args.out and Path(args.out).exists():
         old = json.loads(Path(args.out).read_text())
+        if old.get("seed") != report.get("seed") or old.get("photos") != report.get("photos"):
+            return  # other photos: the engines' results there say nothing of these
         report["engines"] = old.get("engines", report.get("engines"))
         for name, r in old.get("readers", {}).items():
             if not name.startswith("mnistlab"):
