@@ -69,3 +69,27 @@ def test_the_pp_ocr_detector_gives_each_box_as_a_line_along_its_longer_side():
     assert abs(np.rad2deg(level.angle)) < 3 and 250 < level.length < 450 and 40 < level.height < 110
     assert -20 < np.rad2deg(turned.angle) < -10  # turned counterclockwise: rising to the right (y down)
     assert turned.length > 3 * turned.height
+
+
+def test_no_engines_keeps_the_engines_rows_only_from_a_report_of_the_same_photos(tmp_path):
+    import json
+    from types import SimpleNamespace
+
+    from reading import keep_engines
+
+    out = tmp_path / "report.json"
+    old = {"date": "2026-12-05", "seed": 7, "photos": 500, "engines": {"rapidocr": "3.10.0"}}
+    old["readers"] = {"RapidOCR": {"exact": 0.86}, "mnistlab (bundled)": {"exact": 0.9}}
+    out.write_text(json.dumps(old))
+    args = SimpleNamespace(no_engines=True, out=str(out))
+
+    def new(seed, photos):
+        return {"seed": seed, "photos": photos, "engines": {}, "readers": {"mnistlab (bundled)": {"exact": 0.91}}}
+
+    same = new(7, 500)
+    keep_engines(same, args)
+    assert same["readers"]["RapidOCR"] == {"exact": 0.86, "measured": "2026-12-05"}
+    assert same["readers"]["mnistlab (bundled)"] == {"exact": 0.91} and same["engines"] == {"rapidocr": "3.10.0"}
+    for other in (new(8, 500), new(7, 600)):  # other photos: nothing carried over
+        keep_engines(other, args)
+        assert list(other["readers"]) == ["mnistlab (bundled)"] and other["engines"] == {}
