@@ -187,8 +187,7 @@ class PPOCRDetector:
             across = ((p[3] - p[0]) + (p[2] - p[1])) / 2
             length, height = float(np.hypot(*along)), float(np.hypot(*across))
             if height > length:  # a box taller than long: a digit or two, written upright
-                along, across = -across if across[0] < 0 else across, along
-                length, height = height, length
+                along, length, height = across, height, length
             if along[0] < 0:
                 along = -along
             c = p.mean(0)

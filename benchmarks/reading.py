@@ -365,39 +365,30 @@ def field_table(results: dict) -> str:
 def photo_readers(runs: list[str], psm: int, engines_too: bool = True) -> dict:
     """mnistlab (each run, or the bundled reader) and whichever engines are installed."""
     import engines
+    from mnistlab.api import bundled_path
     from mnistlab.images import load_gray_file
     from mnistlab.reading.predictor import Predictor
     from mnistlab.runs import open_run
 
-    readers = {}
-    for run in runs or [None]:
-        from mnistlab.api import bundled_path
-
-        pred = Predictor(open_run(run or bundled_path()))
-
-        def read(path, pred=pred):
+    def reader(pred):
+        def read(path):
             r = pred.read(load_gray_file(path))
             return r["text"], r["accepted"]
 
-        readers[f"mnistlab ({Path(run).name if run else 'bundled'})"] = read
+        return read
+
+    readers = {}
+    for run in runs or [None]:
+        readers[f"mnistlab ({Path(run).name if run else 'bundled'})"] = reader(
+            Predictor(open_run(run or bundled_path()))
+        )
     if not runs:  # the bundled reader without its learned stages too: what each adds
         for name, options in (("--photo-lines off", {"photo": "off"}), ("--detector off", {"detector": "off"})):
-            plain = Predictor(open_run(bundled_path()), **options)
-
-            def read_plain(path, pred=plain):
-                r = pred.read(load_gray_file(path))
-                return r["text"], r["accepted"]
-
-            readers[f"mnistlab (bundled, {name})"] = read_plain
+            readers[f"mnistlab (bundled, {name})"] = reader(Predictor(open_run(bundled_path()), **options))
         if engines.rapidocr_available():  # PP-OCR's detector in the place of mnistlab's own
             boxed = Predictor(open_run(bundled_path()))
             boxed.detector = engines.PPOCRDetector()
-
-            def read_boxed(path, pred=boxed):
-                r = pred.read(load_gray_file(path))
-                return r["text"], r["accepted"]
-
-            readers["mnistlab (bundled, PP-OCR detector)"] = read_boxed
+            readers["mnistlab (bundled, PP-OCR detector)"] = reader(boxed)
     if not engines_too:
         return readers
     if engines.tesseract_available():

@@ -213,7 +213,7 @@ def _read_level(gray: np.ndarray, judge, line_model, mode: str) -> dict:
             else:
                 for k in chosen:
                     box, _ = cands[k]
-                    items.append((box.x0, "cut", box, start + 1 + k))  # a digit cut from a wider mark
+                    items.append((box.x0, "digit", box, start + 1 + k))  # a digit cut from a wider mark
         items.sort(key=lambda it: it[0])
         n_digits = sum(kind != "sep" for _, kind, _, _ in items)
         if n_digits > MAX_DIGITS:
