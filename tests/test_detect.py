@@ -131,6 +131,7 @@ def test_a_small_detector_run_trains_reads_reports_and_exports(tmp_path, mnist):
     """`--preset detector` end to end, small: a run with curves, a threshold, a verified ONNX model."""
     from mnistlab.cli import main
     from mnistlab.models.presets import Recipe, get_preset
+    from mnistlab.training import detector as detector_training
     from mnistlab.training.core import TrainOptions
     from mnistlab.training.train import train
 
@@ -149,6 +150,7 @@ def test_a_small_detector_run_trains_reads_reports_and_exports(tmp_path, mnist):
     assert (run.path / "plots" / "curves.png").stat().st_size > 0
     cfg = json.loads((run.path / "config.json").read_text())
     assert cfg["recipe"]["pages"] == 64 and "synthetic_fonts" in cfg  # what the pages were drawn from
+    assert cfg["generator"] == {"pages": detector_training.GENERATOR_VERSION}  # ... and which way
     picture = Path(__file__).parent / "data" / "touching-pair.png"
     assert main(["read", str(picture), "--detector", str(run.path), "--json"]) == 0
     assert main(["read", str(picture), "--detector", str(tmp_path)]) == 2  # not a detector run

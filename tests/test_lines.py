@@ -200,6 +200,7 @@ def test_a_small_line_run_trains_reads_reports_and_exports(tmp_path, mnist):
     from mnistlab.cli import main
     from mnistlab.models.presets import Recipe, get_preset
     from mnistlab.training.core import TrainOptions
+    from mnistlab.training.lines import GENERATOR_VERSION
     from mnistlab.training.train import train
 
     recipe = Recipe.from_dict(get_preset("line").recipe.to_dict())
@@ -216,6 +217,8 @@ def test_a_small_line_run_trains_reads_reports_and_exports(tmp_path, mnist):
     assert record["argmax_agreement"] == 1.0 and record["checked"] > 0
     assert (run.path / "plots" / "curves.png").stat().st_size > 0
     assert config_fonts(run)
+    generator = json.loads((run.path / "config.json").read_text())["generator"]
+    assert generator == {"lines": GENERATOR_VERSION}  # which way the lines were drawn, beside the fonts
     # Usable beside a classifier, refused in its place, reported, exported.
     assert main(["read", str(DATA / "touching-pair.png"), "--lines", str(run.path), "--json"]) == 0
     assert main(["read", str(run.path), str(DATA / "touching-pair.png")]) == 2

@@ -153,3 +153,26 @@ def test_augmented_training_is_reproducible_too(tmp_path, synthetic_npz):
         )
         assert res.returncode == 0, res.stderr
     assert same_weights(tmp_path / "a" / "model.keras", tmp_path / "b" / "model.keras")
+
+
+def test_start_from_fine_tunes_records_the_start_and_replays(tmp_path, synthetic_npz):
+    data = ("--dataset", f"npz:{synthetic_npz}", "--batch-size", "50", "--epochs", "1")
+    assert run_cli("train", *data, "--out", tmp_path / "base").returncode == 0
+    res = run_cli("train", *data, "--start-from", tmp_path / "base", "--out", tmp_path / "tuned")
+    assert res.returncode == 0, res.stderr
+    recipe = json.loads((tmp_path / "tuned" / "config.json").read_text())["recipe"]
+    assert recipe["start_from"] == str(tmp_path / "base") and len(recipe["start_sha256"]) == 64
+    # the same seed and epoch from random weights is the base itself: the tuned run started elsewhere
+    assert not same_weights(tmp_path / "tuned" / "model.keras", tmp_path / "base" / "model.keras")
+    # --from replays the very start
+    assert run_cli("train", "--from", tmp_path / "tuned", "--out", tmp_path / "again").returncode == 0
+    assert same_weights(tmp_path / "tuned" / "model.keras", tmp_path / "again" / "model.keras")
+    # refusals, each with one clear message and nothing left behind
+    res = run_cli("train", *data, "--preset", "fast", "--start-from", tmp_path / "base", "--out", tmp_path / "x")
+    assert res.returncode != 0 and "same architecture" in res.stderr and "Traceback" not in res.stderr
+    res = run_cli("train", "--resume", tmp_path / "base", "--start-from", tmp_path / "base")
+    assert res.returncode != 0 and "--start-from" in res.stderr
+    (tmp_path / "base" / "model.keras").write_bytes((tmp_path / "tuned" / "model.keras").read_bytes())
+    res = run_cli("train", "--from", tmp_path / "tuned", "--out", tmp_path / "third")
+    assert res.returncode != 0 and "changed since" in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "x").exists() and not (tmp_path / "third").exists()

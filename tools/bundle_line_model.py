@@ -117,6 +117,17 @@ def measures(m: dict) -> str:
 """
 
 
+def start(recipe: dict) -> str:
+    """Where a fine-tuned run's weights started, for its model card ("" for a run from random weights)."""
+    if not recipe.get("start_from"):
+        return ""
+    return (
+        f", on fresh lines (seed 1 draws other lines than seed 0), starting from the weights of "
+        f"`{recipe['start_from']}` (model.keras SHA-256 `{recipe['start_sha256'][:16]}...`), the same recipe "
+        "trained from random weights at seed 0"
+    )
+
+
 def photo_card(run) -> str:
     m, cfg = run.metrics, run.config
     r = cfg["recipe"]
@@ -143,7 +154,7 @@ it is sure (`--photo-lines`).
   by the crop; uneven and low light, noise, glare, blur, motion, lines 8 to 64 pixels tall, JPEG.
   Never the evaluation fonts, UCI digits, the field fonts or the benchmarks' seeds.
 - **Training**: {r["epochs"]} epochs, batch {r["batch_size"]}, one-cycle Adam (peak {r["learning_rate"]}),
-  seed {cfg["seed"]}; {m["train_seconds"]:.0f} s of fit time on {cfg["machine"]["cpus"]} CPU cores
+  seed {cfg["seed"]}{start(r)}; {m["train_seconds"]:.0f} s of fit time on {cfg["machine"]["cpus"]} CPU cores
   ({cfg["machine"]["processor"]}). Re-train: `make bundled-photo-line-model`.
 
 ## How well it reads (photographed lines it never saw)

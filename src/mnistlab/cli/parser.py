@@ -151,6 +151,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-latest", action="store_true", help="do not point runs/latest at the new run")
     p.add_argument("--from", dest="from_run", metavar="RUN", help="re-run the recipe recorded in RUN")
     p.add_argument(
+        "--start-from",
+        metavar="RUN",
+        help="fine-tune: start from RUN's trained weights instead of random ones (same architecture; "
+        "its digest is recorded)",
+    )
+    p.add_argument(
         "--ensemble", type=int, default=1, metavar="N", help="train N members (seeds seed..seed+N-1) and average them"
     )
     p.add_argument(

@@ -33,6 +33,7 @@ def cmd_presets(args) -> None:
 
 
 def cmd_train(args) -> None:
+    from mnistlab.errors import MnistlabError
     from mnistlab.models.presets import Recipe
     from mnistlab.runs import open_run
     from mnistlab.training.core import TrainOptions
@@ -51,6 +52,8 @@ def cmd_train(args) -> None:
         strategy=args.strategy,
         verbose=os.environ.get("MNISTLAB_VERBOSE", "auto"),
     )
+    if args.start_from and (args.resume or args.ensemble > 1):
+        raise MnistlabError("--start-from trains one new run: it cannot go with --resume or --ensemble")
     if args.resume:
         run = open_run(args.resume, need_complete=False)
         if run.is_complete:
@@ -69,6 +72,11 @@ def cmd_train(args) -> None:
             if args.seed is None:
                 opts.seed = cfg["seed"]
             opts.deterministic = cfg["deterministic"]
+        if args.start_from:
+            from mnistlab.models.presets import get_preset
+
+            recipe = recipe or Recipe.from_dict(get_preset(opts.preset).recipe.to_dict())
+            recipe.start_from, recipe.start_sha256 = str(args.start_from), ""
         run = train(
             opts, recipe=recipe, link_latest=not args.no_latest, recorded_fonts=src.config if args.from_run else None
         )

@@ -44,6 +44,11 @@ class Recipe:
     pages: int = 0
     steps_per_execution: int = 1
     jit_compile: bool = True
+    # Fine-tuning: the finished run whose trained weights the model starts from instead of random
+    # ones (same architecture), and the SHA-256 of that run's model.keras, so a re-run from this
+    # recipe starts from the very same weights or says why it cannot.
+    start_from: str = ""
+    start_sha256: str = ""
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

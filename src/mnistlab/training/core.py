@@ -22,6 +22,7 @@ import platform
 import random
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -154,6 +155,13 @@ class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
         return {"peak": self.peak, "total_steps": self.total, "warmup_fraction": self.warmup_fraction}
 
 
+def train_seed(base: int, seed: int) -> int:
+    """The seed a run's synthetic training data are drawn from: `base` for seed 0 (the bundled models'),
+    else base + 10 * seed, never base + 1..3, which draw the validation and test sets: a run with --seed 1
+    must not train on its own validation set's texts and conditions."""
+    return base + 10 * seed
+
+
 def backed_up_epochs(run: RunDir) -> int:
     """Epochs the run's backup holds (where BackupAndRestore resumes), 0 for none."""
     import json
@@ -220,6 +228,39 @@ def _check_recipe(recipe: Recipe, opts: TrainOptions) -> None:
         raise MnistlabError("--epochs must be at least 1")
     if recipe.batch_size < 1:
         raise MnistlabError("--batch-size must be at least 1")
+    if recipe.start_from:
+        _check_start(recipe)
+
+
+def _check_start(recipe: Recipe) -> None:
+    """A run to start from must be finished, of the same architecture, and (where the recipe names a
+    digest) hold the very weights the recipe was first trained from."""
+    from mnistlab.runs import open_run
+
+    src = open_run(recipe.start_from)
+    theirs = src.config.get("recipe", {}).get("architecture")
+    if theirs != recipe.architecture:
+        raise MnistlabError(
+            f"{src.path} holds a {theirs} model; preset {recipe.preset} trains {recipe.architecture}: "
+            "start from a run of the same architecture"
+        )
+    digest = _sha256(src.model_path)
+    if recipe.start_sha256 and digest != recipe.start_sha256:
+        raise MnistlabError(
+            f"{src.model_path} changed since this recipe started from it (its SHA-256 differs); "
+            "the same start is gone, so the same result cannot be promised"
+        )
+    recipe.start_sha256 = digest
+
+
+def _sha256(path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _config(recipe: Recipe, opts: TrainOptions, ds: Dataset, strategy) -> dict:
@@ -455,11 +496,23 @@ def fit_run(
         if run.path.exists() and any(run.path.iterdir()):
             raise MnistlabError(f"{run.path} already exists and is not empty; choose another --out")
         run.path.mkdir(parents=True, exist_ok=True)
-        run.write_config({**_config(recipe, opts, ds, strategy), **({"synthetic_fonts": fonts} if fonts else {})})
+        drawn = task.generator(recipe) if hasattr(task, "generator") else None
+        run.write_config(
+            {
+                **_config(recipe, opts, ds, strategy),
+                **({"synthetic_fonts": fonts} if fonts else {}),
+                **({"generator": drawn} if drawn else {}),
+            }
+        )
     prior = run.history
     say(f"  run directory {run.path}; building the model and compiling its first step")
     data = (x_train, y_train, x_val, y_val)
     fit = task.build(run, recipe, opts, ds, data, strategy, say)
+    if recipe.start_from and backed_up_epochs(run) == 0:
+        say(f"  starting from the weights of {recipe.start_from}")
+        with warnings.catch_warnings():  # the saved optimizer's state is not wanted: a new schedule starts
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            fit.model.load_weights(str(Path(recipe.start_from) / "model.keras"))
     callbacks = [
         *fit.callbacks,
         keras.callbacks.BackupAndRestore(backup_dir=str(run.backup_dir), delete_checkpoint=False),

@@ -28,6 +28,7 @@ from mnistlab.training.core import (
     make_optimizer,
     run_summary,
     synthetic_path,
+    train_seed,
 )
 
 PAGES_SEED = 611953  # training pages; +1 validation pages; +2 test pages
@@ -162,6 +163,11 @@ class DetectorTask(DrawnTask):
     kind = "detector"
     what = "a detector"
 
+    def generator(self, recipe) -> dict:
+        """Which way the synthetic pages were drawn (the version in the page cache's key), recorded in
+        the run's config."""
+        return {"pages": GENERATOR_VERSION}
+
     def check(self, ds, recipe, x_val) -> None:
         super().check(ds, recipe, x_val)
         if recipe.pages < recipe.batch_size:
@@ -176,7 +182,9 @@ class DetectorTask(DrawnTask):
         self.one_device(strategy)
         x_train, y_train, x_val, y_val = data
         fonts = font_files("train")
-        photos, cores = cached_pages("train", recipe.pages, PAGES_SEED + opts.seed, x_train, y_train, fonts, say)
+        photos, cores = cached_pages(
+            "train", recipe.pages, train_seed(PAGES_SEED, opts.seed), x_train, y_train, fonts, say
+        )
         n_check = min(CHECK_PAGES, max(32, recipe.pages // 20))
         val = cached_pages("validation", n_check, PAGES_SEED + 1, np.round(x_val).astype(np.uint8), y_val, fonts, say)
         windows = PageWindows(photos, cores, recipe.batch_size, opts.seed)

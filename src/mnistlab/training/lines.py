@@ -27,6 +27,7 @@ from mnistlab.training.core import (
     make_optimizer,
     run_summary,
     synthetic_path,
+    train_seed,
 )
 
 LINES_SEED = 104729  # training lines; +1 validation lines; +2 test lines; +3 non-digit images
@@ -220,6 +221,11 @@ class LineTask(DrawnTask):
     kind = "line"
     what = "a line model"
 
+    def generator(self, recipe) -> dict:
+        """Which way the synthetic lines were drawn (the versions in the line cache's key), recorded in
+        the run's config: the same seed gives the same lines only from the same generator."""
+        return {"lines": GENERATOR_VERSION, **({"photo": PHOTO_VERSION} if recipe.world == "photo" else {})}
+
     def build(self, run, recipe, opts, ds, data, strategy, say) -> Fit:
         from mnistlab.data.fonts import font_files
         from mnistlab.data.negatives import make_negatives
@@ -238,7 +244,7 @@ class LineTask(DrawnTask):
             *cached_lines(
                 "train",
                 recipe.lines,
-                LINES_SEED + opts.seed,
+                train_seed(LINES_SEED, opts.seed),
                 x_train,
                 y_train,
                 fonts,
