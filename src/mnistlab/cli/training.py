@@ -51,6 +51,7 @@ def cmd_train(args) -> None:
         deterministic=not args.no_determinism,
         strategy=args.strategy,
         verbose=os.environ.get("MNISTLAB_VERBOSE", "auto"),
+        start_from=args.start_from,
     )
     if args.start_from and (args.resume or args.ensemble > 1):
         raise MnistlabError("--start-from trains one new run: it cannot go with --resume or --ensemble")
@@ -72,11 +73,6 @@ def cmd_train(args) -> None:
             if args.seed is None:
                 opts.seed = cfg["seed"]
             opts.deterministic = cfg["deterministic"]
-        if args.start_from:
-            from mnistlab.models.presets import get_preset
-
-            recipe = recipe or Recipe.from_dict(get_preset(opts.preset).recipe.to_dict())
-            recipe.start_from, recipe.start_sha256 = str(args.start_from), ""
         run = train(
             opts, recipe=recipe, link_latest=not args.no_latest, recorded_fonts=src.config if args.from_run else None
         )

@@ -50,6 +50,7 @@ class TrainOptions:
     deterministic: bool = True
     strategy: str = "auto"
     verbose: int | str = "auto"
+    start_from: str | None = None  # a finished run whose weights the model starts from (fine-tuning)
 
 
 def resolve_verbose(verbose: int | str) -> int:
@@ -236,6 +237,7 @@ def _check_start(recipe: Recipe) -> None:
     """A run to start from must be finished, of the same architecture, and (where the recipe names a
     digest) hold the very weights the recipe was first trained from."""
     from mnistlab.runs import open_run
+    from mnistlab.training.onnx import keras_digest
 
     src = open_run(recipe.start_from)
     theirs = src.config.get("recipe", {}).get("architecture")
@@ -244,23 +246,13 @@ def _check_start(recipe: Recipe) -> None:
             f"{src.path} holds a {theirs} model; preset {recipe.preset} trains {recipe.architecture}: "
             "start from a run of the same architecture"
         )
-    digest = _sha256(src.model_path)
+    digest = keras_digest(src)
     if recipe.start_sha256 and digest != recipe.start_sha256:
         raise MnistlabError(
             f"{src.model_path} changed since this recipe started from it (its SHA-256 differs); "
             "the same start is gone, so the same result cannot be promised"
         )
     recipe.start_sha256 = digest
-
-
-def _sha256(path) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _config(recipe: Recipe, opts: TrainOptions, ds: Dataset, strategy) -> dict:
@@ -449,6 +441,8 @@ def resolve(opts: TrainOptions, recipe: Recipe | None, resume: RunDir | None) ->
         recipe.epochs = opts.epochs
     if opts.batch_size is not None:
         recipe.batch_size = opts.batch_size
+    if opts.start_from is not None:
+        recipe.start_from, recipe.start_sha256 = str(opts.start_from), ""
     _check_recipe(recipe, opts)
     return opts, recipe
 
@@ -512,7 +506,7 @@ def fit_run(
         say(f"  starting from the weights of {recipe.start_from}")
         with warnings.catch_warnings():  # the saved optimizer's state is not wanted: a new schedule starts
             warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
-            fit.model.load_weights(str(Path(recipe.start_from) / "model.keras"))
+            fit.model.load_weights(str(RunDir(Path(recipe.start_from)).model_path))
     callbacks = [
         *fit.callbacks,
         keras.callbacks.BackupAndRestore(backup_dir=str(run.backup_dir), delete_checkpoint=False),
