@@ -89,16 +89,11 @@ bundled-line-model: setup system-deps
 	$(BIN)/mnistlab train --preset line --seed 0 --out runs/bundled-line --no-latest
 	$(BIN)/python tools/bundle_line_model.py runs/bundled-line
 
-# The bundled photo line model (src/mnistlab/bundled/photoline/): about 90 minutes on 2 CPU cores.
-# Two runs: 6 epochs from random weights on the lines of seed 0, then 6 more epochs on new lines
-# (seed 1) from those weights; new lines raise the calibration photos where more epochs over the
-# same lines did not (docs/training.md).
+# The bundled photo line model (src/mnistlab/bundled/photoline/): about 50 minutes on 2 CPU cores.
 bundled-photo-line-model: setup system-deps
 	$(BIN)/mnistlab data fetch
-	rm -rf runs/bundled-photo-line runs/bundled-photo-line-base
-	$(BIN)/mnistlab train --preset photo-line --seed 0 --out runs/bundled-photo-line-base --no-latest
-	$(BIN)/mnistlab train --preset photo-line --seed 1 --start-from runs/bundled-photo-line-base \
-		--out runs/bundled-photo-line --no-latest
+	rm -rf runs/bundled-photo-line
+	$(BIN)/mnistlab train --preset photo-line --seed 0 --out runs/bundled-photo-line --no-latest
 	$(BIN)/python tools/fit_verdict.py runs/bundled-photo-line
 	$(BIN)/python tools/bundle_line_model.py runs/bundled-photo-line
 

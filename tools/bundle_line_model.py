@@ -122,9 +122,9 @@ def start(recipe: dict) -> str:
     if not recipe.get("start_from"):
         return ""
     return (
-        f", on fresh lines (seed 1 draws other lines than seed 0); these epochs continue from the weights "
-        f"of `{recipe['start_from']}` (model.keras SHA-256 `{recipe['start_sha256'][:16]}...`), the same "
-        "recipe trained from random weights at seed 0 (`make bundled-photo-line-model` trains both)"
+        f", on fresh lines (seed 1 draws other lines than seed 0), starting from the weights of "
+        f"`{recipe['start_from']}` (model.keras SHA-256 `{recipe['start_sha256'][:16]}...`), the same recipe "
+        "trained from random weights at seed 0"
     )
 
 
