@@ -83,6 +83,7 @@ def test_write_a_number_and_a_star_in_chromium(reader_run):
         number = page.locator("#number").text_content()
         page.screenshot(path=str(ARTIFACTS / "serve-number.png"), full_page=True)
         assert number == "123", number
+        assert page.locator("#numstate").text_content() == "read"
         assert page.locator("#strip canvas").count() == 3
 
         page.click("#numclear")

@@ -4,8 +4,10 @@ A detector run (`mnistlab train --preset detector`) holds `model.onnx` (a small 
 network, `unet_detector`, trained on the synthetic pages of `data.pages`) and `detector.json` (its
 working size and the map threshold chosen on validation pages). Here, with onnxruntime and numpy:
 
-1. The picture is shrunk so its longer side is at most `WORK_SIDE` (the detector sees lines 7 to
-   110 pixels tall there) and the model marks each line's core.
+1. The picture is shrunk so its longer side is at most `WORK_SIDE` (the detector learned lines 7 to
+   110 pixels tall there) and the model marks each line's core. A picture with room for taller
+   writing is also seen at half that size, and that look is kept where its lines are too tall for
+   the first (a number drawn large on the page's pad).
 2. Each connected core is a line: its direction (the principal axis of its cells), its length and
    its height (the core is the middle half of a line's height).
 3. `normalize` turns the picture so the lines run level (the length-weighted median direction, up to
@@ -25,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnistlab.data.pages import CORE, CORE_INSET, OUT_STRIDE, standardize
+from mnistlab.data.pages import CORE, CORE_INSET, HEIGHTS, OUT_STRIDE, standardize
 from mnistlab.errors import MnistlabError
 
 WORK_SIDE = 768  # the detector looks at the picture shrunk to at most this long
@@ -104,12 +106,13 @@ class Detector:
         self.threshold = float(threshold)
         self.path = path
 
-    def core_map(self, gray: np.ndarray) -> tuple[np.ndarray, float]:
-        """The probability that each map cell is a line's core, and the working scale (work / picture)."""
+    def core_map(self, gray: np.ndarray, shrink: float = 1.0) -> tuple[np.ndarray, float]:
+        """The probability that each map cell is a line's core, and the working scale (work / picture),
+        the picture seen at most `WORK_SIDE` long and then `shrink` times that."""
         from PIL import Image
 
         h, w = gray.shape
-        scale = min(1.0, WORK_SIDE / max(h, w))
+        scale = min(1.0, WORK_SIDE / max(h, w)) * shrink
         wh, ww = max(16, int(round(h * scale))), max(16, int(round(w * scale)))
         work = np.asarray(
             Image.fromarray(np.clip(gray, 0, 255).astype(np.uint8)).resize((ww, wh), Image.Resampling.BILINEAR),
@@ -124,10 +127,25 @@ class Detector:
         return prob[: -(-wh // OUT_STRIDE), : -(-ww // OUT_STRIDE)], scale
 
     def find(self, gray: np.ndarray) -> list[Line]:
-        """The lines of writing in a grey picture (H, W, 0..255), in picture pixels."""
+        """The lines of writing in a grey picture (H, W, 0..255), in picture pixels.
+
+        The detector learned lines up to `HEIGHTS[1]` pixels tall at its working size; taller writing
+        (a number drawn large on the page's pad, a close crop) comes apart into pieces there. A
+        picture with room for such writing is looked at once more at half the size, and that look is
+        kept where it finds a line taller than the detector's world."""
+        lines = self._find(gray, 1.0)
+        h, w = gray.shape
+        scale = min(1.0, WORK_SIDE / max(h, w))
+        if min(h, w) * scale < 4 * HEIGHTS[1]:
+            half = self._find(gray, 0.5)
+            if half and max(ln.height for ln in half) * scale > HEIGHTS[1]:
+                return half
+        return lines
+
+    def _find(self, gray: np.ndarray, shrink: float) -> list[Line]:
         import cc3d
 
-        prob, scale = self.core_map(gray)
+        prob, scale = self.core_map(gray, shrink)
         labels = cc3d.connected_components((prob > self.threshold).astype(np.uint8), connectivity=8)
         lines = []
         cell = OUT_STRIDE / scale  # picture pixels per map cell
