@@ -1,13 +1,15 @@
 """Learn `reading/verdict.py`'s weights for a photo line model on development photos: verdict.json.
 
-    python tools/fit_verdict.py PHOTO_LINE_RUN [--photos 1200] [--pages 600] [--numbers 400]
+    python tools/fit_verdict.py PHOTO_LINE_RUN [--photos 2400] [--pages 600] [--numbers 400] [--pads 400]
 
 Draws development photos (`benchmarks/photos.py`, the writers and fonts of the reading bench's
 development set) with a seed of their own, `CALIBRATION_SEED`: never the photos a bench reports and
 never the field photos. Each is read twice, by the marks (the bundled classifier, ink line model and
 detector) and by the photo line model; two logistic regressions learn from what the readings show
 together (`verdict.features`) whether each is right, and the accept level is the lowest at which
-these photos are accepted but wrong at most `ACCEPT_WRONG` of the time. Writes verdict.json into the
+these photos are accepted but wrong at most `ACCEPT_WRONG` of the time. The weights also learn from
+synthetic pages, composed numbers and numbers drawn on the page's black pad (white strokes, as the
+browser sends them), all of digits the photo line run held out. Writes verdict.json into the
 run's folder (bundle it with `tools/bundle_line_model.py`).
 """
 
@@ -27,6 +29,7 @@ from reading import CALIBRATION_SEED  # noqa: E402  the reading bench's photo se
 
 PAGES_SEED = 31_337_000  # synthetic pages (data/pages.py) of held-out digits; no training seed is near
 NUMBERS_SEED = 31_338_000  # composed numbers of held-out digits and training fonts
+PADS_SEED = 31_339_000  # numbers drawn on the page's pad, of held-out digits
 ACCEPT_WRONG = 0.0025  # half the 0.5% target: 1,200 photos measure it only roughly
 L2 = 1e-2  # a little weight decay: few photos, correlated features
 
@@ -120,9 +123,76 @@ def number_photos(n: int, photo_run: str) -> list[tuple[bytes, str, None]]:
     return out
 
 
-def readings(photos, photo_run: str):
+def pad_photos(n: int, photo_run: str) -> list[tuple[bytes, str, None]]:
+    """`n` numbers of 2-6 digits written on the web page's pad as the browser sends them: white
+    strokes on a black canvas 840 pixels wide and 220 (or, on a phone, 420) tall, as PNG. The digits
+    are the MNIST validation digits the photo line run held out, each enlarged to 40-190 pixels and
+    re-drawn by a simulated pen (`photolines.pen_redraw`: pen width, pressure, wobble)."""
+    import io
+
+    from PIL import Image
+
+    from mnistlab.data.photolines import pen_redraw
+    from mnistlab.runs import open_run
+    from mnistlab.training.core import held_out
+    from reading import _trim
+
+    _, _, x_val, y_val = held_out(open_run(photo_run))
+    rng = np.random.default_rng(PADS_SEED)
+    out = []
+    while len(out) < n:
+        pad_h, pad_w = (220 if rng.random() < 0.8 else 420), 840
+        height = rng.uniform(40, min(190, pad_h - 24))
+        idx = rng.integers(0, len(y_val), int(rng.integers(2, 7)))
+        marks = []
+        for i in idx:
+            ink = _trim(np.asarray(x_val[i], np.float64))
+            h = height * rng.uniform(0.85, 1.1)
+            w = max(2, int(round(ink.shape[1] * h / ink.shape[0])))
+            big = np.asarray(
+                Image.fromarray(np.clip(ink, 0, 255).astype(np.uint8)).resize((w, int(h)), Image.Resampling.BICUBIC),
+                np.float64,
+            )
+            marks.append(pen_redraw(np.pad(big, 12), rng))
+        gaps = [rng.uniform(-0.05, 0.7) * height for _ in marks[1:]]
+        width = sum(m.shape[1] for m in marks) + sum(gaps)
+        shrink = min(1.0, (pad_w - 20) / width, (pad_h - 4) / max(m.shape[0] for m in marks))
+        canvas = np.zeros((pad_h, pad_w))
+        x = rng.uniform(0, pad_w - 10 - width * shrink)
+        for m, gap in zip(marks, [0.0, *gaps]):
+            x += gap * shrink
+            mh, mw = max(1, int(m.shape[0] * shrink)), max(1, int(m.shape[1] * shrink))
+            m = np.asarray(Image.fromarray(m.astype(np.uint8)).resize((mw, mh), Image.Resampling.BILINEAR), np.float64)
+            y = int(np.clip(pad_h / 2 - mh / 2 + rng.normal(0, 0.08 * height), 0, pad_h - mh))
+            x0 = int(np.clip(x, 0, pad_w - mw))
+            canvas[y : y + mh, x0 : x0 + mw] = np.maximum(canvas[y : y + mh, x0 : x0 + mw], m)
+            x += mw
+        buf = io.BytesIO()
+        Image.fromarray(canvas.astype(np.uint8)).save(buf, format="PNG")
+        out.append((buf.getvalue(), "".join(str(int(y_val[i])) for i in idx), None))
+    return out
+
+
+def readings(photos, photo_run: str, jobs: int = 1):
     """(marks' reading, photo model's reading or None, truth) of every photo with lines found, as
-    `read.read_pair` makes them (None: the marks' reading stands alone, the verdict is not asked)."""
+    `read.read_pair` makes them (None: the marks' reading stands alone, the verdict is not asked),
+    read by `jobs` processes."""
+    if jobs > 1 and len(photos) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        chunks = [(photos[k::jobs], photo_run) for k in range(jobs)]
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            parts = list(pool.map(_readings_chunk, chunks))
+        rows = [parts[k % jobs][k // jobs] for k in range(len(photos))]
+    else:
+        rows = _readings_chunk((photos, photo_run))
+    return [row for row in rows if row is not None]
+
+
+def _readings_chunk(args):
+    """One process's share of `readings`: a row for every photo, None where no line was found."""
+    photos, photo_run = args
     from mnistlab.images import decode_picture
     from mnistlab.reading import read
     from mnistlab.reading.linemodel import LineModel
@@ -135,8 +205,7 @@ def readings(photos, photo_run: str):
     for data, truth, _ in photos:
         gray, _ = decode_picture(data)
         found = pred.detector.find(gray)
-        if found:
-            out.append((*read.read_pair(gray, found, pred.judge, pred.lines, pred.mode, model), truth))
+        out.append((*read.read_pair(gray, found, pred.judge, pred.lines, pred.mode, model), truth) if found else None)
     return out
 
 
@@ -176,7 +245,8 @@ def fit(rows, photo_rows) -> dict:
         "accept": accept,
         "chosen_on": f"weights: development photos (benchmarks/photos.py, seed {CALIBRATION_SEED}), "
         f"synthetic pages of held-out digits (data/pages.py, seed {PAGES_SEED}) and composed numbers of "
-        f"held-out digits and training fonts (seed {NUMBERS_SEED}); the accept level: the "
+        f"held-out digits and training fonts (seed {NUMBERS_SEED}) and numbers of held-out digits drawn on "
+        f"the page's pad (seed {PADS_SEED}); the accept level: the "
         f"{len(photo_rows)} development photos with lines found, accepted-but-wrong at most {ACCEPT_WRONG}",
         "measured_there": {
             "marks_exact": round(float(marks_right.mean()), 4),
@@ -188,20 +258,42 @@ def fit(rows, photo_rows) -> dict:
     }
 
 
+def _plain(x):
+    """numpy's numbers as JSON's."""
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    raise TypeError(f"{type(x).__name__} is not JSON")
+
+
 def main() -> int:
     from mnistlab import atomic
     from reading import photo_set
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run")
-    parser.add_argument("--photos", type=int, default=1200, help="development photos (default: 1200)")
+    parser.add_argument("--photos", type=int, default=2400, help="development photos (default: 2400)")
     parser.add_argument("--pages", type=int, default=600, help="synthetic pages (default: 600)")
     parser.add_argument("--numbers", type=int, default=400, help="composed numbers (default: 400)")
-    args = parser.parse_args()
-    photos = readings(photo_set(args.photos, seed=CALIBRATION_SEED), args.run)
-    others = readings(page_photos(args.pages, args.run), args.run) + readings(
-        number_photos(args.numbers, args.run), args.run
+    parser.add_argument("--pads", type=int, default=400, help="numbers drawn on the page's pad (default: 400)")
+    parser.add_argument("--jobs", type=int, default=2, help="processes that read (default: 2)")
+    parser.add_argument(
+        "--readings",
+        type=Path,
+        help="a JSON file of the readings: read from it where it exists (the same run and counts), "
+        "else written there, so the fit can be repeated without reading again",
     )
+    args = parser.parse_args()
+    if args.readings and args.readings.exists():
+        photos, others = json.loads(args.readings.read_text())
+    else:
+        photos = readings(photo_set(args.photos, seed=CALIBRATION_SEED), args.run, args.jobs)
+        others = []
+        for make, n in ((page_photos, args.pages), (number_photos, args.numbers), (pad_photos, args.pads)):
+            others += readings(make(n, args.run), args.run, args.jobs)
+        if args.readings:
+            atomic.write_text(args.readings, json.dumps([photos, others], default=_plain))
     info = fit(photos + others, photos)
     atomic.write_json(Path(args.run) / "verdict.json", info)
     print(json.dumps(info["measured_there"]), f"accept at {info['accept']}")
