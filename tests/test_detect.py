@@ -127,8 +127,7 @@ def pad_drawing() -> np.ndarray:
 
     def arc(cx, cy, r, start, end, n=14):
         return [
-            (cx + r * np.cos(np.radians(a)), cy + r * np.sin(np.radians(a)))
-            for a in np.linspace(start, end, n + 1)
+            (cx + r * np.cos(np.radians(a)), cy + r * np.sin(np.radians(a))) for a in np.linspace(start, end, n + 1)
         ]
 
     strokes = [
