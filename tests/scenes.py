@@ -165,3 +165,29 @@ def field_note(
     table = table.resize(photo, Image.Resampling.BILINEAR).filter(ImageFilter.GaussianBlur(0.6))
     gray = np.asarray(table, np.float64) + rng.normal(0, 3, (photo[1], photo[0]))
     return gray.clip(0, 255), "\n".join(lines)
+
+
+def arc(cx, cy, r, start, end, n=14) -> list[tuple[float, float]]:
+    """Points along a circle's arc from `start` to `end` degrees (y down)."""
+    return [(cx + r * np.cos(np.radians(a)), cy + r * np.sin(np.radians(a))) for a in np.linspace(start, end, n + 1)]
+
+
+# "1", "2", "3" as strokes on the page's 840 x 220 pad, in its own pixels: about 130 pixels tall.
+PAD_123 = [
+    [(150, 45), (150, 175)],
+    arc(330, 85, 40, 200, 360) + [(360, 110), (290, 175), (375, 175)],
+    arc(520, 78, 34, 200, 450),
+    arc(520, 142, 38, 270, 500),
+]
+
+
+def pad_drawing() -> np.ndarray:
+    """ "123" as the page's pad sends it: `PAD_123` in white strokes 14 pixels wide on its black canvas
+    (taller writing than any line the detector learned from)."""
+    img = Image.new("L", (840, 220), 0)
+    draw = ImageDraw.Draw(img)
+    for points in PAD_123:
+        draw.line(points, fill=255, width=14, joint="curve")
+        for x, y in (points[0], points[-1]):
+            draw.ellipse([x - 7, y - 7, x + 7, y + 7], fill=255)
+    return np.asarray(img, np.float64)

@@ -6,6 +6,7 @@ import shutil
 import pytest
 
 from conftest import ARTIFACTS
+from scenes import PAD_123
 from serving import CHROMIUM, launch_chromium, running_server
 
 
@@ -54,13 +55,6 @@ def _stroke(page, canvas_box, points, scale):
     page.mouse.up()
 
 
-def _arc(cx, cy, r, start, end, n=14):
-    return [
-        (cx + r * math.cos(math.radians(a)), cy + r * math.sin(math.radians(a)))
-        for a in [start + (end - start) * k / n for k in range(n + 1)]
-    ]
-
-
 @pytest.mark.skipif(not shutil.which("chromium"), reason="Debian's chromium is not installed (.ci/run installs it)")
 def test_write_a_number_and_a_star_in_chromium(reader_run):
     from playwright.sync_api import sync_playwright
@@ -74,10 +68,8 @@ def test_write_a_number_and_a_star_in_chromium(reader_run):
         box = page.locator("#numpad").bounding_box()
         scale = box["width"] / 840
         # "1", "2", "3" written with separate strokes, about 130 canvas pixels tall.
-        _stroke(page, box, [(150, 45), (150, 175)], scale)
-        _stroke(page, box, _arc(330, 85, 40, 200, 360) + [(360, 110), (290, 175), (375, 175)], scale)
-        _stroke(page, box, _arc(520, 78, 34, 200, 450), scale)
-        _stroke(page, box, _arc(520, 142, 38, 270, 500), scale)
+        for points in PAD_123:
+            _stroke(page, box, points, scale)
         settled = "document.getElementById('numpad').dataset.busy === '0'"
         page.wait_for_function(settled, timeout=30000)
         number = page.locator("#number").text_content()

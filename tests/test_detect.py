@@ -120,32 +120,9 @@ def test_the_bundled_detector_finds_each_line_of_a_turned_note():
     assert all(abs(np.rad2deg(ln.angle) + 18.0) < 6 for ln in found if ln.length > 3 * ln.height)
 
 
-def pad_drawing() -> np.ndarray:
-    """ "123" as the page's pad sends it: white strokes 14 pixels wide on a black canvas 840 x 220,
-    the digits about 130 pixels tall (taller than any line the detector learned from)."""
-    from PIL import Image, ImageDraw
-
-    def arc(cx, cy, r, start, end, n=14):
-        return [
-            (cx + r * np.cos(np.radians(a)), cy + r * np.sin(np.radians(a))) for a in np.linspace(start, end, n + 1)
-        ]
-
-    strokes = [
-        [(150, 45), (150, 175)],
-        arc(330, 85, 40, 200, 360) + [(360, 110), (290, 175), (375, 175)],
-        arc(520, 78, 34, 200, 450),
-        arc(520, 142, 38, 270, 500),
-    ]
-    img = Image.new("L", (840, 220), 0)
-    draw = ImageDraw.Draw(img)
-    for points in strokes:
-        draw.line(points, fill=255, width=14, joint="curve")
-        for x, y in (points[0], points[-1]):
-            draw.ellipse([x - 7, y - 7, x + 7, y + 7], fill=255)
-    return np.asarray(img, np.float64)
-
-
 def test_writing_taller_than_the_detector_learned_is_found_whole_at_half_the_size():
+    from tests.scenes import pad_drawing
+
     det = detect.Detector(detector_copy_path())
     gray = pad_drawing()
     # At the working size the digits stand ~120 pixels tall, past pages.HEIGHTS: the cores come apart.
@@ -237,6 +214,8 @@ def test_a_12_megapixel_photo_is_read_like_a_small_one(reader):
 
 
 def test_a_number_drawn_large_on_the_pad_is_read_and_sure(reader):
+    from tests.scenes import pad_drawing
+
     r = reader.read(pad_drawing())
     assert r["text"] == "123" and r["accepted"], r
 
