@@ -366,13 +366,15 @@ def photo_readers(runs: list[str], psm: int, engines_too: bool = True) -> dict:
     """mnistlab (each run, or the bundled reader) and whichever engines are installed."""
     import engines
     from mnistlab.api import bundled_path
-    from mnistlab.images import load_gray_file
+    from mnistlab.images import decode_picture
     from mnistlab.reading.predictor import Predictor
     from mnistlab.runs import open_run
 
     def reader(pred):
-        def read(path):
-            r = pred.read(load_gray_file(path))
+        def read(path):  # as `mnistlab read` reads a file: decoded to the working size, the file at hand
+            data = Path(path).read_bytes()
+            gray, scale = decode_picture(data)
+            r = pred.read(gray, scale=scale, data=data)
             return r["text"], r["accepted"]
 
         return read

@@ -132,12 +132,13 @@ def field_note(
     photo: tuple[int, int] = (1280, 960),
     grain: float = 0.0,
     faint: tuple[int, int] | None = None,
+    room: float = 1.5,
 ) -> tuple[np.ndarray, str]:
     """A note photographed as people do: `lines` in print on a sheet turned `turn` degrees on a dark
     table, the picture `photo` pixels (width, height) with the writing scaled to it; `ink` is the
     print's grey and `grain` (0..1) makes it a pencil's, broken and uneven; `faint` (line, character)
-    leaves that character barely darker than the paper, as a pen running dry does. Returns (grey
-    picture, the text it holds)."""
+    leaves that character barely darker than the paper, as a pen running dry does; the photo is `room`
+    times as wide as the sheet (a sheet seen from afar: more). Returns (grey picture, the text it holds)."""
     rng = np.random.default_rng(seed)
     page = sheet(lines, size=size, pad=size)
     if faint is not None:
@@ -158,7 +159,7 @@ def field_note(
     )
     mask = Image.new("L", (page.shape[1], page.shape[0]), 255).rotate(turn, expand=True, fillcolor=0)
     w, h = img.size
-    tw = int(max(w, h * photo[0] / photo[1]) * 1.5)  # the photo's own proportions: no angle is skewed
+    tw = int(max(w, h * photo[0] / photo[1]) * room)  # the photo's own proportions: no angle is skewed
     th = tw * photo[1] // photo[0]
     table = Image.fromarray((60 + rng.normal(0, 6, (th, tw))).clip(0, 255).astype(np.uint8))
     table.paste(img, ((table.width - w) // 2, (table.height - h) // 2), mask)

@@ -213,6 +213,45 @@ def test_a_12_megapixel_photo_is_read_like_a_small_one(reader):
     assert r["text"] == text and r["accepted"], r
 
 
+def test_a_small_number_on_a_12_megapixel_photo_is_read_from_the_files_own_pixels(reader, tmp_path, capsys):
+    from fastapi.testclient import TestClient
+    from tests.scenes import field_note, jpeg
+
+    from mnistlab.api import bundled_path
+    from mnistlab.cli import main
+    from mnistlab.images import decode_picture
+    from mnistlab.runs import RunDir
+    from mnistlab.serving.app import create_app
+
+    gray, text = field_note(["30472"], photo=(4000, 3000), seed=5, room=8, size=40)  # a sheet seen from afar
+    data = jpeg(gray)
+    small, scale = decode_picture(data)
+    assert scale == 4.0  # decoded to 1000 x 750: the writing some 20 pixels tall there
+    assert not reader.read(small, scale=scale)["accepted"]  # without the file, too small to be sure
+    r = reader.read(small, scale=scale, data=data)
+    assert r["text"] == text and r["accepted"], r
+    # The boxes are the file's: on the note, in the middle of the photo, left to right.
+    xs = [d["box"][0] for d in r["digits"]]
+    assert xs == sorted(xs) and all(1500 < d["box"][0] < d["box"][2] < 2500 for d in r["digits"])
+    assert all(1200 < d["box"][1] < d["box"][3] < 1800 for d in r["digits"])
+    # The whole picture handed over as pixels (the Python API) gets the same closer look.
+    full = reader.read(gray)
+    assert full["text"] == text and full["accepted"], full
+    boxes = np.array([d["box"] for d in full["digits"]]) - np.array([d["box"] for d in r["digits"]])
+    assert np.abs(boxes).max() <= 12  # the same boxes, from the file's pixels and from the array's
+    # ... and so do a file given to `read` and an upload to the server.
+    path = tmp_path / "far.jpg"
+    path.write_bytes(data)
+    capsys.readouterr()
+    assert main(["read", str(path), "--json"]) == 0
+    said = json.loads(capsys.readouterr().out)
+    said = said[0] if isinstance(said, list) else said
+    assert said["text"] == text and said["accepted"], said
+    client = TestClient(create_app(RunDir(bundled_path())))
+    res = client.post("/api/read", files={"file": ("far.jpg", data, "image/jpeg")})
+    assert res.status_code == 200 and res.json()["text"] == text and res.json()["accepted"], res.json()
+
+
 def test_a_number_drawn_large_on_the_pad_is_read_and_sure(reader):
     from tests.scenes import pad_drawing
 

@@ -242,3 +242,29 @@ def test_a_blob_thick_pen_is_thinned_towards_mnists_and_a_thinner_one_left_alone
     assert np.array_equal(usual, usual_as_drawn)
     # MNIST's own pen is under the bar: hardly any of its digits would be thinned.
     assert np.mean([half_stroke(x) > bar for x in mnist.x_test[:2000]]) < 0.02
+
+
+def test_a_region_is_decoded_at_the_pictures_own_resolution_upright():
+    from tests.scenes import jpeg
+
+    from mnistlab.images import decode_picture, decode_region
+
+    rng = np.random.default_rng(0)
+    gray = np.kron(rng.uniform(0, 255, (75, 100)), np.ones((40, 40)))  # 4000 x 3000, blocks of 40
+    png = _png(Image.fromarray(gray.astype(np.uint8)))
+    part, scale = decode_region(png, (1200, 800, 1600, 1100))
+    assert scale == 1.0 and np.array_equal(part, gray[800:1100, 1200:1600].astype(np.uint8))
+    _, whole_scale = decode_picture(png)
+    assert whole_scale > 2  # the whole picture comes shrunk, the part at full size
+    # Shrunk by whole steps to about `shrink_to` pixels, the scale says so.
+    part, scale = decode_region(png, (0, 0, 4000, 3000), shrink_to=1_000_000)
+    assert part.size <= 1_000_000 and scale == 4000 / part.shape[1]
+    # A photo stored sideways (EXIF orientation 6): the box is the upright picture's.
+    sideways = jpeg(gray, orientation=6)
+    part, scale = decode_region(sideways, (1200, 800, 1600, 1100))
+    assert part.shape == (300, 400) and scale == 1.0
+    assert np.abs(part[20:-20, 20:-20] - gray[820:1080, 1220:1580]).mean() < 8  # JPEG's loss only
+    # A box past the picture's edge is cut to it.
+    assert decode_region(png, (3900, 2900, 4100, 3100))[0].shape == (100, 100)
+    with pytest.raises(ImageError, match="damaged or truncated"):
+        decode_region(png[:300], (0, 0, 10, 10))

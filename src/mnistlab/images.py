@@ -157,6 +157,57 @@ def decode_picture(data: bytes, shrink_to: int | None = WORK_PIXELS) -> tuple[np
     A picture over `shrink_to` pixels is decoded straight to about that size (a JPEG's DCT scaling,
     else a box reduction in 8 bits), so a 40-Mpixel upload never becomes a 40-Mpixel float array.
     """
+
+    def shrunk(img):
+        w, h = img.size
+        factor = 1
+        if shrink_to and w * h > shrink_to:
+            factor = int(np.ceil((w * h / shrink_to) ** 0.5))
+            if img.format == "JPEG":
+                img.draft("L", (max(1, w // factor), max(1, h // factor)))
+        img.load()
+        if factor > 1:
+            img = _reduced(img, shrink_to)
+        return upright(img), w / img.size[0]
+
+    return _decode(data, shrunk)
+
+
+def decode_region(data: bytes, box, shrink_to: int | None = WORK_PIXELS) -> tuple[np.ndarray, float]:
+    """The part `box` (x0, y0, x1, y1 in the upright picture's own pixels) of a picture's bytes, at
+    the picture's own resolution or shrunk to about `shrink_to` pixels: (float grayscale 0..255, the
+    factor from its pixels to the picture's own). Only the part ever becomes a float array."""
+
+    def part(img):
+        if img.format == "JPEG":
+            img.draft("L", img.size)  # the luminance alone, at full size
+        img.load()
+        img = upright(img)
+        w, h = img.size
+        x0, y0 = int(np.clip(box[0], 0, w - 1)), int(np.clip(box[1], 0, h - 1))
+        x1, y1 = int(np.clip(box[2], x0 + 1, w)), int(np.clip(box[3], y0 + 1, h))
+        img = img.crop((x0, y0, x1, y1))
+        size = img.size[0]
+        if shrink_to and img.size[0] * img.size[1] > shrink_to:
+            img = _reduced(img, shrink_to)
+        return img, size / img.size[0]
+
+    return _decode(data, part)
+
+
+def _reduced(img, shrink_to: int):
+    """`img` reduced by a whole factor to at most about `shrink_to` pixels (8-bit where it can be)."""
+    if img.size[0] * img.size[1] <= shrink_to:
+        return img
+    if img.mode.startswith("I;16"):
+        img = img.convert("I")  # 16-bit: reduce() takes 32-bit integers, not I;16
+    elif img.mode not in ("L", "RGB", "RGBA", "LA", "I", "F"):
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    return img.reduce(int(np.ceil((img.size[0] * img.size[1] / shrink_to) ** 0.5)))
+
+
+def _decode(data: bytes, take) -> tuple[np.ndarray, float]:
+    """Image bytes, checked, opened and given to `take(img) -> (img, scale)`: (grayscale, scale)."""
     from PIL import Image, UnidentifiedImageError
 
     _load_plugins()
@@ -174,20 +225,7 @@ def decode_picture(data: bytes, shrink_to: int | None = WORK_PIXELS) -> tuple[np
             if w < 1 or h < 1:
                 raise ImageError("the image has no pixels")
             img.seek(0)  # first frame of an animation
-            factor = 1
-            if shrink_to and w * h > shrink_to:
-                factor = int(np.ceil((w * h / shrink_to) ** 0.5))
-                if img.format == "JPEG":
-                    img.draft("L", (max(1, w // factor), max(1, h // factor)))
-            img.load()
-            if factor > 1 and img.size[0] * img.size[1] > shrink_to:
-                if img.mode.startswith("I;16"):
-                    img = img.convert("I")  # 16-bit: reduce() takes 32-bit integers, not I;16
-                elif img.mode not in ("L", "RGB", "RGBA", "LA", "I", "F"):
-                    img = img.convert("RGBA" if "transparency" in img.info else "RGB")
-                img = img.reduce(int(np.ceil((img.size[0] * img.size[1] / shrink_to) ** 0.5)))
-            scale = w / img.size[0]
-            img = upright(img)
+            img, scale = take(img)
     except ImageError:
         raise
     except UnidentifiedImageError:

@@ -83,12 +83,14 @@ class Reader:
             gray, scale = decode_picture(data)
         except ImageError as exc:
             return row | {"error": str(exc)}
-        return row | self.read_gray(gray, scale, source)
+        return row | self.read_gray(gray, scale, source, data)
 
-    def read_gray(self, gray, scale: float = 1.0, source: str | os.PathLike | None = None) -> dict:
+    def read_gray(
+        self, gray, scale: float = 1.0, source: str | os.PathLike | None = None, data: bytes | None = None
+    ) -> dict:
         """A decoded grayscale picture -> its reading (`error` for a fault of the reader's own)."""
         try:
-            result = self.predictor.read(gray, tta=self.options.tta, scale=scale)
+            result = self.predictor.read(gray, tta=self.options.tta, scale=scale, data=data)
         except MnistlabError as exc:
             return {"error": str(exc)}
         except Exception as exc:  # one picture's fault must not end a run over thousands

@@ -30,7 +30,9 @@ END_SLACK = 0.5
 MODES = ("combined", "line", "segmenter")
 
 
-def read_gray(gray: np.ndarray, judge, line_model=None, mode: str = "combined", detector=None, photo=None) -> dict:
+def read_gray(
+    gray: np.ndarray, judge, line_model=None, mode: str = "combined", detector=None, photo=None, found=None
+) -> dict:
     """Read the lines of digits in a grayscale picture (H, W, 0..255).
 
     With a `detector` (`detect.Detector`), the writing is found first and the picture normalised to
@@ -40,7 +42,8 @@ def read_gray(gray: np.ndarray, judge, line_model=None, mode: str = "combined", 
     read from the whole picture, as `predict` prepares a file.
 
     `judge(arrays)` takes (N, 28, 28) prepared images and returns (calibrated probabilities,
-    confidence, accepted) per image, as `prediction.Predictor.judge` does.
+    confidence, accepted) per image, as `prediction.Predictor.judge` does. `found`: the detector's
+    lines, where they were already found.
     Returns {"text", "accepted", "digits": [{"digit", "confidence", "accepted", "box"}],
     "separators": [{"char", "box"}], "lines": [{"text", "box", "digits", "separators"}]}
     plus "inputs" (the 28x28 images the model saw) for callers that show them. `text` joins lines
@@ -59,7 +62,8 @@ def read_gray(gray: np.ndarray, judge, line_model=None, mode: str = "combined", 
     gray = np.asarray(gray, dtype=np.float64)
     if detector is None:
         return _read_level(gray, judge, line_model, mode)
-    result, whole = read_pair(gray, detector.find(gray), judge, line_model, mode, photo)
+    found = detector.find(gray) if found is None else found
+    result, whole = read_pair(gray, found, judge, line_model, mode, photo)
     return result if whole is None else verdict.choose(result, whole, photo.verdict)
 
 
@@ -387,13 +391,15 @@ def _from_line_model(lm, pg) -> tuple[list, list, list, list]:
     return digits, seps, text, images
 
 
-def scale_boxes(result: dict, scale: float) -> dict:
-    """The reading with its boxes multiplied by `scale` (a picture decoded smaller than the file)."""
-    if scale == 1.0:
+def scale_boxes(result: dict, scale: float, origin: tuple[float, float] = (0.0, 0.0)) -> dict:
+    """The reading with its boxes multiplied by `scale` (a picture decoded smaller than the file) and
+    moved by `origin` (x, y: where a part of the picture read on its own lies in it)."""
+    if scale == 1.0 and origin == (0.0, 0.0):
         return result
+    ox, oy = origin
 
     def up(box):
-        return [int(round(v * scale)) for v in box]
+        return [int(round(v * scale + o)) for v, o in zip(box, (ox, oy, ox, oy))]
 
     for line in result.get("lines", []):
         line["box"] = up(line["box"])

@@ -402,7 +402,7 @@ def create_app(
                 gray, scale = decode_picture(data)  # straight to the working size
             except ImageError as exc:
                 return exc
-            return predictor.read(gray, views, scale)
+            return predictor.read(gray, views, scale, data)
 
         result = await heavy.run(work, pixels=await run_in_threadpool(picture_cost, data))
         if isinstance(result, ImageError):
