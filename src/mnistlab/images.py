@@ -188,7 +188,7 @@ def decode_region(data: bytes, box, shrink_to: int | None = WORK_PIXELS) -> tupl
         x1, y1 = int(np.clip(box[2], x0 + 1, w)), int(np.clip(box[3], y0 + 1, h))
         img = img.crop((x0, y0, x1, y1))
         size = img.size[0]
-        if shrink_to and img.size[0] * img.size[1] > shrink_to:
+        if shrink_to:
             img = _reduced(img, shrink_to)
         return img, size / img.size[0]
 
