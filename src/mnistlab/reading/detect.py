@@ -40,8 +40,6 @@ LINE_HEIGHT = 48.0  # a picture whose found lines are shorter than this is enlar
 # 0.5 took the second look for 26 (80 right, 24 right and sure), 0.75 for 66 (84, 34), no bound for
 # 86 (83, 38); numbers enlarged 2 and 3 times lost nothing at 0.75 (94%, 0 sure but wrong).
 PIECES = 0.75
-AROUND = 0.1  # a closer look (`Predictor.read`) takes in this share of the picture's longer side around the lines
-CLOSER = 2.0  # ... and is taken where the reader sees the writing in at least this many times more pixels
 LEVEL = 2.5  # a core this many times as long as high shows the lines' direction (shorter: a digit)
 
 
@@ -186,19 +184,6 @@ class Detector:
                 )
             )
         return lines
-
-
-def around(lines: list[Line], shape) -> tuple[int, int, int, int] | None:
-    """The part of a picture of `shape` (h, w) a closer look takes: the box (x0, y0, x1, y1) around
-    the found lines with `AROUND` of the picture's longer side all round; None for no lines."""
-    if not lines:
-        return None
-    h, w = shape
-    pts = np.concatenate([ln.corners() for ln in lines])
-    margin = AROUND * max(h, w)
-    x0, y0 = (int(max(0, np.floor(v - margin))) for v in pts.min(0))
-    x1, y1 = int(min(w, np.ceil(pts[:, 0].max() + margin))), int(min(h, np.ceil(pts[:, 1].max() + margin)))
-    return x0, y0, max(x1, x0 + 1), max(y1, y0 + 1)
 
 
 def text_angle(lines: list[Line], level: float = LEVEL) -> float:

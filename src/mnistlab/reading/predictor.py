@@ -175,10 +175,10 @@ class Predictor:
         says how many views it averaged when more than one.
 
         Writing found in a small part of a large picture (a number on a 12-Mpixel photo) is read from
-        that part alone (`detect.around`), where the reader then sees it in at least `detect.CLOSER`
+        that part alone (`closer.look`), where the reader then sees it in at least `closer.CLOSER`
         times as many pixels: with the file's bytes (`data`), the part is decoded again at the
         file's own resolution (`images.decode_region`)."""
-        from mnistlab.reading import read_gray, scale_boxes
+        from mnistlab.reading import closer, read_gray, scale_boxes
 
         views = self.tta if tta is None else tta
 
@@ -188,62 +188,12 @@ class Predictor:
         found = None
         if self.detector is not None:
             found = self.detector.find(gray)
-            part = self._part(gray, found, scale, data)
+            part = closer.look(self.detector, gray, found, scale, data)
             if part is not None:
-                part_gray, part_scale, origin, lines = part
-                result = read_gray(part_gray, judge, self.lines, self.mode, self.detector, self.photo, lines)
-                return self._views(scale_boxes(result, part_scale, origin), views)
+                result = read_gray(part.gray, judge, self.lines, self.mode, self.detector, self.photo, part.lines)
+                return self._views(scale_boxes(result, part.scale, part.origin), views)
         result = read_gray(gray, judge, self.lines, self.mode, self.detector, self.photo, found)
         return self._views(scale_boxes(result, scale), views)
-
-    def _part(self, gray: np.ndarray, found: list, scale: float, data: bytes | None):
-        """(the part of the picture around `found`, file pixels per its pixel, its corner in the
-        file, the lines found in it), or None: taken where the tallest line the detector finds in
-        the part would reach the reader under `detect.LINE_HEIGHT` pixels tall from the whole
-        picture (the part's look, not the first: at a large picture's working size the sheet around
-        small writing can pass for one tall line) and the part, shrunk by whole steps while that
-        line stays `detect.LINE_HEIGHT` tall, shows it at least `detect.CLOSER` times as large.
-        Chosen on 300 calibration photos made 12-Mpixel JPEGs (`docs/reading.md`)."""
-        from mnistlab.images import WORK_PIXELS, ImageError, decode_region
-        from mnistlab.reading import detect
-
-        def seen(shape, per_pixel):  # the reader's pixels per file pixel (it shrinks to WORK_PIXELS)
-            return min(1.0, (WORK_PIXELS / (shape[0] * shape[1])) ** 0.5) / per_pixel
-
-        box = detect.around(found, gray.shape)
-        if box is None:
-            return None
-        x0, y0, x1, y1 = box
-        whole = seen(gray.shape, scale)
-        if data is not None and scale > 1.0:
-            if seen(((y1 - y0) * scale, (x1 - x0) * scale), 1.0) < detect.CLOSER * whole:
-                return None  # no file pixels to gain
-            try:
-                part, part_scale = decode_region(data, [v * scale for v in box])
-            except ImageError:  # the file was decoded once already; should it fail now, the picture stands
-                return None
-            origin = (float(int(x0 * scale)), float(int(y0 * scale)))
-        else:
-            part, part_scale, origin = gray[y0:y1, x0:x1], scale, (x0 * scale, y0 * scale)
-        if seen(part.shape, part_scale) < detect.CLOSER * whole:
-            return None
-        lines = self.detector.find(part)
-        height = float(max(ln.height for ln in lines)) * part_scale if lines else 0.0  # file pixels
-        if not lines or height * whole >= detect.LINE_HEIGHT:
-            return None
-        # No larger than the lines need: shrunk by whole steps while they stay LINE_HEIGHT tall.
-        step = max(1, int(height * seen(part.shape, part_scale) // detect.LINE_HEIGHT))
-        if seen(part.shape, part_scale) / step < detect.CLOSER * whole:
-            return None
-        if step > 1:
-            from PIL import Image
-
-            part = np.asarray(Image.fromarray(part.astype(np.float32), "F").reduce(step), np.float64)
-            part_scale *= step
-            lines = [
-                detect.Line(ln.cx / step, ln.cy / step, ln.angle, ln.length / step, ln.height / step) for ln in lines
-            ]
-        return part, part_scale, origin, lines
 
     @staticmethod
     def _views(result: dict, views: int) -> dict:
