@@ -149,7 +149,9 @@ it is sure (`--photo-lines`).
   (`data/photolines.photo_strip`): no ink map, no rule about paper or light.
 - **Data**: {m["train_lines"]:,} photographed lines (`data/photolines.py`): MNIST training digits (not the
   5,000 of the validation split), half re-drawn by a simulated pen from their skeletons (width,
-  pressure, wobble), and the `train` fonts; white, tinted, yellow, ruled, squared and receipt paper;
+  pressure, wobble), {100 * r.get("hands", 0.0):.0f}% of the handwritten lines written instead by a simulated hand from
+  stroke templates (`data/hands.py`: digit forms MNIST's writers seldom use, upright slashes, commas
+  written as ticks), and the `train` fonts; white, tinted, yellow, ruled, squared and receipt paper;
   ballpoint, black, red and green pen, grainy pencil, marker, carbon copies; a line above or below cut
   by the crop; uneven and low light, noise, glare, blur, motion, lines 8 to 64 pixels tall, JPEG.
   Never the evaluation fonts, UCI digits, the field fonts or the benchmarks' seeds.

@@ -85,16 +85,19 @@ class Sources:
         self.nondigits = nondigits
 
 
-def make_lines(n: int, seed: int, sources: Sources, finish=None) -> tuple[list[np.ndarray], list[str]]:
+def make_lines(
+    n: int, seed: int, sources: Sources, finish=None, hands: float = 0.0
+) -> tuple[list[np.ndarray], list[str]]:
     """`n` strips (HEIGHT, W) float32 0..255 with their texts. `finish(canvas, text, handwritten, rng,
     sources)` turns a line's bright ink canvas into its strip (None: drawn again); by default, as
-    the reader's ink map shows it."""
+    the reader's ink map shows it. `hands` of the handwritten lines are written by a simulated hand
+    from stroke templates (`data.hands`) instead of with MNIST digits."""
     rng = np.random.default_rng(seed)
     strips, texts = [], []
     while len(strips) < n:
         text = content(rng)
         hand = rng.random() < 0.6
-        canvas = handwritten_line(text, rng, sources) if hand else printed_line(text, rng, sources)
+        canvas = handwritten_line(text, rng, sources, hands) if hand else printed_line(text, rng, sources)
         if canvas is None:
             continue
         strip = _as_reader_sees(canvas, rng) if finish is None else finish(canvas, text, hand, rng, sources)
@@ -206,14 +209,26 @@ def _coarse(g: np.ndarray, height: int, rng, cut: float) -> np.ndarray | None:
     return _trim(np.clip((up - cut) / 60.0, 0, 1) * 255.0)
 
 
-def handwritten_line(text: str, rng, sources: Sources) -> np.ndarray | None:
+def handwritten_line(text: str, rng, sources: Sources, hands: float = 0.0) -> np.ndarray | None:
+    """A line of MNIST digits and pen-drawn separators (or, `hands` of the time, both written by a
+    simulated hand: `data.hands`) and non-digits: a bright ink canvas."""
     height = int(rng.integers(28, 64))
     pen = max(2, int(round(height * rng.uniform(0.07, 0.14))))
+    if hands > 0 and rng.random() < hands:
+        from mnistlab.data.hands import Writer
+
+        writer = Writer(rng, height)
+        pen = max(2, int(round(writer.pen)))
+    else:
+        writer = None
     # One line in COARSE is written as coarse scans (8x8 cells) show digits: blocky and wide.
     coarse = float(rng.uniform(80, 130)) if rng.random() < COARSE else None
     glyphs = []  # (canvas, top offset from the digits' top)
     for ch in text:
-        if ch.isdigit():
+        if ch.isdigit() and writer is not None:
+            g = writer.digit(ch, rng)
+            glyphs.append((g, height - g.shape[0] + int(rng.integers(-height // 12, height // 12 + 1))))
+        elif ch.isdigit():
             pool = sources.by_class[int(ch)]
             g = _trim(pool[int(rng.integers(len(pool)))].astype(np.float64))
             if g is not None and coarse is not None:
@@ -228,6 +243,8 @@ def handwritten_line(text: str, rng, sources: Sources) -> np.ndarray | None:
             if g is None:
                 return None
             glyphs.append((g, height - g.shape[0] + int(rng.integers(-height // 8, height // 8 + 1))))
+        elif writer is not None:
+            glyphs.append(writer.mark(ch, rng))
         else:
             glyphs.append(_pen_mark(ch, height, pen, rng))
     spacing = rng.uniform(-0.12, 0.45) * height

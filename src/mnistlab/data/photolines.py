@@ -7,8 +7,9 @@ ruling, neighbouring lines, light and camera around it, standardised by `photo_s
 crop becomes model input in training and in reading (`reading.photoread`).
 
 The writing is `lines.handwritten_line` (MNIST *training* digits, pen-drawn separators, letters from
-the `train` fonts), half of it re-drawn by a simulated pen from its skeleton (pen width, pressure,
-wobble), or `lines.printed_line` in a `train` font. Around it: paper of six colours, white to a
+the `train` fonts, or, for a recipe's `hands` share of it, digits and separators written by a
+simulated hand from stroke templates, `data.hands`), half of it re-drawn by a simulated pen from its
+skeleton (pen width, pressure, wobble), or `lines.printed_line` in a `train` font. Around it: paper of six colours, white to a
 yellow sticky note, ruled or squared or a receipt; ballpoint, black, red and green pen, grainy
 pencil, marker; a line above or below cut by the crop; the crop's margins as loose or tight as a
 detector's box; uneven and low light with sensor noise, a glare, blur, motion, a picture as small
@@ -57,9 +58,10 @@ def photo_strip(gray: np.ndarray) -> np.ndarray | None:
     return np.clip(64.0 + 32.0 * z, 0.0, 255.0).astype(np.float32)
 
 
-def make_lines(n: int, seed: int, sources: Sources) -> tuple[list[np.ndarray], list[str]]:
-    """`n` photo strips (HEIGHT, W) float32 0..255 with their texts."""
-    return lines.make_lines(n, seed, sources, finish=_finish)
+def make_lines(n: int, seed: int, sources: Sources, hands: float = 0.0) -> tuple[list[np.ndarray], list[str]]:
+    """`n` photo strips (HEIGHT, W) float32 0..255 with their texts; `hands` of the handwritten
+    lines written by a simulated hand from stroke templates (`data.hands`)."""
+    return lines.make_lines(n, seed, sources, finish=_finish, hands=hands)
 
 
 def _finish(canvas: np.ndarray, text: str, hand: bool, rng, sources: Sources) -> np.ndarray | None:
@@ -72,9 +74,9 @@ def _finish(canvas: np.ndarray, text: str, hand: bool, rng, sources: Sources) ->
 
 
 def make_chunk(args) -> tuple[list[np.ndarray], list[str]]:
-    """`make_lines` for one (n, seed, digits, labels, fonts, non-digits) task (a worker's job)."""
-    n, seed, x, y, fonts, nondigits = args
-    return make_lines(n, seed, Sources(x, y, fonts, nondigits))
+    """`make_lines` for one (n, seed, digits, labels, fonts, non-digits[, hands]) task (a worker's job)."""
+    n, seed, x, y, fonts, nondigits, *hands = args
+    return make_lines(n, seed, Sources(x, y, fonts, nondigits), *hands)
 
 
 # --- a simulated pen --------------------------------------------------------------------------------

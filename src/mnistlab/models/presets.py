@@ -40,6 +40,9 @@ class Recipe:
     # What a line model's lines look like: "ink" (the reader's ink map of a line, `data.lines`) or
     # "photo" (a photo's crop around a found line, `data.photolines`).
     world: str = "ink"
+    # Of a photo line model's handwritten lines, the share written by a simulated hand from stroke
+    # templates (`data.hands`: digit forms MNIST's writers seldom use, upright slashes, ticked commas).
+    hands: float = 0.0
     # A text detector (architecture `unet_detector`) trains on this many synthetic pages (`data.pages`).
     pages: int = 0
     steps_per_execution: int = 1
@@ -160,12 +163,18 @@ PRESETS: dict[str, Preset] = {
         Preset(
             name="photo-line",
             summary="the photo line reader: a wider line model (crnn_medium) trained on 100,000 photographed "
-            "lines (pen-drawn and printed digits on any paper, in any ink and light, blurred, small, "
+            "lines (pen-drawn, hand-written and printed digits on any paper, in any ink and light, blurred, small, "
             "ruled, with the lines around them) to read a found line's crop of the photo itself",
             expected_accuracy="~68% lines",
             expected_seconds="~45 min",
             recipe=dataclasses.replace(
-                _LINE, preset="photo-line", architecture="crnn_medium", epochs=6, lines=100_000, world="photo"
+                _LINE,
+                preset="photo-line",
+                architecture="crnn_medium",
+                epochs=6,
+                lines=100_000,
+                world="photo",
+                hands=1 / 3,
             ),
             params=380_297,
         ),

@@ -38,35 +38,48 @@ LABEL_WIDTH = 20  # labels are padded to this many characters (one shape for the
 ACCEPT_WRONG = 0.005  # the accept threshold keeps validation lines accepted-but-wrong under this
 GENERATOR_VERSION = 4  # part of the line cache's key: bump it whenever linesynth draws differently
 PHOTO_VERSION = 2  # ... and this whenever data.photolines does
+HANDS_VERSION = 1  # ... and this whenever data.hands does
 
 
 WORLDS = ("ink", "photo")  # a recipe's `world`: data.lines or data.photolines
 
 
 def compose_lines(
-    n: int, seed: int, x: np.ndarray, y: np.ndarray, fonts: list[Path], nondigits, workers: int = 2, world: str = "ink"
+    n: int,
+    seed: int,
+    x: np.ndarray,
+    y: np.ndarray,
+    fonts: list[Path],
+    nondigits,
+    workers: int = 2,
+    world: str = "ink",
+    hands: float = 0.0,
 ) -> tuple[list[np.ndarray], list[str]]:
-    """`n` lines in chunks of CHUNK (chunk k drawn with seed (seed, k)), on `workers` processes."""
+    """`n` lines in chunks of CHUNK (chunk k drawn with seed (seed, k)), on `workers` processes;
+    `hands`: the share of handwritten photographed lines a simulated hand writes (`data.hands`)."""
     if world == "photo":
         from mnistlab.data.photolines import make_chunk
     else:
         from mnistlab.data.lines import make_chunk
 
     strips, texts = [], []
-    for s, t in draw_in_chunks(make_chunk, n, seed, CHUNK, (x, y, fonts, nondigits), workers):
+    extra = (hands,) if world == "photo" and hands > 0 else ()
+    for s, t in draw_in_chunks(make_chunk, n, seed, CHUNK, (x, y, fonts, nondigits, *extra), workers):
         strips.extend(s)
         texts.extend(t)
     return strips, texts
 
 
 def cached_lines(
-    kind: str, n: int, seed: int, x, y, fonts, nondigits, say, world: str = "ink"
+    kind: str, n: int, seed: int, x, y, fonts, nondigits, say, world: str = "ink", hands: float = 0.0
 ) -> tuple[list[np.ndarray], list[str]]:
     """`compose_lines`, kept under $MNISTLAB_HOME/lines/ keyed by everything it depends on."""
     negatives = None if nondigits is None else hashlib.sha256(nondigits.tobytes()).hexdigest()
     key = (GENERATOR_VERSION, n, seed, [f.name for f in fonts], negatives)
     if world != "ink":
         key = (*key, world, PHOTO_VERSION)
+        if hands > 0:  # lines without the simulated hand keep the key they always had
+            key = (*key, "hands", round(float(hands), 6), HANDS_VERSION)
     path = synthetic_path("lines", kind, key, x, y)
     if path.exists():
         try:
@@ -76,7 +89,7 @@ def cached_lines(
         except (OSError, ValueError, KeyError):
             pass  # remade below
     say(f"  composing {n:,} {kind} lines" + (" (photographed)" if world == "photo" else ""))
-    strips, texts = compose_lines(n, seed, x, y, fonts, nondigits, world=world)
+    strips, texts = compose_lines(n, seed, x, y, fonts, nondigits, world=world, hands=hands)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic.atomic_path(path, suffix=".npz") as tmp:
         np.savez(
@@ -224,7 +237,10 @@ class LineTask(DrawnTask):
     def generator(self, recipe) -> dict:
         """Which way the synthetic lines were drawn (the versions in the line cache's key), recorded in
         the run's config: the same seed gives the same lines only from the same generator."""
-        return {"lines": GENERATOR_VERSION, **({"photo": PHOTO_VERSION} if recipe.world == "photo" else {})}
+        out = {"lines": GENERATOR_VERSION, **({"photo": PHOTO_VERSION} if recipe.world == "photo" else {})}
+        if recipe.world == "photo" and recipe.hands > 0:
+            out["hands"] = HANDS_VERSION
+        return out
 
     def build(self, run, recipe, opts, ds, data, strategy, say) -> Fit:
         from mnistlab.data.fonts import font_files
@@ -251,11 +267,12 @@ class LineTask(DrawnTask):
                 self.nondigits,
                 say,
                 recipe.world,
+                recipe.hands,
             )
         )
         n_check = min(VAL_LINES, max(200, recipe.lines // 20))  # validation and test lines
         val_strips, val_texts = cached_lines(
-            "validation", n_check, LINES_SEED + 1, x_val8, y_val, fonts, self.nondigits, say, recipe.world
+            "validation", n_check, LINES_SEED + 1, x_val8, y_val, fonts, self.nondigits, say, recipe.world, recipe.hands
         )
         batches = LineBatches(strips, texts, recipe.batch_size, opts.seed)
         model = build_model(recipe.architecture, len(VOCAB) + 1)
@@ -316,11 +333,12 @@ def finish(run, model, say, n_train: int, wall_start: float, nondigits: np.ndarr
         nondigits,
         say,
         recipe.world,
+        recipe.hands,
     )
     val = score(predict_lines(model, val_strips), val_texts)
     threshold = accept_threshold(val["confidence"], val["right"], readable=val["readable"])
     test_strips, test_texts = cached_lines(
-        "test", n_check, LINES_SEED + 2, ds.x_test, ds.y_test, fonts, nondigits, say, recipe.world
+        "test", n_check, LINES_SEED + 2, ds.x_test, ds.y_test, fonts, nondigits, say, recipe.world, recipe.hands
     )
     test = score(predict_lines(model, test_strips), test_texts)
     test_acc = (test["confidence"] >= threshold) & test["readable"]
