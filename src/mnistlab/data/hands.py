@@ -178,7 +178,7 @@ class Writer:
                 rr = max(0.5, r * p) * ss
                 draw.ellipse([x * ss - rr, y * ss - rr, x * ss + rr, y * ss + rr], fill=255)
         out = np.asarray(img.resize((int(size[0]), int(size[1])), Image.Resampling.BOX), np.float64)
-        ys, xs = np.nonzero(out > 20)
+        ys, xs = np.nonzero(out > 20)  # trimmed as `lines._trim` trims (which imports this module)
         return out[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
 
 

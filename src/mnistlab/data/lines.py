@@ -217,8 +217,7 @@ def handwritten_line(text: str, rng, sources: Sources, hands: float = 0.0) -> np
     if hands > 0 and rng.random() < hands:
         from mnistlab.data.hands import Writer
 
-        writer = Writer(rng, height)
-        pen = max(2, int(round(writer.pen)))
+        writer = Writer(rng, height)  # its own separators: `pen` is for the MNIST lines' ones
     else:
         writer = None
     # One line in COARSE is written as coarse scans (8x8 cells) show digits: blocky and wide.

@@ -82,15 +82,16 @@ def look(detector, gray: np.ndarray, found: list[Line], scale: float = 1.0, data
         origin = (float(int(x0 * scale)), float(int(y0 * scale)))
     else:
         part, part_scale, origin = gray[y0:y1, x0:x1], scale, (x0 * scale, y0 * scale)
-    if seen(part.shape, part_scale) < CLOSER * whole:
+    near = seen(part.shape, part_scale)
+    if near < CLOSER * whole:
         return None
     lines = detector.find(part)
     height = float(max(ln.height for ln in lines)) * part_scale if lines else 0.0  # file pixels
     if not lines or height * whole >= LINE_HEIGHT:
         return None
     # No larger than the lines need: shrunk by whole steps while they stay LINE_HEIGHT tall.
-    step = max(1, int(height * seen(part.shape, part_scale) // LINE_HEIGHT))
-    if seen(part.shape, part_scale) / step < CLOSER * whole:
+    step = max(1, int(height * near // LINE_HEIGHT))
+    if near / step < CLOSER * whole:
         return None
     if step > 1:
         from PIL import Image
