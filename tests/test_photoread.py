@@ -106,6 +106,18 @@ def test_lines_side_by_side_on_a_tilted_sheet_are_read_left_to_right():
     assert photoread.reading_order([right, below, left], writing) == [left, right, below]
 
 
+def test_short_numbers_side_by_side_stay_one_row_when_the_writing_angle_is_missed():
+    """Short numbers show no direction (the writing is taken as level), yet the sheet is turned 12
+    degrees: numbers far apart along the writing whose bands overlap across it are one row, read
+    left to right; lines one above the other, sharing a stretch along the writing, are not."""
+    left = detect.Line(cx=440, cy=490, angle=0.0, length=60, height=64)
+    right = detect.Line(cx=750, cy=424, angle=np.deg2rad(-11), length=120, height=80)
+    assert photoread.reading_order([right, left], 0.0) == [left, right]
+    top = detect.Line(cx=450, cy=400, angle=0.0, length=200, height=60)
+    under = detect.Line(cx=470, cy=445, angle=0.0, length=200, height=60)  # overlapping bands, one stretch
+    assert photoread.reading_order([under, top], 0.0) == [top, under]
+
+
 def test_pieces_of_one_line_are_joined_and_numbers_far_apart_are_not():
     """The detector can break a small line into pieces: closer than a line height, they are one line."""
     a = detect.Line(cx=40, cy=20, angle=0.0, length=40, height=20)
@@ -228,3 +240,63 @@ def test_a_photo_line_model_is_not_an_ink_line_model():
     assert Predictor(run).photo.world == "photo"
     assert Predictor(run, photo="off").photo is None
     assert Predictor(run, detector="off").photo is None  # it reads the lines the detector found
+
+
+def test_partners_read_each_strip_and_the_surest_reading_is_kept():
+    """The bundled photo line model has a partner: for every strip the reading kept is the one whose
+    least sure character is the surest of the two, and each line model alone reads as before."""
+    from mnistlab.reading.linemodel import LineModel
+    from mnistlab.runs import BUNDLED
+
+    pair = LineModel(BUNDLED / "photoline")
+    assert [p.path.name for p in pair.partners] == ["partner1"] and pair.partners[0].world == "photo"
+    rng = np.random.default_rng(3)
+    strips = [photolines.photo_strip(rng.random((32, int(w))) * 255) for w in rng.integers(40, 200, 12)]
+    kept = pair.probabilities(strips)
+    own, other = pair._own_probabilities(strips), pair.partners[0]._own_probabilities(strips)
+    chose_other = 0
+    for k, p in enumerate(kept):
+        a, b = strip.decode(own[k])[1], strip.decode(other[k])[1]
+        assert np.array_equal(p, other[k] if b > a else own[k])
+        chose_other += b > a
+    assert 0 < chose_other < len(strips)  # each is kept somewhere: the pair is two models, not one
+
+
+def test_pairing_line_runs_writes_a_new_run_and_refuses_what_cannot_pair(tmp_path):
+    """tools/pair_line_runs.py: a new folder that loads with its partner; never over a folder, never a
+    partner of another world, never a partner folder outside the run; one clear message, no traceback."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from mnistlab.errors import MnistlabError
+    from mnistlab.reading.linemodel import LineModel
+    from mnistlab.runs import BUNDLED
+
+    lead, partner = tmp_path / "lead", tmp_path / "partner"
+    shutil.copytree(BUNDLED / "photoline", lead)
+    shutil.copytree(BUNDLED / "photoline" / "partner1", partner)
+    info = json.loads((lead / "line.json").read_text())
+    info.pop("partners")
+    (lead / "line.json").write_text(json.dumps(info))
+    tool = Path(__file__).resolve().parent.parent / "tools" / "pair_line_runs.py"
+
+    def run(*args):
+        return subprocess.run([sys.executable, str(tool), *map(str, args)], capture_output=True, text=True)
+
+    res = run(tmp_path / "pair", lead, partner)
+    assert res.returncode == 0, res.stderr
+    assert [p.path.name for p in LineModel(tmp_path / "pair").partners] == ["partner1"]
+    for args, message in (
+        ((tmp_path / "pair", lead, partner), "already exists"),
+        ((tmp_path / "mixed", lead, BUNDLED / "line"), "must read the world"),
+    ):
+        res = run(*args)
+        assert res.returncode == 2 and message in res.stderr and "Traceback" not in res.stderr, res.stderr
+    assert not (tmp_path / "mixed").exists() and not list(tmp_path.glob(".mixed.*"))
+    info["partners"] = ["../partner"]
+    (lead / "line.json").write_text(json.dumps(info))
+    with pytest.raises(MnistlabError, match="folder names inside the run"):
+        LineModel(lead)

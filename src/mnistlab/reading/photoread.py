@@ -164,18 +164,32 @@ def read_found(gray: np.ndarray, found: list[detect.Line], model) -> dict:
 
 
 def reading_order(found: list[detect.Line], writing: float) -> list[detect.Line]:
-    """The found lines top to bottom along the writing's direction; lines side by side (their middles
-    less than half a line height apart across the writing) left to right, and pieces of one line (the
-    gap between them under `JOIN` line heights: the detector can break a small line) joined."""
+    """The found lines top to bottom along the writing's direction; lines side by side (`side_by_side`)
+    left to right, and pieces of one line (the gap between them under `JOIN` line heights: the
+    detector can break a small line) joined."""
     d = np.array([np.cos(writing), np.sin(writing)])
     n = np.array([-np.sin(writing), np.cos(writing)])
 
     def across(ln):
         return float(np.array([ln.cx, ln.cy]) @ n)
 
+    def along(ln):
+        return float(np.array([ln.cx, ln.cy]) @ d)
+
+    def side_by_side(a, b):
+        """Two lines on one row: middles less than half a line height apart across the writing, or,
+        where neither reaches along the writing into the other's stretch, bands that overlap across
+        it (the writing's direction, guessed from short lines, can be off by some degrees; lines one
+        above the other share a stretch along it)."""
+        gap = abs(across(a) - across(b))
+        if gap < 0.5 * max(a.height, b.height):
+            return True
+        apart = abs(along(a) - along(b)) > (a.length + b.length) / 2
+        return apart and gap < (a.height + b.height) / 2
+
     rows: list[list[detect.Line]] = []
     for ln in sorted(found, key=across):
-        if rows and abs(across(ln) - across(rows[-1][-1])) < 0.5 * max(ln.height, rows[-1][-1].height):
+        if rows and side_by_side(ln, rows[-1][-1]):
             rows[-1].append(ln)
         else:
             rows.append([ln])
