@@ -242,9 +242,9 @@ def test_a_photo_line_model_is_not_an_ink_line_model():
     assert Predictor(run, detector="off").photo is None  # it reads the lines the detector found
 
 
-def test_partners_read_each_strip_and_the_surest_reading_is_kept():
-    """The bundled photo line model has a partner: for every strip the reading kept is the one whose
-    least sure character is the surest of the two, and each line model alone reads as before."""
+def test_a_partner_reads_the_strips_the_lead_is_unsure_of_and_the_surest_reading_is_kept():
+    """The bundled photo line model has a partner: a strip the lead reads sure keeps the lead's
+    reading; on any other, the reading whose least sure character is the surer of the two is kept."""
     from mnistlab.reading.linemodel import LineModel
     from mnistlab.runs import BUNDLED
 
@@ -252,14 +252,22 @@ def test_partners_read_each_strip_and_the_surest_reading_is_kept():
     assert [p.path.name for p in pair.partners] == ["partner1"] and pair.partners[0].world == "photo"
     rng = np.random.default_rng(3)
     strips = [photolines.photo_strip(rng.random((32, int(w))) * 255) for w in rng.integers(40, 200, 12)]
+    scene = np.full((40, 150), 230.0)
+    scene[8:32, 20:24] = 40  # a clear stroke or two: something the lead can be sure of
+    scene[8:32, 60:64] = 40
+    strips.append(photolines.photo_strip(scene))
     kept = pair.probabilities(strips)
     own, other = pair._own_probabilities(strips), pair.partners[0]._own_probabilities(strips)
-    chose_other = 0
+    chose = {"own sure": 0, "other": 0, "own unsure": 0}
     for k, p in enumerate(kept):
         a, b = strip.decode(own[k])[1], strip.decode(other[k])[1]
-        assert np.array_equal(p, other[k] if b > a else own[k])
-        chose_other += b > a
-    assert 0 < chose_other < len(strips)  # each is kept somewhere: the pair is two models, not one
+        if a >= pair.threshold:
+            assert np.array_equal(p, own[k])
+            chose["own sure"] += 1
+        else:
+            assert np.array_equal(p, other[k] if b > a else own[k])
+            chose["other" if b > a else "own unsure"] += 1
+    assert chose["other"] > 0 and chose["own unsure"] > 0, chose  # the pair is two models, not one
 
 
 def test_pairing_line_runs_writes_a_new_run_and_refuses_what_cannot_pair(tmp_path):

@@ -58,12 +58,14 @@ def install(run, dest: Path, info: str, same, model_card: str) -> None:
             shutil.copy2(run.path / name, staging / name)
         if (run.path / "verdict.json").is_file():  # a photo line model's learned verdict (tools/fit_verdict.py)
             shutil.copy2(run.path / "verdict.json", staging / "verdict.json")
+        for name in json.loads((run.path / info).read_text()).get("partners", []):  # tools/pair_line_runs.py
+            shutil.copytree(run.path / name, staging / name)
         run.load_model().save(staging / "model.keras")  # loaded with compile=False: no optimizer state
         if not same(staging):
             raise SystemExit(f"the copy in {staging} does not answer like {run.path}")
         (staging / "MODEL_CARD.md").write_text(model_card)
-        for f in staging.iterdir():
-            f.chmod(0o644)
+        for f in staging.rglob("*"):
+            f.chmod(0o755 if f.is_dir() else 0o644)
         staging.chmod(0o755)
         if dest.exists():
             shutil.rmtree(dest)
@@ -164,6 +166,34 @@ it is sure (`--photo-lines`).
 A line is sure when its least sure character is read at {info["threshold"]:.3f} or more: the lowest
 threshold at which validation lines were accepted-but-wrong at most {100 * 0.005:.1f}% of the time.
 Photos: see the README's reading tables.
+{partners(run, info)}"""
+
+
+def partners(run, info: dict) -> str:
+    """The model card's section on a paired run's partners (`tools/pair_line_runs.py`), "" for none."""
+    names = info.get("partners", [])
+    if not names:
+        return ""
+    rows = []
+    for name in names:
+        cfg = json.loads((run.path / name / "config.json").read_text())
+        m = json.loads((run.path / name / "metrics.json").read_text())
+        r = cfg["recipe"]
+        rows.append(
+            f"| `{name}/` | `{r['architecture']}`, {r['epochs']} epochs at seed {cfg['seed']}{start(r)}; "
+            f"{100 * r.get('hands', 0.0):.0f}% of handwritten lines by the simulated hand | "
+            f"{100 * m['test_exact']:.1f}% |"
+        )
+    return f"""
+## Partners
+A line this model reads unsure is also read by the partners below, trained apart, and the reading
+whose least sure character is the surest is kept; a line it reads sure keeps its own
+(`reading/linemodel.py`). The verdict (`verdict.json`) is the one `tools/fit_verdict.py` learned
+for this run.
+
+| partner | what it is | test lines read exactly |
+|---|---|---|
+{chr(10).join(rows)}
 """
 
 

@@ -8,7 +8,7 @@ In the order a photo goes through:
     page.py       size, orientation-corrected pixels -> the sheet, even light, no ruled lines
     marks.py      ink -> components -> lines -> digit candidates and separators
     cuts.py       touching digits: candidate cuts scored by the classifier
-    linemodel.py  a line's marks as one strip, read whole by the ink line model
+    linemodel.py  a line model at reading time (ink or photo), with its partners for unsure lines
     combine.py    per line: the digit-by-digit reading or the line model's, and how sure
     photoread.py  each found line cut from the photo itself, read by the photo line model
     verdict.py    the marks' reading or the photo's, learned, and how sure
