@@ -37,6 +37,8 @@ class LineReading:
 class LineModel:
     """A line run's ONNX model and its accept threshold."""
 
+    partners: tuple | list = ()  # the line models that read the lines this one is unsure of
+
     def __init__(self, path: Path):
         from mnistlab.inference.engine import open_checked
 
