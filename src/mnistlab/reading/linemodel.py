@@ -79,14 +79,15 @@ class LineModel:
         own = self._own_probabilities(strips)
         if not self.partners or not own:
             return own
-        unsure = [k for k, p in enumerate(own) if strip_mod.decode(p)[1] < self.threshold]
+        least = [strip_mod.decode(p)[1] for p in own]
+        unsure = [k for k, sure in enumerate(least) if sure < self.threshold]
         if not unsure:
             return own
         others = [p._own_probabilities([strips[k] for k in unsure]) for p in self.partners]
         out = list(own)
         for j, k in enumerate(unsure):
             choices = [own[k]] + [o[j] for o in others]
-            sure = [strip_mod.decode(c)[1] for c in choices]
+            sure = [least[k]] + [strip_mod.decode(o[j])[1] for o in others]
             out[k] = choices[int(np.argmax(sure))]  # this model's own on a tie
         return out
 

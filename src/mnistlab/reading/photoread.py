@@ -196,8 +196,8 @@ def reading_order(found: list[detect.Line], writing: float) -> list[detect.Line]
     out = []
     for row in rows:
         pieces = []  # (start, end along the writing, line)
-        for ln in sorted(row, key=lambda ln: float(np.array([ln.cx, ln.cy]) @ d)):
-            mid = float(np.array([ln.cx, ln.cy]) @ d)
+        for ln in sorted(row, key=along):
+            mid = along(ln)
             start, end = mid - ln.length / 2, mid + ln.length / 2
             if pieces and start - pieces[-1][1] < JOIN * max(ln.height, pieces[-1][2].height):
                 a, _, last = pieces[-1]
