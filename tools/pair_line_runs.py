@@ -1,13 +1,15 @@
-"""Give a line run partners: a new run that reads each strip with every one and keeps the surest.
+"""Give a line run partners: a new run whose partners read the strips its own model is unsure of.
 
     python tools/pair_line_runs.py OUT RUN PARTNER [PARTNER ...]
 
 OUT is a copy of RUN (its own reading files, description and Keras model; not its verdict, which a
 photo line run then learns afresh: `tools/fit_verdict.py OUT`) with each PARTNER's reading files and
 description in `partner1/`, `partner2/`, ... and `line.json` naming them (`reading/linemodel.py`:
-the reading whose least sure character is the surest is kept). RUN's accept threshold is kept: a
-kept reading is at least as sure as RUN's own, and the verdict's accept level, learned afresh, is what
-keeps accepted-but-wrong readings under its bound. Nothing is written over an existing folder.
+a strip RUN's model reads unsure is read by each partner too and the reading whose least sure
+character is the surest is kept; a strip it reads sure keeps its own). RUN's accept threshold is
+kept: a kept reading is at least as sure as RUN's own, and the verdict's accept level, learned
+afresh, is what keeps accepted-but-wrong readings under its bound. Nothing is written over an
+existing folder.
 """
 
 from __future__ import annotations
