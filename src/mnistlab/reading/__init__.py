@@ -2,6 +2,7 @@
 
 In the order a photo goes through:
 
+    drawing.py    a drawing (a pad's canvas, a screenshot), not a photo: read without the detector
     detect.py     the learned text detector: each line's place, direction and height; the picture
                   levelled and sized to the writing (`normalize`)
     closer.py     writing in a small part of a large picture: that part, at the file's resolution

@@ -177,8 +177,9 @@ class Predictor:
         Writing found in a small part of a large picture (a number on a 12-Mpixel photo) is read from
         that part alone (`closer.look`), where the reader then sees it in at least `closer.CLOSER`
         times as many pixels: with the file's bytes (`data`), the part is decoded again at the
-        file's own resolution (`images.decode_region`)."""
-        from mnistlab.reading import closer, read_gray, scale_boxes
+        file's own resolution (`images.decode_region`). A drawing (`drawing.is_drawing`: a pad's
+        canvas, a screenshot) is read as it is, without the text detector and the photo line model."""
+        from mnistlab.reading import closer, drawing, read_gray, scale_boxes
 
         views = self.tta if tta is None else tta
 
@@ -186,13 +187,14 @@ class Predictor:
             return self.judge(arrays, views)
 
         found = None
-        if self.detector is not None:
+        detector = None if drawing.is_drawing(gray) else self.detector
+        if detector is not None:
             found = self.detector.find(gray)
             part = closer.look(self.detector, gray, found, scale, data)
             if part is not None:
                 result = read_gray(part.gray, judge, self.lines, self.mode, self.detector, self.photo, part.lines)
                 return self._views(scale_boxes(result, part.scale, part.origin), views)
-        result = read_gray(gray, judge, self.lines, self.mode, self.detector, self.photo, found)
+        result = read_gray(gray, judge, self.lines, self.mode, detector, self.photo, found)
         return self._views(scale_boxes(result, scale), views)
 
     @staticmethod
