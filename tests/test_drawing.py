@@ -11,10 +11,11 @@ from PIL import Image
 from mnistlab.reading import drawing
 
 
-def as_jpeg(gray: np.ndarray, quality: int = 85) -> np.ndarray:
-    buf = io.BytesIO()
-    Image.fromarray(np.clip(gray, 0, 255).astype(np.uint8)).save(buf, "JPEG", quality=quality)
-    return np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("L"), np.float64)
+def as_jpeg(gray: np.ndarray) -> np.ndarray:
+    """`gray` saved as a JPEG (`scenes.jpeg`) and decoded again."""
+    from tests.scenes import jpeg
+
+    return np.asarray(Image.open(io.BytesIO(jpeg(gray))).convert("L"), np.float64)
 
 
 def test_the_pads_canvas_and_a_rendered_sheet_are_drawings_and_photos_are_not():

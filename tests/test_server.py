@@ -154,10 +154,10 @@ def test_read_a_number(reader_client, mnist):
     assert [set(d) for d in body["digits"]] == [{"digit", "confidence", "accepted", "box"}] * 4
     # Photographed (sensor noise, JPEG), both readers read it and the verdict says how likely the
     # reading is right: read right, sure or not sure with a reason (it is cautious on composed numbers).
-    noisy = np.clip(picture + np.random.default_rng(1).normal(0, 6, picture.shape), 0, 255).astype("uint8")
-    buf = io.BytesIO()
-    Image.fromarray(noisy).save(buf, "JPEG", quality=90)
-    photo = reader_client.post("/api/read", files={"file": ("n.jpg", buf.getvalue(), "image/jpeg")}).json()
+    from tests.scenes import jpeg
+
+    noisy = picture + np.random.default_rng(1).normal(0, 6, picture.shape)
+    photo = reader_client.post("/api/read", files={"file": ("n.jpg", jpeg(noisy), "image/jpeg")}).json()
     assert photo["text"] == "7210" and (photo["accepted"] is True or photo["reason"]), photo
     assert 0 <= photo["confidence"] <= 1  # the verdict's probability that the reading is right
     assert "inputs" not in body

@@ -189,10 +189,10 @@ class Predictor:
         found = None
         detector = None if drawing.is_drawing(gray) else self.detector
         if detector is not None:
-            found = self.detector.find(gray)
-            part = closer.look(self.detector, gray, found, scale, data)
+            found = detector.find(gray)
+            part = closer.look(detector, gray, found, scale, data)
             if part is not None:
-                result = read_gray(part.gray, judge, self.lines, self.mode, self.detector, self.photo, part.lines)
+                result = read_gray(part.gray, judge, self.lines, self.mode, detector, self.photo, part.lines)
                 return self._views(scale_boxes(result, part.scale, part.origin), views)
         result = read_gray(gray, judge, self.lines, self.mode, detector, self.photo, found)
         return self._views(scale_boxes(result, scale), views)
