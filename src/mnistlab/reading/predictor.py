@@ -187,7 +187,9 @@ class Predictor:
             return self.judge(arrays, views)
 
         found = None
-        detector = None if drawing.is_drawing(gray) else self.detector
+        detector = self.detector
+        if detector is not None and drawing.is_drawing(gray):  # asked only where there is a detector to skip
+            detector = None
         if detector is not None:
             found = detector.find(gray)
             part = closer.look(detector, gray, found, scale, data)
